@@ -1,0 +1,102 @@
+# densearch -- GNU Makefile.
+#
+#   make            libdensearch.a, libdensearch.so and the densearch binary (in build/)
+#   make test       build and run every test: unit, fuzz-corpus replay, CLI
+#   make asan       the same tests under AddressSanitizer + UBSan (in build-asan/)
+#   make fuzz       libFuzzer binaries (clang) in build-fuzz/, for time-boxed fuzzing
+#   make demo       install dependencies if needed, build, index a real corpus and search it
+#   make deps       install the Debian packages the build needs
+#
+# Variables: BUILD (output folder), OPT (optimisation flags), SAN (sanitizer flags).
+
+CC      ?= cc
+BUILD   ?= build
+OPT     ?= -O2 -g
+SAN     ?=
+WARN    := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wvla -Wcast-align -Werror
+CFLAGS_ALL := -std=c11 -D_GNU_SOURCE $(OPT) $(SAN) $(WARN) -fPIC -fvisibility=hidden -pthread \
+              -Iinclude -Isrc -I/usr/include/x86_64-linux-gnu $(CFLAGS)
+LIBS    := -lutf8proc -lstemmer -lzstd -lxxhash -lcjson -lopenblas -lm -lpthread
+LDFLAGS_ALL := $(SAN) -pthread $(LDFLAGS)
+
+LIB_SRC  := $(sort $(wildcard src/*/*.c))
+CLI_SRC  := $(sort $(wildcard tools/densearch/*.c))
+UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fz_*.c))
+
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/obj/%.o)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+
+# Keep intermediate objects (the fuzz drivers) so rebuilds stay incremental.
+.SECONDARY:
+
+.PHONY: all test asan fuzz demo deps bench clean unit-bin
+all: $(BUILD)/libdensearch.a $(BUILD)/libdensearch.so $(BUILD)/densearch
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(BUILD)/libdensearch.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libdensearch.so: $(LIB_OBJ)
+	$(CC) -shared $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
+
+$(BUILD)/densearch: $(CLI_OBJ) $(BUILD)/libdensearch.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(BUILD)/libdensearch.a $(LIBS)
+
+# The unit-test list is generated from every TEST(name) in tests/unit/t_*.c.
+$(BUILD)/gen/test_list.h: $(wildcard tests/unit/t_*.c)
+	@mkdir -p $(dir $@)
+	@grep -h '^TEST(' $^ | sed 's/^TEST(\([A-Za-z0-9_]*\)).*/X(\1)/' > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/tests/unit/main.o: CFLAGS_ALL += -I$(BUILD)/gen
+$(BUILD)/obj/tests/unit/main.o: $(BUILD)/gen/test_list.h
+
+$(BUILD)/test_unit: $(UNIT_OBJ) $(BUILD)/libdensearch.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $(UNIT_OBJ) $(BUILD)/libdensearch.a $(LIBS)
+
+$(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/obj/tests/fuzz/regress_main.o $(BUILD)/libdensearch.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(BUILD)/obj/tests/fuzz/regress_main.o $(BUILD)/libdensearch.a $(LIBS)
+
+unit-bin: all $(BUILD)/test_unit $(FUZZ_BIN)
+
+test: unit-bin
+	@BUILD=$(BUILD) sh tests/run.sh
+
+asan:
+	$(MAKE) BUILD=build-asan OPT="-O1 -g" \
+	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
+
+# libFuzzer builds (clang): each fz_<target> links the fuzzer runtime instead of
+# regress_main.c. Run e.g. build-fuzz/fz_container -max_total_time=60 tests/fuzz/corpus/fz_container
+FUZZ_CC ?= clang
+fuzz:
+	@mkdir -p build-fuzz
+	$(MAKE) CC=$(FUZZ_CC) BUILD=build-fuzz OPT="-O1 -g" SAN="-fsanitize=fuzzer-no-link,address,undefined" \
+	    build-fuzz/libdensearch.a
+	@for f in $(FUZZ_SRC); do t=$$(basename $$f .c); \
+	    echo "  fuzz  $$t"; \
+	    $(FUZZ_CC) -std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer,address,undefined -Iinclude -Isrc \
+	        $$f build-fuzz/libdensearch.a $(LIBS) -o build-fuzz/$$t || exit 1; done
+
+deps:
+	sh scripts/install-deps.sh
+
+demo:
+	sh scripts/install-deps.sh
+	$(MAKE) all
+	sh scripts/demo.sh
+
+bench: all
+	@echo "benchmarks are run one by one; see bench/README.md"
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

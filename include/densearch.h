@@ -1,0 +1,162 @@
+/* densearch.h -- public interface of the densearch retrieval engine.
+**
+** Anything not declared here is private and may change without notice.
+**
+** Conventions that hold for every function below:
+**   - Every fallible function returns ds_status. Results are written through
+**     out-parameters, which are cleared (NULL / 0) first, so a failed call never
+**     leaves a dangling value behind.
+**   - ds_errmsg() gives a human-readable reason for the calling thread's last
+**     failure; it is thread-local, so concurrent searches do not race on it.
+**   - Ownership: the caller owns what it allocates. Buffers passed in are
+**     borrowed for the call only. Pointers returned by getters are borrowed and
+**     valid until the handle is closed. Anything the library allocates *for* the
+**     caller is released with the matching _free/_destroy/_close, or ds_free()
+**     for plain strings and arrays. Never use libc free() on them.
+**   - Option structs are initialised with ds_<x>_opts_init(&o), which sets
+**     o.struct_size and the defaults; the library reads only the fields that fit
+**     inside struct_size, so fields can be appended without breaking the ABI.
+**     Passing NULL for options means "all defaults".
+**   - Thread: each function says "any" (safe to call concurrently on the same
+**     handle) or "exclusive" (the caller serialises calls on that handle).
+*/
+#ifndef DENSEARCH_H
+#define DENSEARCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#  define DS_API __attribute__((visibility("default")))
+#else
+#  define DS_API
+#endif
+
+#define DS_VERSION_MAJOR 0
+#define DS_VERSION_MINOR 1
+#define DS_VERSION_PATCH 0
+#define DS_VERSION_NUMBER (DS_VERSION_MAJOR * 10000 + DS_VERSION_MINOR * 100 + DS_VERSION_PATCH)
+DS_API unsigned    ds_version_number(void);   /* compare with DS_VERSION_NUMBER */
+DS_API const char *ds_version_string(void);   /* "0.1.0" */
+
+/* ------------------------------------------------------------------------ */
+/* Status codes                                                              */
+/* ------------------------------------------------------------------------ */
+typedef enum ds_status {
+    DS_OK = 0,
+    DS_ERR_NOMEM,        /* allocation failed; object state unchanged          */
+    DS_ERR_IO,           /* read/write/mmap failed; see ds_errmsg()            */
+    DS_ERR_CORRUPT,      /* file or blob fails validation / checksum           */
+    DS_ERR_FORMAT,       /* not our format, or a format version we cannot read */
+    DS_ERR_READONLY,     /* newer writer version, or opened read-only          */
+    DS_ERR_INVALID,      /* caller misuse or bad input: bad argument, state    */
+    DS_ERR_RANGE,        /* size/count overflow or limit exceeded              */
+    DS_ERR_NOTFOUND,
+    DS_ERR_UNSUPPORTED,  /* feature/ISA/metric/architecture not supported      */
+    DS_ERR_CANCELED,     /* user callback asked to stop                        */
+    DS_ERR_INTERNAL      /* bug: please report                                 */
+    /* new codes are only ever appended */
+} ds_status;
+
+DS_API const char *ds_status_name(ds_status rc);  /* "DS_ERR_CORRUPT" */
+DS_API const char *ds_errmsg(void);               /* this thread's last failure */
+
+/* Frees memory the library allocated for the caller (strings, result arrays).
+** NULL is ok. */
+DS_API void ds_free(void *p);
+
+/* ------------------------------------------------------------------------ */
+/* Environment: allocator, logger, thread count, selected SIMD kernels        */
+/* ------------------------------------------------------------------------ */
+typedef struct ds_env ds_env;
+
+/* alloc returns memory aligned to `align` (a power of two <= 4096) or NULL;
+** free receives the size that was asked for. */
+typedef struct ds_allocator {
+    void *(*alloc)(void *ud, size_t n, size_t align);
+    void  (*free)(void *ud, void *p, size_t n);
+    void  *ud;
+} ds_allocator;
+
+enum { DS_LOG_ERROR = 0, DS_LOG_WARN = 1, DS_LOG_INFO = 2, DS_LOG_DEBUG = 3 };
+typedef void (*ds_log_fn)(int level, const char *msg, void *ud);
+
+/* Progress of long work: done out of total units (total 0 = unknown).
+** Return non-zero to cancel; the operation then returns DS_ERR_CANCELED. */
+typedef int (*ds_progress_fn)(uint64_t done, uint64_t total, void *ud);
+
+typedef struct ds_env_opts {
+    size_t              struct_size;
+    const ds_allocator *allocator;   /* NULL: malloc-based                          */
+    ds_log_fn           log;         /* NULL: no logging                            */
+    void               *log_ud;
+    int                 log_level;   /* messages above this level are dropped       */
+    const char         *simd;        /* NULL/"auto", "scalar", "avx2", "avx512";
+                                        the DS_SIMD environment variable overrides  */
+    unsigned            n_threads;   /* 0: number of online cores                   */
+} ds_env_opts;
+
+DS_API void      ds_env_opts_init(ds_env_opts *o);
+/* Thread: any. */
+DS_API ds_status ds_env_create(const ds_env_opts *opts, ds_env **out);
+DS_API void      ds_env_destroy(ds_env *env);              /* NULL ok */
+DS_API const char *ds_env_simd_name(const ds_env *env);    /* "avx512", "avx2", "scalar" */
+DS_API unsigned  ds_env_threads(const ds_env *env);
+
+/* ------------------------------------------------------------------------ */
+/* Files                                                                     */
+/* ------------------------------------------------------------------------ */
+/* Flags for the *_open functions. */
+enum {
+    DS_OPEN_VERIFY = 1u << 0   /* verify every section checksum while opening */
+};
+
+/* What kind of densearch file `path` is, from its header alone: writes a
+** four-character code ("LEXI", "VFLT", ...) into kind[5]. A directory holding
+** a lexical index reports "LEXI". DS_ERR_FORMAT if it is not a densearch file. */
+DS_API ds_status ds_file_kind(const char *path, char kind[5]);
+
+/* Verifies a densearch file or index directory completely: header, section
+** table, every checksum, then the structure of every section (the same checks
+** `densearch check` runs). On failure ds_errmsg() names the first problem.
+** Thread: any. */
+DS_API ds_status ds_check(ds_env *env, const char *path);
+
+/* ======================================================================== */
+/* Lexical (BM25) index                                        [lexical]     */
+/* ======================================================================== */
+
+/* [lexical:end] */
+
+/* ======================================================================== */
+/* Evaluation: qrels, runs, trec_eval metrics                  [eval]        */
+/* ======================================================================== */
+
+/* [eval:end] */
+
+/* ======================================================================== */
+/* Tokenizers                                                   [tokenizer]   */
+/* ======================================================================== */
+
+/* [tokenizer:end] */
+
+/* ======================================================================== */
+/* Transformer encoders, cross-encoders, SPLADE                 [encoder]     */
+/* ======================================================================== */
+
+/* [encoder:end] */
+
+/* ======================================================================== */
+/* Vector indexes: flat, HNSW, IVF-PQ, binary                   [vector]      */
+/* ======================================================================== */
+
+/* [vector:end] */
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* DENSEARCH_H */

@@ -1,0 +1,455 @@
+/* container.c -- writer and validating reader for the densearch container.
+** Byte layout: docs/format.md, "Container". */
+#include "core/container.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+const char *ds__fourcc_str(uint32_t kind, char buf[5]) {
+    for (int i = 0; i < 4; i++) {
+        unsigned char c = (unsigned char)(kind >> (8 * i));
+        buf[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+    }
+    buf[4] = '\0';
+    return buf;
+}
+
+/* ======================================================================== */
+/* Writer                                                                   */
+/* ======================================================================== */
+#define CW_BUFSIZE (1u << 20)
+
+struct ds__cwriter {
+    ds_env      *env;
+    char        *path, *tmp_path;
+    int          fd;
+    ds_status    rc;
+    uint32_t     file_kind;
+    uint16_t     major, minor, min_reader_minor;
+    uint64_t     pos;               /* bytes written to the file so far (incl. buffer) */
+    uint8_t     *buf;               /* write buffer */
+    size_t       buf_len;
+    ds__section *sections;
+    uint32_t     n_sections, cap_sections;
+    int          in_section;
+    XXH3_state_t *hash;
+};
+
+static ds_status cw_flush(ds__cwriter *w) {
+    size_t off = 0;
+    while (off < w->buf_len) {
+        ssize_t n = write(w->fd, w->buf + off, w->buf_len - off);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return w->rc = ds__fail(DS_ERR_IO, "%s: write failed: %s", w->tmp_path, strerror(errno));
+        }
+        off += (size_t)n;
+    }
+    w->buf_len = 0;
+    return DS_OK;
+}
+
+static ds_status cw_raw(ds__cwriter *w, const void *p, size_t n) {
+    const uint8_t *s = p;
+    while (n > 0 && w->rc == DS_OK) {
+        size_t room = CW_BUFSIZE - w->buf_len;
+        size_t take = n < room ? n : room;
+        memcpy(w->buf + w->buf_len, s, take);
+        w->buf_len += take;
+        w->pos += take;
+        s += take;
+        n -= take;
+        if (w->buf_len == CW_BUFSIZE) cw_flush(w);
+    }
+    return w->rc;
+}
+
+static ds_status cw_pad(ds__cwriter *w) {
+    static const uint8_t zeros[DS_CONTAINER_ALIGN];
+    size_t pad = (size_t)(ds__align_up(w->pos, DS_CONTAINER_ALIGN) - w->pos);
+    return cw_raw(w, zeros, pad);
+}
+
+static void cw_free(ds__cwriter *w) {
+    ds_env *env = w->env;
+    if (w->hash) XXH3_freeState(w->hash);
+    ds__free(env, w->buf, CW_BUFSIZE);
+    ds__free(env, w->sections, sizeof(ds__section) * w->cap_sections);
+    if (w->path) ds__free(env, w->path, strlen(w->path) + 1);
+    if (w->tmp_path) ds__free(env, w->tmp_path, strlen(w->tmp_path) + 1);
+    ds__free(env, w, sizeof *w);
+}
+
+ds_status ds__cw_open(ds_env *env, const char *path, uint32_t file_kind,
+                      uint16_t format_major, uint16_t format_minor,
+                      uint16_t min_reader_minor, ds__cwriter **out) {
+    *out = NULL;
+    env = DS_ENV(env);
+    if (path == NULL || *path == '\0') return ds__fail(DS_ERR_INVALID, "empty output path");
+    ds__cwriter *w = ds__calloc(env, 1, sizeof *w);
+    if (w == NULL) return ds__fail(DS_ERR_NOMEM, "out of memory");
+    w->env = env;
+    w->fd = -1;
+    w->file_kind = file_kind;
+    w->major = format_major;
+    w->minor = format_minor;
+    w->min_reader_minor = min_reader_minor;
+    size_t plen = strlen(path);
+    w->path = ds__strdup(env, path);
+    w->tmp_path = ds__alloc(env, plen + 5, 1);
+    w->buf = ds__alloc(env, CW_BUFSIZE, 64);
+    w->hash = XXH3_createState();
+    if (!w->path || !w->tmp_path || !w->buf || !w->hash) {
+        cw_free(w);
+        return ds__fail(DS_ERR_NOMEM, "out of memory");
+    }
+    memcpy(w->tmp_path, path, plen);
+    memcpy(w->tmp_path + plen, ".tmp", 5);
+    w->fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (w->fd < 0) {
+        ds_status rc = ds__fail(DS_ERR_IO, "%s: cannot create: %s", w->tmp_path, strerror(errno));
+        cw_free(w);
+        return rc;
+    }
+    /* Placeholder header; the real one is written at commit, once sizes and
+    ** checksums are known. */
+    uint8_t zero[DS_CONTAINER_HEADER_SIZE] = { 0 };
+    cw_raw(w, zero, sizeof zero);
+    *out = w;
+    return w->rc;
+}
+
+ds_status ds__cw_begin(ds__cwriter *w, uint32_t kind, uint32_t flags) {
+    if (w->rc != DS_OK) return w->rc;
+    if (w->in_section) return w->rc = ds__fail(DS_ERR_INTERNAL, "container: section not ended");
+    if (w->n_sections == DS_CONTAINER_MAX_SECTIONS)
+        return w->rc = ds__fail(DS_ERR_RANGE, "container: too many sections");
+    if (w->n_sections == w->cap_sections) {
+        uint32_t cap = w->cap_sections ? w->cap_sections * 2 : 16;
+        ds__section *s = ds__realloc(w->env, w->sections, sizeof(ds__section) * w->cap_sections,
+                                     sizeof(ds__section) * cap);
+        if (s == NULL) return w->rc = ds__fail(DS_ERR_NOMEM, "out of memory");
+        w->sections = s;
+        w->cap_sections = cap;
+    }
+    if (cw_pad(w) != DS_OK) return w->rc;
+    ds__section *s = &w->sections[w->n_sections];
+    memset(s, 0, sizeof *s);
+    s->kind = kind;
+    s->flags = flags;
+    s->offset = w->pos;
+    XXH3_64bits_reset(w->hash);
+    w->in_section = 1;
+    return DS_OK;
+}
+
+ds_status ds__cw_write(ds__cwriter *w, const void *p, size_t n) {
+    if (w->rc != DS_OK) return w->rc;
+    if (!w->in_section) return w->rc = ds__fail(DS_ERR_INTERNAL, "container: write outside a section");
+    if (n == 0) return DS_OK;
+    XXH3_64bits_update(w->hash, p, n);
+    return cw_raw(w, p, n);
+}
+
+uint64_t ds__cw_section_size(const ds__cwriter *w) {
+    return w->in_section ? w->pos - w->sections[w->n_sections].offset : 0;
+}
+
+ds_status ds__cw_end(ds__cwriter *w) {
+    if (w->rc != DS_OK) return w->rc;
+    if (!w->in_section) return w->rc = ds__fail(DS_ERR_INTERNAL, "container: no open section");
+    ds__section *s = &w->sections[w->n_sections];
+    s->length = w->pos - s->offset;
+    s->checksum = XXH3_64bits_digest(w->hash);
+    w->n_sections++;
+    w->in_section = 0;
+    return DS_OK;
+}
+
+ds_status ds__cw_section(ds__cwriter *w, uint32_t kind, uint32_t flags, const void *p, size_t n) {
+    ds__cw_begin(w, kind, flags);
+    ds__cw_write(w, p, n);
+    return ds__cw_end(w);
+}
+
+static void encode_header(uint8_t h[DS_CONTAINER_HEADER_SIZE], uint32_t file_kind, uint16_t major,
+                          uint16_t minor, uint16_t min_reader_minor, uint32_t n_sections,
+                          uint64_t file_size, uint64_t table_off, uint64_t table_sum) {
+    memset(h, 0, DS_CONTAINER_HEADER_SIZE);
+    memcpy(h, DS_CONTAINER_MAGIC, 8);
+    ds__store_u32le(h + 8, DS_CONTAINER_BOM);
+    ds__store_u16le(h + 12, major);
+    ds__store_u16le(h + 14, minor);
+    ds__store_u16le(h + 16, min_reader_minor);
+    /* 18..19 reserved */
+    ds__store_u32le(h + 20, file_kind);
+    /* 24..27 flags: none defined yet */
+    ds__store_u32le(h + 28, n_sections);
+    ds__store_u64le(h + 32, file_size);
+    ds__store_u64le(h + 40, table_off);
+    ds__store_u64le(h + 48, table_sum);
+    ds__store_u64le(h + 56, XXH3_64bits(h, 56));
+}
+
+void ds__cw_abort(ds__cwriter *w) {
+    if (w == NULL) return;
+    if (w->fd >= 0) close(w->fd);
+    if (w->tmp_path) unlink(w->tmp_path);
+    cw_free(w);
+}
+
+ds_status ds__fsync_dir_of(const char *path) {
+    char *copy = strdup(path);
+    if (copy == NULL) return ds__fail(DS_ERR_NOMEM, "out of memory");
+    const char *dir = dirname(copy);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    ds_status rc = DS_OK;
+    if (fd < 0 || fsync(fd) != 0)
+        rc = ds__fail(DS_ERR_IO, "%s: cannot sync directory: %s", dir, strerror(errno));
+    if (fd >= 0) close(fd);
+    free(copy);
+    return rc;
+}
+
+ds_status ds__cw_commit(ds__cwriter *w) {
+    ds_status rc = w->rc;
+    if (rc == DS_OK && w->in_section) rc = ds__fail(DS_ERR_INTERNAL, "container: section not ended");
+    if (rc == DS_OK) rc = cw_pad(w);
+    uint64_t table_off = w->pos;
+    ds__buf t;
+    ds__buf_init(&t, w->env);
+    for (uint32_t i = 0; rc == DS_OK && i < w->n_sections; i++) {
+        const ds__section *s = &w->sections[i];
+        ds__buf_put_u32(&t, s->kind);
+        ds__buf_put_u32(&t, s->flags);
+        ds__buf_put_u64(&t, s->offset);
+        ds__buf_put_u64(&t, s->length);
+        ds__buf_put_u64(&t, s->checksum);
+        ds__buf_put_u64(&t, 0);
+    }
+    if (rc == DS_OK && t.rc != DS_OK) rc = ds__fail(t.rc, "out of memory");
+    if (rc == DS_OK) rc = cw_raw(w, t.p, t.len);
+    if (rc == DS_OK) rc = cw_flush(w);
+    if (rc == DS_OK) {
+        uint8_t h[DS_CONTAINER_HEADER_SIZE];
+        encode_header(h, w->file_kind, w->major, w->minor, w->min_reader_minor, w->n_sections,
+                      w->pos, table_off, XXH3_64bits(t.p, t.len));
+        if (pwrite(w->fd, h, sizeof h, 0) != (ssize_t)sizeof h)
+            rc = ds__fail(DS_ERR_IO, "%s: header write failed: %s", w->tmp_path, strerror(errno));
+    }
+    ds__buf_release(&t);
+    if (rc == DS_OK && fsync(w->fd) != 0)
+        rc = ds__fail(DS_ERR_IO, "%s: fsync failed: %s", w->tmp_path, strerror(errno));
+    if (rc == DS_OK) {
+        int fd = w->fd;
+        w->fd = -1;
+        if (close(fd) != 0) rc = ds__fail(DS_ERR_IO, "%s: close failed: %s", w->tmp_path, strerror(errno));
+    }
+    if (rc == DS_OK && rename(w->tmp_path, w->path) != 0)
+        rc = ds__fail(DS_ERR_IO, "cannot rename %s to %s: %s", w->tmp_path, w->path, strerror(errno));
+    if (rc == DS_OK) rc = ds__fsync_dir_of(w->path);
+    if (rc != DS_OK) {
+        ds__cw_abort(w);
+        return rc;
+    }
+    cw_free(w);
+    return DS_OK;
+}
+
+/* ======================================================================== */
+/* Reader                                                                   */
+/* ======================================================================== */
+static ds_status parse(ds__creader *r, uint32_t expect_kind, unsigned flags) {
+    const uint8_t *h = r->base;
+    char k1[5], k2[5];
+    if (r->size < DS_CONTAINER_HEADER_SIZE || memcmp(h, DS_CONTAINER_MAGIC, 8) != 0) {
+        if (r->size >= 5 && memcmp(h + 1, "DSIX", 4) == 0)
+            return ds__fail(DS_ERR_CORRUPT, "densearch magic is damaged (file transferred in text mode?)");
+        if (r->size < DS_CONTAINER_HEADER_SIZE && r->size >= 8 && memcmp(h, DS_CONTAINER_MAGIC, 8) == 0)
+            return ds__fail(DS_ERR_CORRUPT, "truncated: %llu bytes, header needs %u",
+                            (unsigned long long)r->size, DS_CONTAINER_HEADER_SIZE);
+        return ds__fail(DS_ERR_FORMAT, "not a densearch file (bad magic)");
+    }
+    uint32_t bom = ds__load_u32le(h + 8);
+    if (bom == 0x04030201u)
+        return ds__fail(DS_ERR_FORMAT, "file was written with the other byte order");
+    if (bom != DS_CONTAINER_BOM || ds__load_u64le(h + 56) != XXH3_64bits(h, 56))
+        return ds__fail(DS_ERR_CORRUPT, "header checksum mismatch");
+    r->format_major = ds__load_u16le(h + 12);
+    r->format_minor = ds__load_u16le(h + 14);
+    r->min_reader_minor = ds__load_u16le(h + 16);
+    r->file_kind = ds__load_u32le(h + 20);
+    r->flags = ds__load_u32le(h + 24);
+    r->n_sections = ds__load_u32le(h + 28);
+    uint64_t file_size = ds__load_u64le(h + 32);
+    uint64_t table_off = ds__load_u64le(h + 40);
+    uint64_t table_sum = ds__load_u64le(h + 48);
+    if (expect_kind != 0 && r->file_kind != expect_kind)
+        return ds__fail(DS_ERR_FORMAT, "file holds a '%s', expected a '%s'",
+                        ds__fourcc_str(r->file_kind, k1), ds__fourcc_str(expect_kind, k2));
+    if (ds__load_u16le(h + 18) != 0 || r->flags != 0)
+        return ds__fail(DS_ERR_CORRUPT, "reserved header bytes are not zero");
+    if (file_size != r->size)
+        return ds__fail(DS_ERR_CORRUPT, "file is %llu bytes, header says %llu (truncated or appended to)",
+                        (unsigned long long)r->size, (unsigned long long)file_size);
+    if (r->n_sections > DS_CONTAINER_MAX_SECTIONS)
+        return ds__fail(DS_ERR_CORRUPT, "section count %u exceeds %u", r->n_sections, DS_CONTAINER_MAX_SECTIONS);
+    uint64_t table_len = (uint64_t)r->n_sections * DS_CONTAINER_ENTRY_SIZE;
+    if (table_off < DS_CONTAINER_HEADER_SIZE || table_off > r->size || r->size - table_off < table_len)
+        return ds__fail(DS_ERR_CORRUPT, "section table outside the file");
+    const uint8_t *t = r->base + table_off;
+    if (XXH3_64bits(t, (size_t)table_len) != table_sum)
+        return ds__fail(DS_ERR_CORRUPT, "section table checksum mismatch");
+    if (r->n_sections > 0) {
+        r->sections = ds__calloc(r->env, r->n_sections, sizeof(ds__section));
+        if (r->sections == NULL) return ds__fail(DS_ERR_NOMEM, "out of memory");
+    }
+    uint64_t prev_end = DS_CONTAINER_HEADER_SIZE;
+    for (uint32_t i = 0; i < r->n_sections; i++) {
+        const uint8_t *e = t + (size_t)i * DS_CONTAINER_ENTRY_SIZE;
+        ds__section *s = &r->sections[i];
+        s->kind = ds__load_u32le(e);
+        s->flags = ds__load_u32le(e + 4);
+        s->offset = ds__load_u64le(e + 8);
+        s->length = ds__load_u64le(e + 16);
+        s->checksum = ds__load_u64le(e + 24);
+        /* Sections are laid out in table order, aligned, without overlap, and
+        ** all before the table. */
+        if (s->offset % DS_CONTAINER_ALIGN != 0 || s->offset < prev_end || s->offset > table_off ||
+            table_off - s->offset < s->length || ds__load_u64le(e + 32) != 0)
+            return ds__fail(DS_ERR_CORRUPT, "section %u ('%s') has a bad offset or length",
+                            i, ds__fourcc_str(s->kind, k1));
+        prev_end = s->offset + s->length;
+    }
+    if (flags & DS_OPEN_VERIFY) return ds__cr_verify(r);
+    return DS_OK;
+}
+
+ds_status ds__cr_verify(const ds__creader *r) {
+    char k[5];
+    for (uint32_t i = 0; i < r->n_sections; i++) {
+        const ds__section *s = &r->sections[i];
+        if (XXH3_64bits(r->base + s->offset, (size_t)s->length) != s->checksum)
+            return ds__fail(DS_ERR_CORRUPT, "section %u ('%s') checksum mismatch", i, ds__fourcc_str(s->kind, k));
+    }
+    return DS_OK;
+}
+
+ds_status ds__cr_open_mem(ds_env *env, const void *data, size_t size, uint32_t expect_kind,
+                          unsigned flags, ds__creader **out) {
+    *out = NULL;
+    env = DS_ENV(env);
+    ds__creader *r = ds__calloc(env, 1, sizeof *r);
+    if (r == NULL) return ds__fail(DS_ERR_NOMEM, "out of memory");
+    r->env = env;
+    r->base = data;
+    r->size = size;
+    ds_status rc = parse(r, expect_kind, flags);
+    if (rc != DS_OK) {
+        ds__cr_close(r);
+        return rc;
+    }
+    *out = r;
+    return DS_OK;
+}
+
+ds_status ds__cr_open(ds_env *env, const char *path, uint32_t expect_kind, unsigned flags,
+                      ds__creader **out) {
+    *out = NULL;
+    env = DS_ENV(env);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return ds__fail(DS_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        ds_status rc = ds__fail(DS_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
+        close(fd);
+        return rc;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return ds__fail(DS_ERR_FORMAT, "%s: not a regular file", path);
+    }
+    if (st.st_size == 0 || (uint64_t)st.st_size > SIZE_MAX) {
+        close(fd);
+        return ds__fail(DS_ERR_CORRUPT, "%s: empty file (an interrupted copy?)", path);
+    }
+    void *base = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (base == MAP_FAILED) return ds__fail(DS_ERR_IO, "%s: mmap failed: %s", path, strerror(errno));
+    ds__creader *r = ds__calloc(env, 1, sizeof *r);
+    if (r == NULL) {
+        munmap(base, (size_t)st.st_size);
+        return ds__fail(DS_ERR_NOMEM, "out of memory");
+    }
+    r->env = env;
+    r->base = base;
+    r->size = (uint64_t)st.st_size;
+    r->mapped = 1;
+    ds_status rc = parse(r, expect_kind, flags);
+    if (rc != DS_OK) {
+        ds__fail_prefix(rc, "%s: ", path);
+        ds__cr_close(r);
+        return rc;
+    }
+    *out = r;
+    return DS_OK;
+}
+
+void ds__cr_close(ds__creader *r) {
+    if (r == NULL) return;
+    if (r->mapped) munmap((void *)r->base, (size_t)r->size);
+    ds__free(r->env, r->sections, sizeof(ds__section) * r->n_sections);
+    ds__free(r->env, r, sizeof *r);
+}
+
+ds_status ds__cr_check_known(const ds__creader *r, const uint32_t *known, size_t n_known) {
+    char k[5];
+    for (uint32_t i = 0; i < r->n_sections; i++) {
+        const ds__section *s = &r->sections[i];
+        if (!(s->flags & DS_SECTION_REQUIRED)) continue;
+        size_t j = 0;
+        while (j < n_known && known[j] != s->kind) j++;
+        if (j == n_known)
+            return ds__fail(DS_ERR_FORMAT, "required section '%s' is unknown to this version",
+                            ds__fourcc_str(s->kind, k));
+    }
+    return DS_OK;
+}
+
+const ds__section *ds__cr_find(const ds__creader *r, uint32_t kind) {
+    for (uint32_t i = 0; i < r->n_sections; i++)
+        if (r->sections[i].kind == kind) return &r->sections[i];
+    return NULL;
+}
+
+ds_status ds__cr_get(const ds__creader *r, uint32_t kind, const uint8_t **p, uint64_t *len) {
+    char k[5];
+    const ds__section *s = ds__cr_find(r, kind);
+    *p = NULL;
+    *len = 0;
+    if (s == NULL) return ds__fail(DS_ERR_CORRUPT, "section '%s' is missing", ds__fourcc_str(kind, k));
+    *p = r->base + s->offset;
+    *len = s->length;
+    return DS_OK;
+}
+
+ds_status ds__file_kind(const char *path, uint32_t *kind) {
+    *kind = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return ds__fail(DS_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    uint8_t h[DS_CONTAINER_HEADER_SIZE];
+    ssize_t n = read(fd, h, sizeof h);
+    close(fd);
+    if (n < 8 || memcmp(h, DS_CONTAINER_MAGIC, 8) != 0)
+        return ds__fail(DS_ERR_FORMAT, "%s: not a densearch file", path);
+    if (n < (ssize_t)sizeof h) return ds__fail(DS_ERR_CORRUPT, "%s: truncated header", path);
+    *kind = ds__load_u32le(h + 20);
+    return DS_OK;
+}

@@ -1,0 +1,111 @@
+/* container.h -- the densearch file container: a 64-byte header, 64-byte
+** aligned sections, and a section table, every part checksummed (XXH3-64).
+**
+** Implements docs/format.md, "Container". Every index type (lexical, flat,
+** HNSW, IVF-PQ, binary) is one container file whose file_kind says what it is
+** and whose sections hold the data; the module that owns the kind decodes the
+** sections and bounds-checks every field, because a valid checksum is not proof
+** of valid content.
+**
+** Writes go to "<path>.tmp", are fsynced, then renamed over <path> (and the
+** directory fsynced), so a crash never leaves a half-written file visible.
+** Readers memory-map the file read-only; sections start at multiples of 64
+** bytes so they can be used in place by SIMD code.
+**
+** Thread: a writer is exclusive; an open reader is read-only and may be shared.
+*/
+#ifndef DS_CONTAINER_H
+#define DS_CONTAINER_H
+
+#include "ds_internal.h"
+
+#define DS_CONTAINER_MAGIC        "\x89" "DSIX\r\n\x1a"
+#define DS_CONTAINER_BOM          0x01020304u
+#define DS_CONTAINER_HEADER_SIZE  64u
+#define DS_CONTAINER_ENTRY_SIZE   40u
+#define DS_CONTAINER_ALIGN        64u
+#define DS_CONTAINER_MAX_SECTIONS 4096u
+
+/* Section flags. */
+#define DS_SECTION_REQUIRED 1u   /* a reader that does not know the kind must refuse the file */
+
+typedef struct ds__section {
+    uint32_t kind;       /* fourcc, DS_FOURCC('P','O','S','T') */
+    uint32_t flags;      /* DS_SECTION_* */
+    uint64_t offset;     /* bytes from file start; multiple of 64 */
+    uint64_t length;     /* bytes */
+    uint64_t checksum;   /* XXH3-64 of the section bytes */
+} ds__section;
+
+/* ---- writing ---------------------------------------------------------- */
+typedef struct ds__cwriter ds__cwriter;
+
+/* Starts a new file at <path>.tmp. format_major/minor are the version of the
+** file kind's own layout; min_reader_minor is the oldest reader minor that may
+** still read the file (SQLite's read/write version split). */
+ds_status ds__cw_open(ds_env *env, const char *path, uint32_t file_kind,
+                      uint16_t format_major, uint16_t format_minor,
+                      uint16_t min_reader_minor, ds__cwriter **out);
+/* Sections are written one at a time: begin, any number of writes, end.
+** Errors are sticky: after a failure every call is a no-op and commit returns
+** the first error. */
+ds_status ds__cw_begin(ds__cwriter *w, uint32_t kind, uint32_t flags);
+ds_status ds__cw_write(ds__cwriter *w, const void *p, size_t n);
+ds_status ds__cw_end(ds__cwriter *w);
+/* Convenience: begin + write + end. */
+ds_status ds__cw_section(ds__cwriter *w, uint32_t kind, uint32_t flags, const void *p, size_t n);
+/* Bytes written to the current section so far. */
+uint64_t  ds__cw_section_size(const ds__cwriter *w);
+/* Writes the table and header, fsyncs, renames into place, frees w. On any
+** failure the temporary file is removed and nothing is visible at <path>. */
+ds_status ds__cw_commit(ds__cwriter *w);
+/* Removes the temporary file and frees w. NULL ok. */
+void      ds__cw_abort(ds__cwriter *w);
+
+/* ---- reading ---------------------------------------------------------- */
+typedef struct ds__creader {
+    ds_env            *env;
+    const uint8_t     *base;       /* whole file, read-only */
+    uint64_t           size;       /* bytes */
+    uint32_t           file_kind;
+    uint16_t           format_major, format_minor, min_reader_minor;
+    uint32_t           flags;
+    uint32_t           n_sections;
+    ds__section       *sections;
+    int                mapped;     /* base came from mmap (else borrowed memory) */
+} ds__creader;
+
+/* Opens and validates header and section table (always) and every section's
+** checksum (when flags has DS_OPEN_VERIFY). expect_kind 0 accepts any kind.
+** Errors: DS_ERR_IO (cannot read), DS_ERR_FORMAT (not a densearch file, other
+** byte order, other kind, unsupported major version), DS_ERR_CORRUPT
+** (truncated, checksum mismatch, sections out of bounds or overlapping). */
+ds_status ds__cr_open(ds_env *env, const char *path, uint32_t expect_kind,
+                      unsigned flags, ds__creader **out);
+/* The same over bytes in memory (borrowed for the reader's lifetime); used by
+** fuzz targets and tests. */
+ds_status ds__cr_open_mem(ds_env *env, const void *data, size_t size, uint32_t expect_kind,
+                          unsigned flags, ds__creader **out);
+void      ds__cr_close(ds__creader *r);   /* NULL ok */
+
+/* Checks every section checksum. */
+ds_status ds__cr_verify(const ds__creader *r);
+/* Fails with DS_ERR_FORMAT if a section marked required has a kind not in
+** known[0..n_known). */
+ds_status ds__cr_check_known(const ds__creader *r, const uint32_t *known, size_t n_known);
+/* First section of that kind, or NULL. */
+const ds__section *ds__cr_find(const ds__creader *r, uint32_t kind);
+/* Pointer and length of a section; DS_ERR_CORRUPT naming the kind if absent. */
+ds_status ds__cr_get(const ds__creader *r, uint32_t kind, const uint8_t **p, uint64_t *len);
+
+/* "POST" from a fourcc, for messages. buf must hold 5 bytes. */
+const char *ds__fourcc_str(uint32_t kind, char buf[5]);
+
+/* Reads just the header of a file and reports its kind (ds_file_kind). */
+ds_status ds__file_kind(const char *path, uint32_t *kind);
+
+/* ---- plain files -------------------------------------------------------- */
+/* fsyncs the directory that contains path, so a rename into it is durable. */
+ds_status ds__fsync_dir_of(const char *path);
+
+#endif /* DS_CONTAINER_H */
