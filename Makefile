@@ -37,7 +37,8 @@ all: $(BUILD)/libdensearch.a $(BUILD)/libdensearch.so $(BUILD)/densearch
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+	@echo "  CC    $<"
+	@$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
 
 $(BUILD)/libdensearch.a: $(LIB_OBJ)
 	@rm -f $@

@@ -73,6 +73,7 @@ DS_API void ds_free(void *p);
 /* Environment: allocator, logger, thread count, selected SIMD kernels        */
 /* ------------------------------------------------------------------------ */
 typedef struct ds_env ds_env;
+typedef struct ds_index ds_index;   /* any vector index: flat/hnsw/ivfpq/binary */
 
 /* alloc returns memory aligned to `align` (a power of two <= 4096) or NULL;
 ** free receives the size that was asked for. */
@@ -153,6 +154,92 @@ DS_API ds_status ds_check(ds_env *env, const char *path);
 /* ======================================================================== */
 /* Vector indexes: flat, HNSW, IVF-PQ, binary                   [vector]      */
 /* ======================================================================== */
+
+/* Distance / similarity. Scores returned by searches are always "higher is
+** better": IP and COSINE return the similarity, L2 returns the negated squared
+** distance, HAMMING the negated bit distance. */
+typedef enum ds_metric {
+    DS_METRIC_IP = 0,        /* inner product                                   */
+    DS_METRIC_L2 = 1,        /* squared Euclidean distance                      */
+    DS_METRIC_COSINE = 2     /* vectors are L2-normalised on add and on search  */
+} ds_metric;
+
+typedef enum ds_index_type {
+    DS_INDEX_FLAT = 0,       /* exact search                                     */
+    DS_INDEX_HNSW = 1,       /* hierarchical navigable small-world graph         */
+    DS_INDEX_IVFPQ = 2,      /* inverted lists + product quantization + re-score */
+    DS_INDEX_BINARY = 3      /* sign bits (optionally ITQ-rotated) + re-score    */
+} ds_index_type;
+
+/* How a flat index (and HNSW's stored vectors) keep the vectors in memory. */
+typedef enum ds_storage {
+    DS_STORAGE_F32 = 0,
+    DS_STORAGE_F16 = 1,
+    DS_STORAGE_INT8 = 2      /* per-dimension scalar quantization */
+} ds_storage;
+
+typedef struct ds_index_opts {
+    size_t        struct_size;
+    ds_index_type type;             /* default DS_INDEX_FLAT                          */
+    ds_metric     metric;           /* default DS_METRIC_IP                           */
+    ds_storage    storage;          /* flat/HNSW vector storage, default F32          */
+    /* HNSW */
+    unsigned      hnsw_m;           /* links per node on upper layers (2*M on layer 0), default 16 */
+    unsigned      hnsw_ef_construction; /* default 200                                */
+    /* IVF-PQ */
+    unsigned      ivf_nlist;        /* coarse centroids; 0: about 4*sqrt(n) at train  */
+    unsigned      pq_m;             /* sub-quantizers; 0: dim/8 (or a divisor of dim) */
+    unsigned      pq_bits;          /* bits per code, 8 (default) or 4                */
+    int           opq;              /* learn an OPQ rotation before PQ, default 0     */
+    /* Binary */
+    int           itq;              /* learn an ITQ rotation before taking signs, default 0 */
+    uint64_t      seed;             /* random seed for training and graph levels      */
+} ds_index_opts;
+
+typedef struct ds_search_opts {
+    size_t         struct_size;
+    unsigned       ef_search;       /* HNSW beam width; 0: max(k, 64)                   */
+    unsigned       nprobe;          /* IVF lists visited; 0: 16                         */
+    unsigned       rerank;          /* IVF-PQ/binary: candidates re-scored exactly; 0: 10*k (binary 50*k) */
+    const uint8_t *filter;          /* allow-list bitmap over ids (bit i = id i); NULL: all */
+    uint64_t       filter_bits;     /* bits in filter                                   */
+    int          (*cancel)(void *ud);   /* polled during long searches; non-zero stops  */
+    void          *cancel_ud;
+} ds_search_opts;
+
+DS_API void ds_index_opts_init(ds_index_opts *o);
+DS_API void ds_search_opts_init(ds_search_opts *o);
+
+/* Creates an empty in-memory index of dimension dim. Thread: any. */
+DS_API ds_status ds_index_create(ds_env *env, size_t dim, const ds_index_opts *opts, ds_index **out);
+/* Learns quantizers (IVF-PQ, binary with ITQ) from n sample vectors; other
+** types accept and ignore it. Must precede the first add for IVF-PQ.
+** Thread: exclusive. */
+DS_API ds_status ds_index_train(ds_index *ix, const float *x, size_t n);
+/* Adds n vectors (row-major n x dim). ids: NULL assigns size(), size()+1, ...;
+** otherwise each id must be new. Thread: exclusive. */
+DS_API ds_status ds_index_add(ds_index *ix, const float *x, size_t n, const uint64_t *ids);
+/* Deletes one id; later searches never return it. DS_ERR_NOTFOUND if absent.
+** Thread: exclusive. */
+DS_API ds_status ds_index_delete(ds_index *ix, uint64_t id);
+/* k nearest neighbours of each of nq queries. ids/scores are nq x k arrays;
+** rows with fewer than k results are padded with id UINT64_MAX and score
+** -INFINITY. n_found (may be NULL) receives the per-query result counts
+** (an array of nq). Thread: any (concurrent searches are safe). */
+DS_API ds_status ds_index_search(const ds_index *ix, const float *queries, size_t nq, size_t k,
+                                 const ds_search_opts *opts, uint64_t *ids, float *scores,
+                                 size_t *n_found);
+/* Writes the index to path (temporary file, fsync, rename). Thread: any. */
+DS_API ds_status ds_index_save(const ds_index *ix, const char *path);
+/* Opens a saved index (memory-mapped where the layout allows).
+** flags: DS_OPEN_VERIFY. Thread: any. */
+DS_API ds_status ds_index_open(ds_env *env, const char *path, unsigned flags, ds_index **out);
+DS_API void      ds_index_close(ds_index *ix);                       /* NULL ok */
+DS_API size_t        ds_index_dim(const ds_index *ix);
+DS_API uint64_t      ds_index_size(const ds_index *ix);              /* live vectors */
+DS_API ds_index_type ds_index_kind(const ds_index *ix);
+DS_API ds_metric     ds_index_metric(const ds_index *ix);
+DS_API uint64_t      ds_index_memory_bytes(const ds_index *ix);      /* resident bytes, excluding mapped full vectors */
 
 /* [vector:end] */
 

@@ -28,7 +28,8 @@ const char *ds__fourcc_str(uint32_t kind, char buf[5]) {
 
 struct ds__cwriter {
     ds_env      *env;
-    char        *path, *tmp_path;
+    char        *path, *tmp_path;     /* path_len + 1 and path_len + 5 bytes */
+    size_t       path_len;
     int          fd;
     ds_status    rc;
     uint32_t     file_kind;
@@ -82,8 +83,8 @@ static void cw_free(ds__cwriter *w) {
     if (w->hash) XXH3_freeState(w->hash);
     ds__free(env, w->buf, CW_BUFSIZE);
     ds__free(env, w->sections, sizeof(ds__section) * w->cap_sections);
-    if (w->path) ds__free(env, w->path, strlen(w->path) + 1);
-    if (w->tmp_path) ds__free(env, w->tmp_path, strlen(w->tmp_path) + 1);
+    ds__free(env, w->path, w->path_len + 1);
+    ds__free(env, w->tmp_path, w->path_len + 5);
     ds__free(env, w, sizeof *w);
 }
 
@@ -102,6 +103,7 @@ ds_status ds__cw_open(ds_env *env, const char *path, uint32_t file_kind,
     w->minor = format_minor;
     w->min_reader_minor = min_reader_minor;
     size_t plen = strlen(path);
+    w->path_len = plen;
     w->path = ds__strdup(env, path);
     w->tmp_path = ds__alloc(env, plen + 5, 1);
     w->buf = ds__alloc(env, CW_BUFSIZE, 64);
