@@ -143,6 +143,40 @@ DS_API ds_status ds_check(ds_env *env, const char *path);
 /* Tokenizers                                                   [tokenizer]   */
 /* ======================================================================== */
 
+typedef struct ds_tokenizer ds_tokenizer;
+
+/* Special tokens a tokenizer knows; ds_tokenizer_special returns -1 for one
+** the vocabulary lacks. */
+typedef enum ds_special_token {
+    DS_TOKEN_CLS = 0, DS_TOKEN_SEP, DS_TOKEN_PAD, DS_TOKEN_UNK, DS_TOKEN_MASK
+} ds_special_token;
+
+/* Loads the tokenizer of a Hugging Face model directory: tokenizer.json
+** (BertNormalizer, BertPreTokenizer, WordPiece, TemplateProcessing), or
+** vocab.txt + tokenizer_config.json when there is no tokenizer.json.
+** Errors name the file and the problem (DS_ERR_IO, DS_ERR_CORRUPT for bad
+** JSON, DS_ERR_UNSUPPORTED for a normalizer/model type other than BERT
+** WordPiece). Thread: any. */
+DS_API ds_status ds_tokenizer_open(ds_env *env, const char *model_dir, ds_tokenizer **out);
+DS_API void      ds_tokenizer_close(ds_tokenizer *tok);                       /* NULL ok */
+
+/* Encodes one text (UTF-8, len bytes; invalid UTF-8 is replaced, never an
+** error) as [CLS] tokens [SEP] per the template. max_tokens > 0 truncates to
+** that many ids including special tokens; 0 means no truncation. Writes at
+** most cap ids; *n receives the full count, and DS_ERR_RANGE is returned if
+** it exceeds cap (call again with a bigger buffer). Thread: any. */
+DS_API ds_status ds_tokenizer_encode(const ds_tokenizer *tok, const char *text, size_t len,
+                                     size_t max_tokens, int32_t *ids, size_t cap, size_t *n);
+/* Pair encoding [CLS] a [SEP] b [SEP] with token type ids 0 for the first
+** segment and 1 for the second; truncation longest-first to max_tokens.
+** Same buffer rules as ds_tokenizer_encode (both arrays hold cap). */
+DS_API ds_status ds_tokenizer_encode_pair(const ds_tokenizer *tok, const char *a, size_t alen,
+                                          const char *b, size_t blen, size_t max_tokens,
+                                          int32_t *ids, int32_t *type_ids, size_t cap, size_t *n);
+DS_API size_t      ds_tokenizer_vocab_size(const ds_tokenizer *tok);
+DS_API const char *ds_tokenizer_token(const ds_tokenizer *tok, int32_t id);   /* NULL if out of range */
+DS_API int32_t     ds_tokenizer_special(const ds_tokenizer *tok, ds_special_token which);
+
 /* [tokenizer:end] */
 
 /* ======================================================================== */
