@@ -1,13 +1,6 @@
 /* cmd_model.c -- placeholder until the model commands are built. */
 #include "cli.h"
 
-int cmd_tokenize(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "densearch: tokenize is not built yet\n");
-    return CLI_FAIL;
-}
-
 int cmd_embed(int argc, char **argv) {
     (void)argc;
     (void)argv;
