@@ -605,13 +605,14 @@ static ds_status flush_batch(ds_lexical_builder *b) {
             p[2] = (uint32_t)tf;
         }
         b->n_postings += n_uniq;
+        /* 16 bytes per posting: the triple plus the sort's index */
+        if (b->n_post * 4 * sizeof(uint32_t) > b->mem_limit) {
+            ds_status rc = spill(b);
+            if (rc != DS_OK) return b->rc = rc;
+        }
     }
     b->n_batch = 0;
     b->batch.len = 0;
-    if (b->n_post * 3 * sizeof(uint32_t) * 2 > b->mem_limit) {   /* x2: the sort's index */
-        ds_status rc = spill(b);
-        if (rc != DS_OK) return b->rc = rc;
-    }
     if (b->progress && b->progress(b->n_docs, 0, b->progress_ud) != 0)
         return b->rc = ds__fail(DS_ERR_CANCELED, "indexing canceled");
     return DS_OK;

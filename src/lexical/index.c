@@ -51,9 +51,6 @@ static ds_status need(const ds__creader *cr, uint32_t kind, uint64_t want, const
     return DS_OK;
 }
 
-/* Maps the sections and checks their sizes against LXMT. Shared with the
-** checker, which then validates the contents. */
-ds_status ds__lx_attach(ds_lexical *lx);
 ds_status ds__lx_attach(ds_lexical *lx) {
     const ds__creader *cr = lx->cr;
     static const uint32_t known[] = { DS__SEC_META, DS__SEC_DLEN, DS__SEC_IDOF, DS__SEC_IDST, DS__SEC_TOFF,
@@ -144,8 +141,6 @@ ds_status ds_lexical_open(ds_env *env, const char *path, unsigned flags, ds_lexi
     return rc;
 }
 
-/* Opens an index held in memory (borrowed); for fuzzing and tests. */
-ds_status ds__lexical_open_mem(ds_env *env, const void *data, size_t size, unsigned flags, ds_lexical **out);
 ds_status ds__lexical_open_mem(ds_env *env, const void *data, size_t size, unsigned flags, ds_lexical **out) {
     *out = NULL;
     env = DS_ENV(env);

@@ -82,7 +82,13 @@ struct ds_lexical {
     float          *norm;        /* n_docs: ds__bm25_norm with the index k1, b */
 };
 
-/* Looks a term up; returns its number or -1. */
+/* Maps the sections of lx->cr and checks their sizes against LXMT (index.c);
+** shared with the checker. */
+ds_status ds__lx_attach(ds_lexical *lx);
+/* Opens an index held in memory (borrowed); for fuzzing and tests. */
+ds_status ds__lexical_open_mem(ds_env *env, const void *data, size_t size, unsigned flags, ds_lexical **out);
+
+/* Looks a term up; returns its number, -1 if absent, -2 if the lexicon is damaged. */
 int64_t ds__lx_find_term(const ds_lexical *lx, const char *t, size_t len);
 
 #endif /* DS_LEXICAL_H */

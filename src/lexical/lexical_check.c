@@ -19,7 +19,6 @@
 
 #include <stdlib.h>
 
-ds_status ds__lx_attach(ds_lexical *lx);
 
 static ds_status check_ids(ds_env *env, const ds_lexical *lx) {
     uint32_t n = lx->meta.n_docs;
