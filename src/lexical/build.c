@@ -38,14 +38,18 @@
 #define BATCH_BYTES (16u << 20)
 #define ZSTD_LEVEL  3
 
-typedef struct tok { uint32_t off, len; } tok;
+/* A distinct term of the document being analysed. */
+typedef struct tok { uint32_t off, len, hash, tf, slot; } tok;
 
 typedef struct worker {
     ds__analyzer *an;
     ds__buf       out;      /* analysis output of this thread's docs */
     ds__buf       scratch;  /* token bytes of the current doc */
-    tok          *toks;
+    tok          *toks;     /* distinct terms of the current doc, first-seen order */
     size_t        n_toks, cap_toks;
+    uint32_t     *slots;    /* open addressing over toks: index + 1, 0 = empty */
+    size_t        n_slots;
+    uint64_t      doc_len;  /* tokens of the current doc */
     ZSTD_CCtx    *zc;
     ds_status     rc;
 } worker;
@@ -142,16 +146,10 @@ static FILE *temp_file(ds_lexical_builder *b) {
     return f;
 }
 
-static void put_varint_file(FILE *f, uint64_t v) {
-    uint8_t tmp[10];
-    size_t n = ds__varint_put(tmp, v);
-    fwrite(tmp, 1, n, f);
-}
-
 static int get_varint_file(FILE *f, uint64_t *v) {
     uint64_t r = 0;
     for (unsigned s = 0; s < 64; s += 7) {
-        int c = getc(f);
+        int c = getc_unlocked(f);
         if (c == EOF) return 0;
         r |= (uint64_t)(c & 0x7f) << s;
         if (!(c & 0x80)) { *v = r; return 1; }
@@ -170,6 +168,7 @@ static void builder_free(ds_lexical_builder *b) {
             ds__buf_release(&b->w[t].out);
             ds__buf_release(&b->w[t].scratch);
             ds__free(env, b->w[t].toks, b->w[t].cap_toks * sizeof(tok));
+            ds__free(env, b->w[t].slots, b->w[t].n_slots * sizeof(uint32_t));
             if (b->w[t].zc) ZSTD_freeCCtx(b->w[t].zc);
         }
         ds__free(env, b->w, b->n_threads * sizeof *b->w);
@@ -328,9 +327,8 @@ static int term_table_grow(ds_lexical_builder *b) {
 }
 
 /* Term id of t (added if new), or UINT32_MAX on out of memory. */
-static uint32_t term_id(ds_lexical_builder *b, const uint8_t *t, size_t len) {
+static uint32_t term_id(ds_lexical_builder *b, const uint8_t *t, size_t len, uint32_t h) {
     if (2 * (b->n_terms + 1) > b->t_nslots && !term_table_grow(b)) return UINT32_MAX;
-    uint32_t h = (uint32_t)ds__hash64(t, len);
     size_t mask = b->t_nslots - 1, i = h & mask;
     for (;;) {
         uint32_t v = b->t_slots[i];
@@ -403,6 +401,8 @@ static ds_status spill(ds_lexical_builder *b) {
     uint32_t *cnt = NULL, *order = NULL, *ids = NULL;
     size_t n_ids = 0;
     FILE *f = NULL;
+    ds__buf ob;
+    ds__buf_init(&ob, env);
     if ((cnt = ds__calloc(env, b->n_terms + 1, sizeof *cnt)) == NULL ||
         (order = ds__calloc(env, b->n_post, sizeof *order)) == NULL ||
         (ids = ds__calloc(env, b->n_terms + 1, sizeof *ids)) == NULL) {
@@ -431,18 +431,27 @@ static ds_status spill(ds_lexical_builder *b) {
         size_t beg = t == 0 ? 0 : cnt[t - 1], end = cnt[t];
         size_t len;
         const uint8_t *tb = term_bytes(b, t, &len);
-        put_varint_file(f, len);
-        fwrite(tb, 1, len, f);
-        put_varint_file(f, end - beg);
+        ds__buf_put_varint(&ob, len);
+        ds__buf_put(&ob, tb, len);
+        ds__buf_put_varint(&ob, end - beg);
         uint32_t prev = 0;
         for (size_t i = beg; i < end; i++) {
             const uint32_t *p = b->post + 3 * (size_t)order[i];
-            put_varint_file(f, p[1] - prev);
-            put_varint_file(f, p[2]);
+            ds__buf_put_varint(&ob, p[1] - prev);
+            ds__buf_put_varint(&ob, p[2]);
             prev = p[1];
         }
+        if (ob.len >= (1u << 20) || k + 1 == n_ids) {   /* write in large pieces */
+            if (k + 1 == n_ids) ds__buf_put_varint(&ob, 0);   /* terms are never empty: 0 ends the run */
+            if (ob.rc != DS_OK) {
+                rc = ds__fail(DS_ERR_NOMEM, "out of memory writing a run");
+                fclose(f);
+                goto done;
+            }
+            fwrite(ob.p, 1, ob.len, f);
+            ob.len = 0;
+        }
     }
-    put_varint_file(f, 0);   /* terms are never empty: 0 ends the run */
     if (fflush(f) != 0 || ferror(f) || fseek(f, 0, SEEK_SET) != 0) {
         rc = ds__fail(DS_ERR_IO, "%s: writing a temporary run failed: %s", b->dir, strerror(errno));
         fclose(f);
@@ -451,6 +460,7 @@ static ds_status spill(ds_lexical_builder *b) {
     b->runs[b->n_runs++] = f;
     b->n_post = 0;
 done:
+    ds__buf_release(&ob);
     ds__free(env, cnt, (b->n_terms + 1) * sizeof *cnt);
     ds__free(env, order, n_post * sizeof *order);
     ds__free(env, ids, (b->n_terms + 1) * sizeof *ids);
@@ -459,38 +469,62 @@ done:
 
 /* ---- batches ------------------------------------------------------------------ */
 
+static int doc_table_grow(worker *w) {
+    size_t ns = w->n_slots ? 2 * w->n_slots : 1024;
+    uint32_t *sl = ds__calloc(w->scratch.env, ns, sizeof *sl);
+    if (sl == NULL) return 0;
+    for (size_t i = 0; i < w->n_toks; i++) {
+        size_t j = w->toks[i].hash & (ns - 1);
+        while (sl[j] != 0) j = (j + 1) & (ns - 1);
+        sl[j] = (uint32_t)i + 1;
+        w->toks[i].slot = (uint32_t)j;
+    }
+    ds__free(w->scratch.env, w->slots, w->n_slots * sizeof *w->slots);
+    w->slots = sl;
+    w->n_slots = ns;
+    return 1;
+}
+
+/* Counts one term of the current document: a per-thread hash table keyed by
+** the term bytes, so each document yields its distinct terms and tfs without
+** sorting. The hash travels with the term to the main thread's vocabulary. */
 static void collect_tok(void *ud, const char *term, size_t len, size_t rb, size_t re) {
     DS_UNUSED(rb);
     DS_UNUSED(re);
     worker *w = ud;
     if (w->rc != DS_OK) return;
+    w->doc_len++;
+    if (2 * (w->n_toks + 1) > w->n_slots && !doc_table_grow(w)) { w->rc = DS_ERR_NOMEM; return; }
+    uint32_t h = (uint32_t)ds__hash64(term, len);
+    size_t mask = w->n_slots - 1, j = h & mask;
+    for (;;) {
+        uint32_t v = w->slots[j];
+        if (v == 0) break;
+        tok *t = &w->toks[v - 1];
+        if (t->hash == h && t->len == len && memcmp(w->scratch.p + t->off, term, len) == 0) { t->tf++; return; }
+        j = (j + 1) & mask;
+    }
     if (w->n_toks == w->cap_toks &&
         !grow(w->scratch.env, (void **)&w->toks, &w->cap_toks, w->n_toks + 1, sizeof *w->toks)) {
         w->rc = DS_ERR_NOMEM;
         return;
     }
-    w->toks[w->n_toks].off = (uint32_t)w->scratch.len;
-    w->toks[w->n_toks].len = (uint32_t)len;
-    w->n_toks++;
+    tok *t = &w->toks[w->n_toks];
+    t->off = (uint32_t)w->scratch.len;
+    t->len = (uint32_t)len;
+    t->hash = h;
+    t->tf = 1;
+    t->slot = (uint32_t)j;
+    w->slots[j] = (uint32_t)++w->n_toks;
     ds__buf_put(&w->scratch, term, len);
     if (w->scratch.rc != DS_OK || w->scratch.len > UINT32_MAX) w->rc = DS_ERR_NOMEM;
-}
-
-/* qsort has no context argument: each worker thread sorts its own tokens */
-static _Thread_local const uint8_t *t_tok_base;
-
-static int cmp_tok(const void *x, const void *y) {
-    const tok *a = x, *c = y;
-    int r = memcmp(t_tok_base + a->off, t_tok_base + c->off, a->len < c->len ? a->len : c->len);
-    if (r != 0) return r;
-    return (a->len > c->len) - (a->len < c->len);
 }
 
 typedef struct batch_ctx { ds_lexical_builder *b; } batch_ctx;
 
 /* Analyses batch doc i on worker thread t: output is u32 doc_len, u32
-** n_unique, then per distinct term (bytewise order) varint len, bytes,
-** varint tf. */
+** n_unique, then per distinct term (first-seen order) u32 hash, varint len,
+** bytes, varint tf. */
 static void analyse_range(void *ctx, size_t begin, size_t end, unsigned t) {
     ds_lexical_builder *b = ((batch_ctx *)ctx)->b;
     worker *w = &b->w[t];
@@ -498,26 +532,22 @@ static void analyse_range(void *ctx, size_t begin, size_t end, unsigned t) {
         const char *title = (const char *)b->batch.p + b->b_off[i];
         const char *text = title + b->b_tlen[i] + 1;
         w->n_toks = 0;
+        w->doc_len = 0;
         w->scratch.len = 0;
         ds__analyze(w->an, title, b->b_tlen[i], collect_tok, w);
         ds__analyze(w->an, text, b->b_xlen[i], collect_tok, w);
         if (w->rc != DS_OK) break;
-        t_tok_base = w->scratch.p;
-        if (w->n_toks > 1) qsort(w->toks, w->n_toks, sizeof *w->toks, cmp_tok);
         b->d_thread[i] = t;
         b->d_off[i] = w->out.len;
-        size_t n_uniq = 0;
-        for (size_t k = 0; k < w->n_toks; k++)
-            if (k == 0 || cmp_tok(&w->toks[k - 1], &w->toks[k]) != 0) n_uniq++;
-        ds__buf_put_u32(&w->out, (uint32_t)(w->n_toks > UINT32_MAX ? UINT32_MAX : w->n_toks));
-        ds__buf_put_u32(&w->out, (uint32_t)n_uniq);
-        for (size_t k = 0; k < w->n_toks;) {
-            size_t j = k + 1;
-            while (j < w->n_toks && cmp_tok(&w->toks[k], &w->toks[j]) == 0) j++;
-            ds__buf_put_varint(&w->out, w->toks[k].len);
-            ds__buf_put(&w->out, w->scratch.p + w->toks[k].off, w->toks[k].len);
-            ds__buf_put_varint(&w->out, j - k);
-            k = j;
+        ds__buf_put_u32(&w->out, (uint32_t)(w->doc_len > UINT32_MAX ? UINT32_MAX : w->doc_len));
+        ds__buf_put_u32(&w->out, (uint32_t)w->n_toks);
+        for (size_t k = 0; k < w->n_toks; k++) {
+            const tok *x = &w->toks[k];
+            ds__buf_put_u32(&w->out, x->hash);
+            ds__buf_put_varint(&w->out, x->len);
+            ds__buf_put(&w->out, w->scratch.p + x->off, x->len);
+            ds__buf_put_varint(&w->out, x->tf);
+            w->slots[x->slot] = 0;   /* clear the table for the next doc */
         }
         if (w->out.rc != DS_OK) w->rc = DS_ERR_NOMEM;
     }
@@ -594,10 +624,12 @@ static ds_status flush_batch(ds_lexical_builder *b) {
             return b->rc = ds__fail(DS_ERR_NOMEM, "out of memory");
         for (uint32_t k = 0; k < n_uniq; k++) {
             uint64_t len = 0, tf = 0;
+            uint32_t h = 0;
             const uint8_t *tb = NULL;
-            if (!ds__take_varint(&r, &len) || !ds__take(&r, (size_t)len, &tb) || !ds__take_varint(&r, &tf))
+            if (!ds__take_u32(&r, &h) || !ds__take_varint(&r, &len) || !ds__take(&r, (size_t)len, &tb) ||
+                !ds__take_varint(&r, &tf))
                 return b->rc = ds__fail(DS_ERR_INTERNAL, "analysis output truncated");
-            uint32_t t = term_id(b, tb, (size_t)len);
+            uint32_t t = term_id(b, tb, (size_t)len, h);
             if (t == UINT32_MAX) return b->rc = ds__fail(DS_ERR_NOMEM, "out of memory (vocabulary)");
             uint32_t *p = b->post + 3 * b->n_post++;
             p[0] = t;

@@ -226,51 +226,108 @@ static int cmp_qterm(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-/* ---- top-k heap --------------------------------------------------------------- */
+/* ---- top-k ------------------------------------------------------------------ */
 
-/* a ranks below b: lower score, or equal score and higher doc number */
-static inline int worse(const ds_lexical_hit *a, const ds_lexical_hit *b) {
-    return a->score < b->score || (a->score == b->score && a->doc > b->doc);
+/* a ranks above b: higher score, or equal score and lower doc number */
+static inline int better(const ds_lexical_hit *a, const ds_lexical_hit *b) {
+    return a->score > b->score || (a->score == b->score && a->doc < b->doc);
 }
 
-typedef struct topk { ds_lexical_hit *h; size_t n, k; } topk;
+/* Candidates arrive in increasing doc order, so a newcomer with a score equal
+** to the k-th best ranks below it: it enters only with score > theta. The
+** buffer holds up to 2k candidates; when full, a quickselect keeps the best k
+** and theta rises to the k-th score. That is O(1) amortised per candidate,
+** cheaper than a heap for large k; theta never exceeds the true k-th score,
+** so pruning with it stays safe. */
+typedef struct topk {
+    ds_lexical_hit *h;
+    size_t          n, k, cap;     /* cap = 2k */
+    int             full;          /* theta is valid: k candidates seen */
+    float           theta;
+} topk;
 
-static void heap_down(topk *t, size_t i) {
-    for (;;) {
-        size_t l = 2 * i + 1, r = l + 1, m = i;
-        if (l < t->n && worse(&t->h[l], &t->h[m])) m = l;
-        if (r < t->n && worse(&t->h[r], &t->h[m])) m = r;
-        if (m == i) return;
-        ds_lexical_hit x = t->h[i]; t->h[i] = t->h[m]; t->h[m] = x;
-        i = m;
+static void swap_hit(ds_lexical_hit *a, ds_lexical_hit *b) { ds_lexical_hit t = *a; *a = *b; *b = t; }
+
+/* Partially orders h[0..n) so that h[0..k) are the k best (k < n). */
+static void select_best(ds_lexical_hit *h, size_t n, size_t k) {
+    size_t lo = 0, hi = n - 1;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        /* median of three as pivot, moved to hi */
+        if (better(&h[mid], &h[lo])) swap_hit(&h[mid], &h[lo]);
+        if (better(&h[hi], &h[lo])) swap_hit(&h[hi], &h[lo]);
+        if (better(&h[mid], &h[hi])) swap_hit(&h[mid], &h[hi]);
+        ds_lexical_hit pv = h[hi];
+        size_t st = lo;
+        for (size_t i = lo; i < hi; i++)
+            if (better(&h[i], &pv)) swap_hit(&h[i], &h[st++]);
+        swap_hit(&h[st], &h[hi]);
+        if (st == k || st + 1 == k) return;   /* h[0..k) are the best k */
+        if (st > k) hi = st - 1; else lo = st + 1;
     }
 }
 
-/* Returns 1 if the hit entered the top k. */
-static int topk_push(topk *t, uint32_t doc, float score) {
-    ds_lexical_hit h = { doc, score };
-    if (t->n < t->k) {
-        size_t i = t->n++;
-        t->h[i] = h;
-        while (i > 0) {
-            size_t p = (i - 1) / 2;
-            if (!worse(&t->h[i], &t->h[p])) break;
-            ds_lexical_hit x = t->h[i]; t->h[i] = t->h[p]; t->h[p] = x;
-            i = p;
+static void sort_best_first(ds_lexical_hit *h, size_t n) {
+    while (n > 16) {   /* quicksort on the larger side, loop on the smaller */
+        size_t mid = n / 2;
+        if (better(&h[mid], &h[0])) swap_hit(&h[mid], &h[0]);
+        if (better(&h[n - 1], &h[0])) swap_hit(&h[n - 1], &h[0]);
+        if (better(&h[mid], &h[n - 1])) swap_hit(&h[mid], &h[n - 1]);
+        ds_lexical_hit pv = h[n - 1];
+        size_t st = 0;
+        for (size_t i = 0; i + 1 < n; i++)
+            if (better(&h[i], &pv)) swap_hit(&h[i], &h[st++]);
+        swap_hit(&h[st], &h[n - 1]);
+        if (st < n - st - 1) {
+            sort_best_first(h, st);
+            h += st + 1;
+            n -= st + 1;
+        } else {
+            sort_best_first(h + st + 1, n - st - 1);
+            n = st;
         }
+    }
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0 && better(&h[j], &h[j - 1]); j--) swap_hit(&h[j], &h[j - 1]);
+}
+
+static float worst_score(const ds_lexical_hit *h, size_t n) {
+    float w = h[0].score;
+    for (size_t i = 1; i < n; i++)
+        if (h[i].score < w) w = h[i].score;
+    return w;
+}
+
+/* Returns 1 when theta changed. */
+static inline int topk_push(topk *t, uint32_t doc, float score) {
+    if (t->full && !(score > t->theta)) return 0;
+    t->h[t->n].doc = doc;
+    t->h[t->n].score = score;
+    t->n++;
+    if (!t->full) {
+        if (t->n < t->k) return 0;
+        t->full = 1;
+        t->theta = worst_score(t->h, t->n);
         return 1;
     }
-    if (!worse(&t->h[0], &h)) return 0;
-    t->h[0] = h;
-    heap_down(t, 0);
-    return 1;
+    if (t->n < t->cap) return 0;
+    select_best(t->h, t->n, t->k);
+    t->n = t->k;
+    float th = worst_score(t->h, t->n);
+    int changed = th != t->theta;
+    t->theta = th;
+    return changed;
 }
 
-static int cmp_hit_best_first(const void *a, const void *b) {
-    const ds_lexical_hit *x = a, *y = b;
-    if (worse(y, x)) return -1;
-    if (worse(x, y)) return 1;
-    return 0;
+/* Writes the final top k, best first, into out. */
+static size_t topk_finish(topk *t, ds_lexical_hit *out) {
+    if (t->n > t->k) {
+        select_best(t->h, t->n, t->k);
+        t->n = t->k;
+    }
+    sort_best_first(t->h, t->n);
+    memcpy(out, t->h, t->n * sizeof *out);
+    return t->n;
 }
 
 /* ---- postings cursors ------------------------------------------------------- */
@@ -396,8 +453,9 @@ static ds_status search_one(const ds_lexical *lx, ds__analyzer *an, const char *
     uint32_t *ord = NULL;
     float *cum = NULL;
     size_t nq = q->n;
-    topk top = { hits, 0, k };
+    topk top = { NULL, 0, k, 2 * k, 0, 0.0f };
     if (rc != DS_OK || nq == 0) goto done;
+    if ((top.h = ds__alloc(env, top.cap * sizeof *top.h, 64)) == NULL) { rc = ds__fail(DS_ERR_NOMEM, "out of memory"); goto done; }
     qsort(q->t, nq, sizeof *q->t, cmp_qterm);
     if ((cs = ds__calloc(env, nq, sizeof *cs)) == NULL) { rc = ds__fail(DS_ERR_NOMEM, "out of memory"); goto done; }
     for (size_t i = 0; i < nq; i++) {
@@ -470,10 +528,10 @@ static ds_status search_one(const ds_lexical *lx, ds__analyzer *an, const char *
             }
             int pruned = 0;
             for (size_t i = ne; i-- > 0;) {
-                if (top.n == top.k && inflate(partial + cum[i]) <= theta) { pruned = 1; break; }
+                if (top.full && inflate(partial + cum[i]) <= theta) { pruned = 1; break; }
                 cursor *c = &cs[ord[i]];
                 if (!cursor_seek_block(&s, c, d)) continue;
-                if (top.n == top.k) {
+                if (top.full) {
                     float bb = c->w * block_bound(&s, (uint64_t)c->first_block + c->bi);
                     float rest = i > 0 ? cum[i - 1] : 0.0f;
                     if (inflate(partial + bb + rest) <= theta) { pruned = 1; break; }
@@ -491,8 +549,8 @@ static ds_status search_one(const ds_lexical *lx, ds__analyzer *an, const char *
                 float score = 0.0f;
                 for (size_t i = 0; i < nq; i++)
                     if (present[i]) score += contr[i];
-                if (topk_push(&top, d, score) && top.n == top.k) {
-                    theta = top.h[0].score;
+                if (topk_push(&top, d, score)) {
+                    theta = top.theta;
                     while (ne < nq && inflate(cum[ne]) <= theta) ne++;
                 }
             }
@@ -500,9 +558,9 @@ static ds_status search_one(const ds_lexical *lx, ds__analyzer *an, const char *
         }
         if (s.rc != DS_OK) { rc = s.rc; goto done; }
     }
-    qsort(top.h, top.n, sizeof *top.h, cmp_hit_best_first);
-    *n_hits = top.n;
+    *n_hits = topk_finish(&top, hits);
 done:
+    ds__free(env, top.h, top.cap * sizeof *top.h);
     ds__free(env, cs, nq * sizeof *cs);
     ds__free(env, acc, (size_t)lx->meta.n_docs * sizeof *acc);
     ds__free(env, contr, nq * sizeof *contr);

@@ -209,6 +209,40 @@ static void json_str(FILE *f, const char *s, size_t n) {
     fputc('"', f);
 }
 
+/* Appends "qid Q0 docid rank score tag\n" to b; score as %.6f would print it,
+** formatted by hand because printf's float path dominated batch output. */
+static size_t trec_line(char *b, size_t cap, const char *qid, const char *id, size_t il, size_t rank, float score,
+                        const char *tag) {
+    double s = (double)score;
+    int neg = s < 0;
+    if (neg) s = -s;
+    if (!(s < 1e12)) return (size_t)snprintf(b, cap, "%s Q0 %.*s %zu %.6f %s\n", qid, (int)il, id, rank, (double)score, tag);
+    unsigned long long v = (unsigned long long)(s * 1e6 + 0.5);
+    size_t ql = strlen(qid), tl = strlen(tag);
+    if (ql + il + tl + 64 > cap) return (size_t)snprintf(b, cap, "%s Q0 %.*s %zu %.6f %s\n", qid, (int)il, id, rank, (double)score, tag);
+    size_t o = 0;
+    memcpy(b + o, qid, ql); o += ql;
+    memcpy(b + o, " Q0 ", 4); o += 4;
+    memcpy(b + o, id, il); o += il;
+    b[o++] = ' ';
+    char tmp[32];
+    int n = 0;
+    do { tmp[n++] = (char)('0' + rank % 10); rank /= 10; } while (rank);
+    while (n) b[o++] = tmp[--n];
+    b[o++] = ' ';
+    if (neg && v) b[o++] = '-';
+    unsigned long long ip = v / 1000000, fp = v % 1000000;
+    do { tmp[n++] = (char)('0' + ip % 10); ip /= 10; } while (ip);
+    while (n) b[o++] = tmp[--n];
+    b[o++] = '.';
+    for (int i = 5; i >= 0; i--) { b[o + (size_t)i] = (char)('0' + fp % 10); fp /= 10; }
+    o += 6;
+    b[o++] = ' ';
+    memcpy(b + o, tag, tl); o += tl;
+    b[o++] = '\n';
+    return o;
+}
+
 typedef struct query_set {
     char  **ids, **texts;
     size_t  n, cap;
@@ -345,7 +379,9 @@ int cmd_search(int argc, char **argv) {
                         const ds_lexical_hit *h = &hits[q * (size_t)k + r];
                         size_t il;
                         const char *id = ds_lexical_doc_id(lx, h->doc, &il);
-                        fprintf(out, "%s Q0 %.*s %zu %.6f %s\n", qs.ids[q], (int)il, id ? id : "?", r + 1, (double)h->score, tag);
+                        char line[4096];
+                        size_t ln = trec_line(line, sizeof line, qs.ids[q], id ? id : "?", id ? il : 1, r + 1, h->score, tag);
+                        fwrite(line, 1, ln < sizeof line ? ln : sizeof line - 1, out);
                     }
                 fprintf(stderr, "searched %zu queries in %.3f s (%.0f queries/s, k=%llu, %u threads)\n", qs.n, el,
                         el > 0 ? (double)qs.n / el : 0.0, (unsigned long long)k, threads ? threads : ds_env_threads(env));
