@@ -59,6 +59,7 @@ typedef struct chunk_out { uint8_t *p; size_t len, cap; } chunk_out;
 struct ds_lexical_builder {
     ds_env          *env;
     char            *dir, *path;
+    size_t           path_cap;
     ds__analyzer_cfg an;
     float            k1, b;
     int              store;
@@ -197,7 +198,7 @@ static void builder_free(ds_lexical_builder *b) {
     ds__free(env, b->runs, b->runs_cap * sizeof *b->runs);
     if (b->docz) fclose(b->docz);
     ds__free(env, b->docx, b->docx_cap * sizeof *b->docx);
-    if (b->path) ds__free(env, b->path, strlen(b->path) + 1);
+    ds__free(env, b->path, b->path_cap);
     if (b->dir) ds__free(env, b->dir, strlen(b->dir) + 1);
     ds__free(env, b, sizeof *b);
 }
@@ -240,7 +241,8 @@ ds_status ds_lexical_builder_create(ds_env *env, const char *index_dir, const ds
     ds__buf_init(&b->terms, env);
     size_t plen = strlen(index_dir) + sizeof DS_LEXICAL_FILE_NAME + 1;
     b->dir = ds__strdup(env, index_dir);
-    b->path = ds__alloc(env, plen, 1);
+    b->path = ds__calloc(env, plen, 1);
+    b->path_cap = b->path ? plen : 0;
     b->b_off = ds__calloc(env, BATCH_DOCS + 1, sizeof *b->b_off);
     b->b_tlen = ds__calloc(env, BATCH_DOCS, sizeof *b->b_tlen);
     b->b_xlen = ds__calloc(env, BATCH_DOCS, sizeof *b->b_xlen);

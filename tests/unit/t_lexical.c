@@ -15,9 +15,9 @@
 /* ---- helpers ------------------------------------------------------------------ */
 
 static const char *tmp_path(const char *name) {
-    static _Thread_local char bufs[8][4096];
+    static _Thread_local char bufs[64][4096];
     static _Thread_local unsigned slot;
-    char *b = bufs[slot++ % 8];
+    char *b = bufs[slot++ % 64];
     snprintf(b, 4096, "%s/%s", ds_test_tmpdir(), name);
     return b;
 }
@@ -690,4 +690,65 @@ TEST(lexical_bad_content_with_valid_checksums) {
     ds__cr_close(r);
     printf("    structural mutations detected: %zu / %zu\n", detected, structural);
     ASSERT(detected * 10 >= structural * 8);
+}
+
+/* Every allocation of build, open, search and document fetch fails in turn:
+** each call returns DS_ERR_NOMEM (nothing visible, nothing leaked under
+** ASan) until the sweep reaches a count where everything succeeds. */
+TEST(lexical_oom_sweep) {
+    ds_env *env;
+    ASSERT_OK(ds_env_create(NULL, &env));
+    char dir[4096], file[4096];
+    snprintf(dir, sizeof dir, "%s", tmp_path("oom"));
+    snprintf(file, sizeof file, "%s", tmp_path("oom/lexical.dsx"));
+    ds_doc docs[3] = {
+        { "d0", 2, "Cats", 4, "the cat sat on the mat", 22, "f", 1 },
+        { "d1", 2, "", 0, "dogs and cats and more cats", 27, "f", 2 },
+        { "d2", 2, "Birds", 5, "a bird in the hand", 18, "f", 3 },
+    };
+    ds_lexical_opts lo;
+    ds_lexical_opts_init(&lo);
+    lo.n_threads = 1;   /* the fault counter is not thread-safe */
+    uint64_t n;
+    for (n = 1;; n++) {
+        ASSERT(n < 5000);
+        env->n_allocs = 0;
+        env->fail_at = n;
+        ds_lexical_builder *b = NULL;
+        ds_status rc = ds_lexical_builder_create(env, dir, &lo, &b);
+        for (int i = 0; rc == DS_OK && i < 3; i++) rc = ds_lexical_add(b, &docs[i]);
+        if (rc == DS_OK) rc = ds_lexical_finish(b, NULL);
+        else ds_lexical_abort(b);
+        if (rc == DS_OK) break;
+        ASSERT_RC(rc, DS_ERR_NOMEM);
+        if (access(file, F_OK) == 0) FAIL("n=%llu: index visible after %s", (unsigned long long)n, ds_errmsg());
+    }
+    for (n = 1;; n++) {
+        ASSERT(n < 5000);
+        env->n_allocs = 0;
+        env->fail_at = n;
+        ds_lexical *lx = NULL;
+        ds_status rc = ds_lexical_open(env, dir, DS_OPEN_VERIFY, &lx);
+        ds_lexical_hit h[3];
+        size_t nh = 0;
+        if (rc == DS_OK) rc = ds_lexical_search(lx, "cats mat birds", 14, 3, NULL, h, &nh);
+        if (rc == DS_OK) {
+            const char *qs[2] = { "cats", "hand" };
+            size_t nhs[2];
+            ds_lexical_hit hb[6];
+            rc = ds_lexical_search_batch(lx, qs, 2, 3, NULL, 1, hb, nhs);
+        }
+        char *snip = NULL;
+        if (rc == DS_OK) rc = ds_lexical_snippet(lx, "cat", "the cat sat", 11, 40, "[", "]", &snip);
+        ds_free(snip);
+        ds_lexical_close(lx);
+        env->fail_at = 0;
+        if (rc == DS_OK) {
+            ASSERT_EQ_U64(nh, 3);
+            break;
+        }
+        ASSERT_RC(rc, DS_ERR_NOMEM);
+    }
+    env->fail_at = 0;
+    ds_env_destroy(env);
 }
