@@ -85,14 +85,51 @@ size_t ds__lx_block_encode(uint8_t *out, const uint32_t *docs, const uint32_t *t
     return o;
 }
 
-int ds__lx_block_decode(const uint8_t *p, size_t len, size_t n, int64_t prev, uint32_t *docs, uint32_t *tfs) {
-    if (len < 2 || n == 0 || n > DS__LX_BLOCK) return 0;
+/* Fast unpack when 8 bytes past the packed data are readable: each value is
+** one unaligned 64-bit load and a shift (w <= 32 and a shift <= 7 always fit
+** in 64 bits), with no data-dependent branches; the loop over a constant
+** width is unrolled by the compiler through the switch below. */
+static inline void unpack_w(const uint8_t *p, uint32_t *v, size_t n, unsigned w) {
+    const uint64_t mask = (w == 32) ? 0xffffffffull : ((1ull << w) - 1);
+    size_t bit = 0;
+    for (size_t i = 0; i < n; i++, bit += w) {
+        uint64_t x;
+        memcpy(&x, p + (bit >> 3), 8);   /* little-endian hosts; see ds__load_u64le for others */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        x = __builtin_bswap64(x);
+#endif
+        v[i] = (uint32_t)((x >> (bit & 7)) & mask);
+    }
+}
+
+static void unpack_fast(const uint8_t *p, uint32_t *v, size_t n, unsigned w) {
+    if (n == DS__LX_BLOCK) {
+        switch (w) {   /* constant widths for the common full block */
+#define W(k) case k: unpack_w(p, v, DS__LX_BLOCK, k); return;
+        W(1) W(2) W(3) W(4) W(5) W(6) W(7) W(8) W(9) W(10) W(11) W(12) W(13) W(14) W(15) W(16)
+        W(17) W(18) W(19) W(20) W(21) W(22) W(23) W(24)
+#undef W
+        default: break;
+        }
+    }
+    if (w == 0) { memset(v, 0, n * sizeof *v); return; }
+    unpack_w(p, v, n, w);
+}
+
+int ds__lx_block_decode(const uint8_t *p, size_t len, size_t avail, size_t n, int64_t prev, uint32_t *docs,
+                        uint32_t *tfs) {
+    if (len < 2 || n == 0 || n > DS__LX_BLOCK || avail < len) return 0;
     unsigned gw = p[0], tw = p[1];
     if (gw > 32 || tw > 32) return 0;
     size_t gb = (n * gw + 7) / 8, tb = (n * tw + 7) / 8;
     if (len != 2 + gb + tb) return 0;
-    unpack(p + 2, gb, docs, n, gw);
-    unpack(p + 2 + gb, tb, tfs, n, tw);
+    if (avail >= len + 8) {
+        unpack_fast(p + 2, docs, n, gw);
+        unpack_fast(p + 2 + gb, tfs, n, tw);
+    } else {
+        unpack(p + 2, gb, docs, n, gw);
+        unpack(p + 2 + gb, tb, tfs, n, tw);
+    }
     uint64_t d = (uint64_t)(prev + 1);
     for (size_t i = 0; i < n; i++) {
         d += docs[i];

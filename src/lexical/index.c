@@ -375,7 +375,7 @@ static int cursor_load(sctx *s, cursor *c) {
     int64_t prev = c->bi == 0 ? -1 : (int64_t)ds__load_u32le(skip_at(lx, gb - 1) + 8);
     uint32_t n = c->bi + 1 < c->nb ? DS__LX_BLOCK : c->df - DS__LX_BLOCK * (c->nb - 1);
     if (off > end || end > lx->post_len ||
-        !ds__lx_block_decode(lx->post + off, (size_t)(end - off), n, prev, c->docs, c->tfs) ||
+        !ds__lx_block_decode(lx->post + off, (size_t)(end - off), (size_t)(lx->post_len - off), n, prev, c->docs, c->tfs) ||
         c->docs[n - 1] != ds__load_u32le(e + 8) || c->docs[n - 1] >= lx->meta.n_docs) {
         s->rc = ds__fail(DS_ERR_CORRUPT, "postings block %llu is damaged", (unsigned long long)gb);
         c->cur = UINT32_MAX;

@@ -64,10 +64,13 @@ static inline float ds__bm25_idf(uint64_t n_docs, uint32_t df) {
 size_t ds__lx_block_encode(uint8_t *out, const uint32_t *docs, const uint32_t *tfs, size_t n, int64_t prev);
 #define DS__LX_BLOCK_BOUND (2u + 2u * 4u * DS__LX_BLOCK)
 /* Decodes a block of n postings from p[0..len) (len must match exactly);
-** prev as in encode. Returns 0 if the block is malformed (lengths, widths, a
-** doc past UINT32_MAX); docs/tfs receive n values. Does not check docs
-** against n_docs (callers do). */
-int ds__lx_block_decode(const uint8_t *p, size_t len, size_t n, int64_t prev, uint32_t *docs, uint32_t *tfs);
+** prev as in encode. avail (>= len) is how many bytes from p may be read:
+** with 8 to spare a faster unpacker over-reads (never uses) up to 8 bytes.
+** Returns 0 if the block is malformed (lengths, widths, a doc past
+** UINT32_MAX); docs/tfs receive n values. Does not check docs against n_docs
+** (callers do). */
+int ds__lx_block_decode(const uint8_t *p, size_t len, size_t avail, size_t n, int64_t prev, uint32_t *docs,
+                        uint32_t *tfs);
 
 /* Parses and validates LXMT. */
 ds_status ds__lx_meta_read(const uint8_t *p, uint64_t len, ds__lx_meta *m);

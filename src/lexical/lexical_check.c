@@ -98,7 +98,7 @@ static ds_status check_postings(const ds_lexical *lx) {
                 return ds__fail(DS_ERR_CORRUPT, "SKIP: block %llu has bad offsets", (unsigned long long)gb);
             expect_off = end;
             uint32_t n = bi + 1 < nb ? DS__LX_BLOCK : df - DS__LX_BLOCK * (nb - 1);
-            if (!ds__lx_block_decode(lx->post + off, (size_t)(end - off), n, prev, docs, tfs))
+            if (!ds__lx_block_decode(lx->post + off, (size_t)(end - off), (size_t)(end - off), n, prev, docs, tfs))
                 return ds__fail(DS_ERR_CORRUPT, "POST: block %llu (term %u) does not decode", (unsigned long long)gb, t);
             uint32_t max_tf = 0, min_len = UINT32_MAX;
             float max_norm = 0.0f;
