@@ -131,6 +131,178 @@ DS_API ds_status ds_check(ds_env *env, const char *path);
 /* Lexical (BM25) index                                        [lexical]     */
 /* ======================================================================== */
 
+/* ---- Corpus readers ---------------------------------------------------- */
+/* Streams documents from a corpus file or directory; never holds the whole
+** corpus in memory (one line, or one file of a directory, at a time).
+**
+** Formats:
+**   DS_CORPUS_BEIR   JSON lines with "_id", "title", "text" (BEIR corpus.jsonl;
+**                    also reads BEIR queries.jsonl, whose lines have no title)
+**   DS_CORPUS_JSONL  JSON lines with configurable id/text/title fields
+**   DS_CORPUS_TSV    lines "id<TAB>text" (text = everything after the first tab)
+**   DS_CORPUS_DIR    a directory tree of text files; id = path relative to the
+**                    directory, text = the file content; visited in byte order
+**   DS_CORPUS_AUTO   a directory -> DIR, *.tsv -> TSV, otherwise BEIR
+**
+** Bad input (malformed JSON, missing or non-string id, invalid UTF-8, a
+** document with neither title nor text, a line longer than max_doc_bytes,
+** a missing file) is reported by ds_corpus_next as DS_ERR_CORRUPT (DS_ERR_IO
+** for read errors) with "file:line: problem" in ds_errmsg(). With skip_bad
+** the document is skipped instead, logged as a warning and counted
+** (ds_corpus_skipped). Either way the reader moves past the bad document, so
+** the caller may go on calling ds_corpus_next. Duplicate ids are not the
+** reader's concern: the index builder rejects them (see ds_lexical_add). */
+typedef struct ds_corpus ds_corpus;
+
+typedef enum ds_corpus_format {
+    DS_CORPUS_AUTO = 0, DS_CORPUS_BEIR, DS_CORPUS_JSONL, DS_CORPUS_TSV, DS_CORPUS_DIR
+} ds_corpus_format;
+
+typedef struct ds_corpus_opts {
+    size_t           struct_size;
+    ds_corpus_format format;        /* default DS_CORPUS_AUTO                           */
+    const char      *id_field;      /* JSONL: default "_id"                             */
+    const char      *text_field;    /* JSONL: default "text"                            */
+    const char      *title_field;   /* JSONL: default "title"; "" = no title            */
+    int              skip_bad;      /* 1: skip and count bad documents; default 0       */
+    size_t           max_doc_bytes; /* longest line / file accepted, default 64 MiB     */
+} ds_corpus_opts;
+
+/* One document. Pointers are borrowed from the reader and valid until the
+** next ds_corpus_next or ds_corpus_close. Strings are valid UTF-8 and also
+** NUL-terminated. */
+typedef struct ds_doc {
+    const char *id;    size_t id_len;      /* never empty                         */
+    const char *title; size_t title_len;   /* "" when absent                      */
+    const char *text;  size_t text_len;    /* "" when absent                      */
+    const char *file;                      /* file it came from                   */
+    uint64_t    line;                      /* 1-based line; 0 for DS_CORPUS_DIR   */
+} ds_doc;
+
+DS_API void      ds_corpus_opts_init(ds_corpus_opts *o);
+/* Opens path (a file, or a directory for DS_CORPUS_DIR). DS_ERR_IO if it
+** cannot be opened. Thread: any. */
+DS_API ds_status ds_corpus_open(ds_env *env, const char *path, const ds_corpus_opts *opts,
+                                ds_corpus **out);
+/* Reads the next document into *doc. At the end of the corpus returns DS_OK
+** with doc->id == NULL. Thread: exclusive. */
+DS_API ds_status ds_corpus_next(ds_corpus *c, ds_doc *doc);
+DS_API uint64_t  ds_corpus_skipped(const ds_corpus *c);   /* bad documents skipped so far */
+DS_API uint64_t  ds_corpus_bytes_read(const ds_corpus *c); /* input bytes consumed so far */
+DS_API void      ds_corpus_close(ds_corpus *c);           /* NULL ok */
+
+/* ---- Building a BM25 index -------------------------------------------- */
+/* An index is a directory holding one file, lexical.dsx (docs/format.md §2),
+** written to a temporary name, fsynced and renamed: the directory never shows
+** a half-written index.
+**
+** Analysis (recorded in the index, so queries are analysed the same way):
+** NFKC normalisation + Unicode case folding (utf8proc), word segmentation on
+** Unicode word boundaries (UAX #29 letter/number rules; each CJK ideograph is
+** a word), English possessive "'s" removal, optional stop words (Lucene's
+** default English list), optional Snowball stemming (libstemmer). Title and
+** text are indexed as one field, title first.
+**
+** Duplicate ids: the first document with an id wins; a later one is rejected
+** by ds_lexical_add with DS_ERR_INVALID ("duplicate id"), and the builder stays
+** usable, so a caller may skip it (the CLI does with --skip-bad, else stops). */
+typedef struct ds_lexical_builder ds_lexical_builder;
+typedef struct ds_lexical ds_lexical;
+
+typedef struct ds_lexical_opts {
+    size_t         struct_size;
+    float          k1;              /* BM25 k1 recorded as the index default, 0.9       */
+    float          b;               /* BM25 b recorded as the index default, 0.4        */
+    const char    *stemmer;         /* Snowball algorithm ("english", "porter", ...) or
+                                       "none"; default "english"                        */
+    int            stopwords;       /* 1: Lucene English stop words (default); 0: none  */
+    int            store_text;      /* 1: keep title/text for snippets (default)        */
+    unsigned       n_threads;       /* analysis threads; 0: the env's thread count      */
+    size_t         mem_limit;       /* bytes of postings kept in memory before a sorted
+                                       run is spilled to disk; default 512 MiB          */
+    ds_progress_fn progress;        /* called with (docs added, 0); NULL: none          */
+    void          *progress_ud;
+} ds_lexical_opts;
+
+typedef struct ds_lexical_stats {
+    uint64_t n_docs;       /* documents indexed                    */
+    uint64_t n_terms;      /* distinct terms                       */
+    uint64_t n_postings;   /* (term, doc) pairs                    */
+    uint64_t n_tokens;     /* indexed tokens (sum of doc lengths)  */
+    uint64_t n_runs;       /* sorted runs spilled to disk          */
+    uint64_t file_bytes;   /* size of lexical.dsx                  */
+} ds_lexical_stats;
+
+DS_API void      ds_lexical_opts_init(ds_lexical_opts *o);
+/* Starts building an index in directory index_dir (created if missing; an
+** existing lexical.dsx is replaced only when ds_lexical_finish succeeds).
+** DS_ERR_INVALID for a bad option (unknown stemmer, k1 < 0, b outside [0,1]).
+** Thread: any; the builder itself is exclusive. */
+DS_API ds_status ds_lexical_builder_create(ds_env *env, const char *index_dir,
+                                           const ds_lexical_opts *opts, ds_lexical_builder **out);
+/* Adds one document (copied; doc is borrowed for the call). DS_ERR_INVALID for
+** an empty or over-long (> 1024 bytes) id or a duplicate id: that document is
+** not added and the builder stays usable. Other errors are sticky.
+** Thread: exclusive. */
+DS_API ds_status ds_lexical_add(ds_lexical_builder *b, const ds_doc *doc);
+/* Merges, writes and renames lexical.dsx into place, then frees b (also on
+** failure). stats may be NULL. Thread: exclusive. */
+DS_API ds_status ds_lexical_finish(ds_lexical_builder *b, ds_lexical_stats *stats);
+/* Discards a build; nothing becomes visible. NULL ok. */
+DS_API void      ds_lexical_abort(ds_lexical_builder *b);
+
+/* ---- Searching --------------------------------------------------------- */
+typedef struct ds_lexical_search_opts {
+    size_t   struct_size;
+    float    k1;          /* < 0: the index's value (default -1)                   */
+    float    b;           /* < 0: the index's value (default -1)                   */
+    int      exhaustive;  /* 1: score every posting, no pruning (for testing)       */
+} ds_lexical_search_opts;
+
+/* One result: internal document number (0-based, in indexing order) and its
+** BM25 score (Lucene 8+ form: idf * tf / (tf + k1 * (1 - b + b * dl / avgdl)),
+** idf = ln(1 + (N - df + 0.5) / (df + 0.5))). */
+typedef struct ds_lexical_hit {
+    uint32_t doc;
+    float    score;
+} ds_lexical_hit;
+
+DS_API void      ds_lexical_search_opts_init(ds_lexical_search_opts *o);
+/* Opens INDEX_DIR/lexical.dsx (or a lexical.dsx path directly), memory-mapped.
+** flags: DS_OPEN_VERIFY. DS_ERR_FORMAT for a foreign file or version,
+** DS_ERR_CORRUPT for damaged content. Thread: any. */
+DS_API ds_status ds_lexical_open(ds_env *env, const char *path, unsigned flags, ds_lexical **out);
+DS_API void      ds_lexical_close(ds_lexical *lx);                  /* NULL ok */
+/* Top-k documents for a free-text query (analysed like the documents; no
+** operators). Writes up to k hits into hits (caller's array of k), best first,
+** ties broken by lower doc number; *n_hits receives the count. Dynamic pruning
+** (MaxScore with block maxima) returns exactly the exhaustive top-k.
+** Thread: any (concurrent searches are safe). */
+DS_API ds_status ds_lexical_search(const ds_lexical *lx, const char *query, size_t query_len,
+                                   size_t k, const ds_lexical_search_opts *opts,
+                                   ds_lexical_hit *hits, size_t *n_hits);
+/* n queries on n_threads threads (0: the env's count). hits is n x k,
+** n_hits an array of n. Thread: any. */
+DS_API ds_status ds_lexical_search_batch(const ds_lexical *lx, const char *const *queries,
+                                         size_t n, size_t k, const ds_lexical_search_opts *opts,
+                                         unsigned n_threads, ds_lexical_hit *hits, size_t *n_hits);
+DS_API uint64_t    ds_lexical_n_docs(const ds_lexical *lx);
+DS_API uint64_t    ds_lexical_n_terms(const ds_lexical *lx);
+/* External id of a document; borrowed, valid until close; NULL if out of range.
+** *len (may be NULL) receives its length. */
+DS_API const char *ds_lexical_doc_id(const ds_lexical *lx, uint32_t doc, size_t *len);
+/* Stored title and text of a document, decompressed into new NUL-terminated
+** strings the caller releases with ds_free. DS_ERR_NOTFOUND if the index was
+** built without stored text. Thread: any. */
+DS_API ds_status ds_lexical_doc(const ds_lexical *lx, uint32_t doc, char **title, size_t *title_len,
+                                char **text, size_t *text_len);
+/* A snippet of at most about max_bytes from text around the densest run of
+** query terms, with each matching word wrapped in open/close (e.g. "**").
+** Returns a new string (ds_free). Thread: any. */
+DS_API ds_status ds_lexical_snippet(const ds_lexical *lx, const char *query, const char *text,
+                                    size_t text_len, size_t max_bytes, const char *open,
+                                    const char *close, char **out);
+
 /* [lexical:end] */
 
 /* ======================================================================== */

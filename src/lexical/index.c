@@ -1,0 +1,825 @@
+/* index.c -- opening and searching a BM25 index (ds_lexical_open/search,
+** stored documents, snippets); reads docs/format.md §2.
+**
+** Open maps the file and checks what is O(1) to check (section sizes against
+** the counts in LXMT); everything else is validated where it is used: term
+** offsets during lookup, block offsets and decoded postings during search,
+** id and stored-text offsets when read. A damaged file therefore yields
+** DS_ERR_CORRUPT from the call that meets the damage, never a wild read.
+** `densearch check` (lexical_check.c) validates everything up front.
+**
+** Search: MaxScore (Turtle & Flood) over block-max bounds. Query terms are
+** ordered by their upper bound; the longest prefix whose bounds sum to at
+** most the current k-th score is "non-essential": candidates come only from
+** the essential lists, and non-essential lists are probed (skipping whole
+** blocks by their last doc and their block-max bound) only while the
+** candidate can still enter the top k. The final score of every candidate
+** is summed in one fixed order (query terms by term number), the same order
+** the exhaustive scorer uses, so pruned and exhaustive top-k agree bit for
+** bit; bounds are inflated by a relative 1e-4 so float rounding in the
+** partial sums can never prune a document that belongs in the top k.
+**
+** Thread: an open index is immutable; searches allocate their own scratch
+** and may run concurrently.
+*/
+#include "lexical/lexical.h"
+#include "check/check.h"
+
+#include <zstd.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#define MAX_QUERY_TERMS 1024
+
+void ds_lexical_search_opts_init(ds_lexical_search_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->struct_size = sizeof *o;
+    o->k1 = -1.0f;
+    o->b = -1.0f;
+    o->exhaustive = 0;
+}
+
+static ds_status need(const ds__creader *cr, uint32_t kind, uint64_t want, const uint8_t **p, uint64_t *len) {
+    ds_status rc = ds__cr_get(cr, kind, p, len);
+    if (rc != DS_OK) return rc;
+    char k[5];
+    if (want != UINT64_MAX && *len != want)
+        return ds__fail(DS_ERR_CORRUPT, "section %s: %llu bytes, expected %llu", ds__fourcc_str(kind, k),
+                        (unsigned long long)*len, (unsigned long long)want);
+    return DS_OK;
+}
+
+ds_status ds__lx_attach(ds_lexical *lx) {
+    const ds__creader *cr = lx->cr;
+    static const uint32_t known[] = { DS__SEC_META, DS__SEC_DLEN, DS__SEC_IDOF, DS__SEC_IDST, DS__SEC_TOFF,
+                                      DS__SEC_TSTR, DS__SEC_TINF, DS__SEC_SKIP, DS__SEC_POST, DS__SEC_DOCX,
+                                      DS__SEC_DOCZ };
+    ds_status rc = ds__cr_check_known(cr, known, DS_ARRAY_LEN(known));
+    if (rc != DS_OK) return rc;
+    const uint8_t *p;
+    uint64_t len;
+    if ((rc = ds__cr_get(cr, DS__SEC_META, &p, &len)) != DS_OK) return rc;
+    if ((rc = ds__lx_meta_read(p, len, &lx->meta)) != DS_OK) return rc;
+    const ds__lx_meta *m = &lx->meta;
+    uint64_t nd = m->n_docs, nt = m->n_terms;
+    if ((rc = need(cr, DS__SEC_DLEN, nd * 4, &lx->dlen, &len)) != DS_OK) return rc;
+    if ((rc = need(cr, DS__SEC_IDOF, (nd + 1) * 8, &lx->idof, &len)) != DS_OK) return rc;
+    if ((rc = need(cr, DS__SEC_IDST, UINT64_MAX, &lx->idst, &lx->idst_len)) != DS_OK) return rc;
+    if ((rc = need(cr, DS__SEC_TOFF, (nt + 1) * 4, &lx->toff, &len)) != DS_OK) return rc;
+    if ((rc = need(cr, DS__SEC_TSTR, UINT64_MAX, &lx->tstr, &lx->tstr_len)) != DS_OK) return rc;
+    if ((rc = need(cr, DS__SEC_TINF, nt * 8, &lx->tinf, &len)) != DS_OK) return rc;
+    if (m->n_blocks > UINT64_MAX / DS__LX_SKIP_SIZE) return ds__fail(DS_ERR_CORRUPT, "LXMT: n_blocks out of range");
+    if ((rc = need(cr, DS__SEC_SKIP, m->n_blocks * DS__LX_SKIP_SIZE, &lx->skip, &len)) != DS_OK) return rc;
+    if ((rc = need(cr, DS__SEC_POST, UINT64_MAX, &lx->post, &lx->post_len)) != DS_OK) return rc;
+    if (m->n_blocks > 0 && lx->post_len < 2 * m->n_blocks) return ds__fail(DS_ERR_CORRUPT, "POST: too short for %llu blocks", (unsigned long long)m->n_blocks);
+    if (m->stored_chunk > 0) {
+        uint64_t nc = (nd + m->stored_chunk - 1) / m->stored_chunk;
+        if ((rc = need(cr, DS__SEC_DOCX, (nc + 1) * 8, &lx->docx, &len)) != DS_OK) return rc;
+        if ((rc = need(cr, DS__SEC_DOCZ, UINT64_MAX, &lx->docz, &lx->docz_len)) != DS_OK) return rc;
+    } else if (ds__cr_find(cr, DS__SEC_DOCX) || ds__cr_find(cr, DS__SEC_DOCZ)) {
+        return ds__fail(DS_ERR_CORRUPT, "stored-text sections present but stored_chunk is 0");
+    }
+    lx->avgdl = nd ? (float)((double)m->n_tokens / (double)nd) : 1.0f;
+    if (!(lx->avgdl > 0.0f)) lx->avgdl = 1.0f;
+    return DS_OK;
+}
+
+static ds_status resolve_path(const char *path, char *full, size_t cap) {
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        if ((size_t)snprintf(full, cap, "%s/%s", path, DS_LEXICAL_FILE_NAME) >= cap)
+            return ds__fail(DS_ERR_RANGE, "%s: path too long", path);
+    } else if ((size_t)snprintf(full, cap, "%s", path) >= cap) {
+        return ds__fail(DS_ERR_RANGE, "%s: path too long", path);
+    }
+    return DS_OK;
+}
+
+static ds_status lx_open_common(ds_env *env, ds__creader *cr, ds_lexical **out) {
+    ds_lexical *lx = ds__calloc(env, 1, sizeof *lx);
+    if (lx == NULL) {
+        ds__cr_close(cr);
+        return ds__fail(DS_ERR_NOMEM, "out of memory");
+    }
+    lx->env = env;
+    lx->cr = cr;
+    ds_status rc = ds__lx_attach(lx);
+    /* the analyzer must be one we can reproduce exactly */
+    ds__analyzer *an = NULL;
+    if (rc == DS_OK && (rc = ds__analyzer_create(env, &lx->meta.an, &an)) != DS_OK)
+        rc = ds__fail_prefix(rc == DS_ERR_INVALID ? DS_ERR_FORMAT : rc, "index analyzer: ");
+    ds__analyzer_destroy(an);
+    if (rc == DS_OK && lx->meta.n_docs > 0) {
+        lx->norm = ds__alloc(env, (size_t)lx->meta.n_docs * sizeof(float), 64);
+        if (lx->norm == NULL) rc = ds__fail(DS_ERR_NOMEM, "out of memory");
+        else
+            for (uint32_t d = 0; d < lx->meta.n_docs; d++)
+                lx->norm[d] = ds__bm25_norm(lx->meta.k1, lx->meta.b, ds__load_u32le(lx->dlen + 4 * (size_t)d), lx->avgdl);
+    }
+    if (rc != DS_OK) {
+        ds_lexical_close(lx);
+        return rc;
+    }
+    *out = lx;
+    return DS_OK;
+}
+
+ds_status ds_lexical_open(ds_env *env, const char *path, unsigned flags, ds_lexical **out) {
+    if (out) *out = NULL;
+    if (path == NULL || out == NULL) return ds__fail(DS_ERR_INVALID, "ds_lexical_open: NULL argument");
+    env = DS_ENV(env);
+    char full[4096];
+    ds_status rc = resolve_path(path, full, sizeof full);
+    if (rc != DS_OK) return rc;
+    ds__creader *cr = NULL;
+    rc = ds__cr_open(env, full, DS__LX_KIND, flags, &cr);
+    if (rc != DS_OK) return ds__fail_prefix(rc, "%s: ", full);
+    rc = lx_open_common(env, cr, out);
+    if (rc != DS_OK) ds__fail_prefix(rc, "%s: ", full);
+    return rc;
+}
+
+ds_status ds__lexical_open_mem(ds_env *env, const void *data, size_t size, unsigned flags, ds_lexical **out) {
+    *out = NULL;
+    env = DS_ENV(env);
+    ds__creader *cr = NULL;
+    ds_status rc = ds__cr_open_mem(env, data, size, DS__LX_KIND, flags, &cr);
+    if (rc != DS_OK) return rc;
+    return lx_open_common(env, cr, out);
+}
+
+void ds_lexical_close(ds_lexical *lx) {
+    if (lx == NULL) return;
+    ds__free(lx->env, lx->norm, (size_t)lx->meta.n_docs * sizeof(float));
+    ds__cr_close(lx->cr);
+    ds__free(lx->env, lx, sizeof *lx);
+}
+
+uint64_t ds_lexical_n_docs(const ds_lexical *lx) { return lx ? lx->meta.n_docs : 0; }
+uint64_t ds_lexical_n_terms(const ds_lexical *lx) { return lx ? lx->meta.n_terms : 0; }
+
+const char *ds_lexical_doc_id(const ds_lexical *lx, uint32_t doc, size_t *len) {
+    if (len) *len = 0;
+    if (lx == NULL || doc >= lx->meta.n_docs) return NULL;
+    uint64_t a = ds__load_u64le(lx->idof + 8 * (size_t)doc), b = ds__load_u64le(lx->idof + 8 * (size_t)doc + 8);
+    if (a >= b || b > lx->idst_len || b - a > DS__LX_MAX_ID) return NULL;   /* damaged: no id */
+    if (len) *len = (size_t)(b - a);
+    return (const char *)lx->idst + a;
+}
+
+/* ---- lexicon -------------------------------------------------------------- */
+
+/* Term t's bytes, or NULL if its offsets are damaged. */
+static const uint8_t *term_at(const ds_lexical *lx, uint32_t t, size_t *len) {
+    uint32_t a = ds__load_u32le(lx->toff + 4 * (size_t)t), b = ds__load_u32le(lx->toff + 4 * (size_t)t + 4);
+    if (a > b || b > lx->tstr_len) return NULL;
+    *len = b - a;
+    return lx->tstr + a;
+}
+
+/* -1: not found; -2: damaged lexicon. */
+int64_t ds__lx_find_term(const ds_lexical *lx, const char *t, size_t len) {
+    size_t lo = 0, hi = lx->meta.n_terms;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2, ml;
+        const uint8_t *m = term_at(lx, (uint32_t)mid, &ml);
+        if (m == NULL) return -2;
+        int c = memcmp(m, t, ml < len ? ml : len);
+        if (c == 0) c = (ml > len) - (ml < len);
+        if (c == 0) return (int64_t)mid;
+        if (c < 0) lo = mid + 1; else hi = mid;
+    }
+    return -1;
+}
+
+/* ---- query analysis ------------------------------------------------------- */
+
+typedef struct qterm { uint32_t term; uint32_t qtf; } qterm;
+
+typedef struct qctx {
+    const ds_lexical *lx;
+    qterm             t[MAX_QUERY_TERMS];
+    size_t            n;
+    ds_status         rc;
+} qctx;
+
+static void add_qterm(void *ud, const char *term, size_t len, size_t rb, size_t re) {
+    DS_UNUSED(rb);
+    DS_UNUSED(re);
+    qctx *q = ud;
+    if (q->rc != DS_OK) return;
+    int64_t id = ds__lx_find_term(q->lx, term, len);
+    if (id == -2) { q->rc = ds__fail(DS_ERR_CORRUPT, "lexicon offsets out of bounds"); return; }
+    if (id < 0) return;   /* a term no document has contributes nothing */
+    for (size_t i = 0; i < q->n; i++)
+        if (q->t[i].term == (uint32_t)id) { q->t[i].qtf++; return; }
+    if (q->n == MAX_QUERY_TERMS) { q->rc = ds__fail(DS_ERR_RANGE, "query has more than %d distinct terms", MAX_QUERY_TERMS); return; }
+    q->t[q->n].term = (uint32_t)id;
+    q->t[q->n].qtf = 1;
+    q->n++;
+}
+
+static int cmp_qterm(const void *a, const void *b) {
+    uint32_t x = ((const qterm *)a)->term, y = ((const qterm *)b)->term;
+    return (x > y) - (x < y);
+}
+
+/* ---- top-k ------------------------------------------------------------------ */
+
+/* a ranks above b: higher score, or equal score and lower doc number */
+static inline int better(const ds_lexical_hit *a, const ds_lexical_hit *b) {
+    return a->score > b->score || (a->score == b->score && a->doc < b->doc);
+}
+
+/* Candidates arrive in increasing doc order, so a newcomer with a score equal
+** to the k-th best ranks below it: it enters only with score > theta. The
+** buffer holds up to 2k candidates; when full, a quickselect keeps the best k
+** and theta rises to the k-th score. That is O(1) amortised per candidate,
+** cheaper than a heap for large k; theta never exceeds the true k-th score,
+** so pruning with it stays safe. */
+typedef struct topk {
+    ds_lexical_hit *h;
+    size_t          n, k, cap;     /* cap = 2k */
+    int             full;          /* theta is valid: k candidates seen */
+    float           theta;
+} topk;
+
+static void swap_hit(ds_lexical_hit *a, ds_lexical_hit *b) { ds_lexical_hit t = *a; *a = *b; *b = t; }
+
+/* Partially orders h[0..n) so that h[0..k) are the k best (k < n). */
+static void select_best(ds_lexical_hit *h, size_t n, size_t k) {
+    size_t lo = 0, hi = n - 1;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        /* median of three as pivot, moved to hi */
+        if (better(&h[mid], &h[lo])) swap_hit(&h[mid], &h[lo]);
+        if (better(&h[hi], &h[lo])) swap_hit(&h[hi], &h[lo]);
+        if (better(&h[mid], &h[hi])) swap_hit(&h[mid], &h[hi]);
+        ds_lexical_hit pv = h[hi];
+        size_t st = lo;
+        for (size_t i = lo; i < hi; i++)
+            if (better(&h[i], &pv)) swap_hit(&h[i], &h[st++]);
+        swap_hit(&h[st], &h[hi]);
+        if (st == k || st + 1 == k) return;   /* h[0..k) are the best k */
+        if (st > k) hi = st - 1; else lo = st + 1;
+    }
+}
+
+static void sort_best_first(ds_lexical_hit *h, size_t n) {
+    while (n > 16) {   /* quicksort on the larger side, loop on the smaller */
+        size_t mid = n / 2;
+        if (better(&h[mid], &h[0])) swap_hit(&h[mid], &h[0]);
+        if (better(&h[n - 1], &h[0])) swap_hit(&h[n - 1], &h[0]);
+        if (better(&h[mid], &h[n - 1])) swap_hit(&h[mid], &h[n - 1]);
+        ds_lexical_hit pv = h[n - 1];
+        size_t st = 0;
+        for (size_t i = 0; i + 1 < n; i++)
+            if (better(&h[i], &pv)) swap_hit(&h[i], &h[st++]);
+        swap_hit(&h[st], &h[n - 1]);
+        if (st < n - st - 1) {
+            sort_best_first(h, st);
+            h += st + 1;
+            n -= st + 1;
+        } else {
+            sort_best_first(h + st + 1, n - st - 1);
+            n = st;
+        }
+    }
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0 && better(&h[j], &h[j - 1]); j--) swap_hit(&h[j], &h[j - 1]);
+}
+
+static float worst_score(const ds_lexical_hit *h, size_t n) {
+    float w = h[0].score;
+    for (size_t i = 1; i < n; i++)
+        if (h[i].score < w) w = h[i].score;
+    return w;
+}
+
+/* Returns 1 when theta changed. */
+static inline int topk_push(topk *t, uint32_t doc, float score) {
+    if (t->full && !(score > t->theta)) return 0;
+    t->h[t->n].doc = doc;
+    t->h[t->n].score = score;
+    t->n++;
+    if (!t->full) {
+        if (t->n < t->k) return 0;
+        t->full = 1;
+        t->theta = worst_score(t->h, t->n);
+        return 1;
+    }
+    if (t->n < t->cap) return 0;
+    select_best(t->h, t->n, t->k);
+    t->n = t->k;
+    float th = worst_score(t->h, t->n);
+    int changed = th != t->theta;
+    t->theta = th;
+    return changed;
+}
+
+/* Writes the final top k, best first, into out. */
+static size_t topk_finish(topk *t, ds_lexical_hit *out) {
+    if (t->n > t->k) {
+        select_best(t->h, t->n, t->k);
+        t->n = t->k;
+    }
+    sort_best_first(t->h, t->n);
+    memcpy(out, t->h, t->n * sizeof *out);
+    return t->n;
+}
+
+/* ---- postings cursors ------------------------------------------------------- */
+
+typedef struct cursor {
+    uint32_t first_block, nb, bi;  /* blocks of the term; current one (relative) */
+    uint32_t df, pos, n;
+    int      decoded;
+    uint32_t cur;                  /* current doc; UINT32_MAX when exhausted */
+    float    w;                    /* qtf * idf */
+    float    ub;                   /* max over blocks of the block bound */
+    uint32_t q;                    /* index in term order (for the canonical sum) */
+    uint32_t docs[DS__LX_BLOCK], tfs[DS__LX_BLOCK];
+} cursor;
+
+typedef struct sctx {
+    const ds_lexical *lx;
+    float             k1, b;
+    int               own_norm;    /* k1/b differ from the index's: compute norms */
+    ds_status         rc;
+} sctx;
+
+static inline const uint8_t *skip_at(const ds_lexical *lx, uint64_t gb) { return lx->skip + gb * DS__LX_SKIP_SIZE; }
+
+static inline float doc_norm(const sctx *s, uint32_t d) {
+    if (!s->own_norm) return s->lx->norm[d];
+    return ds__bm25_norm(s->k1, s->b, ds__load_u32le(s->lx->dlen + 4 * (size_t)d), s->lx->avgdl);
+}
+
+/* Upper bound of tf / (tf + norm) over block gb. */
+static inline float block_bound(const sctx *s, uint64_t gb) {
+    const uint8_t *e = skip_at(s->lx, gb);
+    if (!s->own_norm) return ds__load_f32le(e + 20);
+    float tf = (float)ds__load_u32le(e + 12);
+    uint32_t min_len = ds__load_u32le(e + 16);
+    return tf / (tf + ds__bm25_norm(s->k1, s->b, min_len, s->lx->avgdl));
+}
+
+static int cursor_load(sctx *s, cursor *c) {
+    const ds_lexical *lx = s->lx;
+    uint64_t gb = (uint64_t)c->first_block + c->bi;
+    const uint8_t *e = skip_at(lx, gb);
+    uint64_t off = ds__load_u64le(e);
+    uint64_t end = gb + 1 < lx->meta.n_blocks ? ds__load_u64le(e + DS__LX_SKIP_SIZE) : lx->post_len;
+    int64_t prev = c->bi == 0 ? -1 : (int64_t)ds__load_u32le(skip_at(lx, gb - 1) + 8);
+    uint32_t n = c->bi + 1 < c->nb ? DS__LX_BLOCK : c->df - DS__LX_BLOCK * (c->nb - 1);
+    if (off > end || end > lx->post_len ||
+        !ds__lx_block_decode(lx->post + off, (size_t)(end - off), (size_t)(lx->post_len - off), n, prev, c->docs, c->tfs) ||
+        c->docs[n - 1] != ds__load_u32le(e + 8) || c->docs[n - 1] >= lx->meta.n_docs) {
+        s->rc = ds__fail(DS_ERR_CORRUPT, "postings block %llu is damaged", (unsigned long long)gb);
+        c->cur = UINT32_MAX;
+        return 0;
+    }
+    c->n = n;
+    c->pos = 0;
+    c->decoded = 1;
+    c->cur = c->docs[0];
+    return 1;
+}
+
+static void cursor_next(sctx *s, cursor *c) {
+    if (++c->pos < c->n) { c->cur = c->docs[c->pos]; return; }
+    if (++c->bi >= c->nb) { c->cur = UINT32_MAX; return; }
+    c->decoded = 0;
+    cursor_load(s, c);
+}
+
+/* Moves to the block that could hold target (without decoding it); returns 0
+** if the list has no doc >= target. */
+static int cursor_seek_block(sctx *s, cursor *c, uint32_t target) {
+    if (c->cur == UINT32_MAX) return 0;
+    while (c->bi < c->nb && ds__load_u32le(skip_at(s->lx, (uint64_t)c->first_block + c->bi) + 8) < target) {
+        c->bi++;
+        c->decoded = 0;
+    }
+    if (c->bi >= c->nb) { c->cur = UINT32_MAX; return 0; }
+    return 1;
+}
+
+static void cursor_seek(sctx *s, cursor *c, uint32_t target) {
+    if (c->decoded && c->cur >= target) return;
+    if (!cursor_seek_block(s, c, target)) return;
+    if (!c->decoded && !cursor_load(s, c)) return;
+    while (c->docs[c->pos] < target) c->pos++;   /* stops: last doc >= target */
+    c->cur = c->docs[c->pos];
+}
+
+static inline float contrib(const sctx *s, const cursor *c) {
+    float tf = (float)c->tfs[c->pos];
+    return c->w * (tf / (tf + doc_norm(s, c->cur)));
+}
+
+/* Bounds are compared after inflation, so f32 rounding in different summation
+** orders can never prune a document whose exact score would qualify. */
+static inline float inflate(float x) { return x * 1.0001f + 1e-6f; }
+
+static ds_status search_one(const ds_lexical *lx, ds__analyzer *an, const char *query, size_t qlen, size_t k,
+                            const ds_lexical_search_opts *opts, ds_lexical_hit *hits, size_t *n_hits) {
+    *n_hits = 0;
+    if (k == 0 || lx->meta.n_docs == 0) return DS_OK;
+    ds_env *env = lx->env;
+    sctx s = { lx, lx->meta.k1, lx->meta.b, 0, DS_OK };
+    float ok1 = DS_OPT(opts, k1, -1.0f), ob = DS_OPT(opts, b, -1.0f);
+    if (ok1 >= 0.0f) s.k1 = ok1;
+    if (ob >= 0.0f) {
+        if (ob > 1.0f) return ds__fail(DS_ERR_INVALID, "b must be in [0, 1] (got %g)", (double)ob);
+        s.b = ob;
+    }
+    s.own_norm = s.k1 != lx->meta.k1 || s.b != lx->meta.b;
+    int exhaustive = DS_OPT(opts, exhaustive, 0);
+    if (k > lx->meta.n_docs) k = lx->meta.n_docs;
+
+    qctx *q = ds__alloc(env, sizeof *q, 64);
+    if (q == NULL) return ds__fail(DS_ERR_NOMEM, "out of memory");
+    q->lx = lx;
+    q->n = 0;
+    q->rc = DS_OK;
+    ds_status rc = ds__analyze(an, query, qlen, add_qterm, q);
+    if (rc == DS_OK) rc = q->rc;
+    cursor *cs = NULL;
+    float *acc = NULL, *contr = NULL;
+    uint8_t *present = NULL;
+    uint32_t *ord = NULL;
+    float *cum = NULL;
+    size_t nq = q->n;
+    topk top = { NULL, 0, k, 2 * k, 0, 0.0f };
+    if (rc != DS_OK || nq == 0) goto done;
+    if ((top.h = ds__alloc(env, top.cap * sizeof *top.h, 64)) == NULL) { rc = ds__fail(DS_ERR_NOMEM, "out of memory"); goto done; }
+    qsort(q->t, nq, sizeof *q->t, cmp_qterm);
+    if ((cs = ds__calloc(env, nq, sizeof *cs)) == NULL) { rc = ds__fail(DS_ERR_NOMEM, "out of memory"); goto done; }
+    for (size_t i = 0; i < nq; i++) {
+        cursor *c = &cs[i];
+        uint32_t t = q->t[i].term;
+        c->df = ds__load_u32le(lx->tinf + 8 * (size_t)t);
+        c->first_block = ds__load_u32le(lx->tinf + 8 * (size_t)t + 4);
+        c->nb = (c->df + DS__LX_BLOCK - 1) / DS__LX_BLOCK;
+        c->q = (uint32_t)i;
+        if (c->df == 0 || c->df > lx->meta.n_docs || (uint64_t)c->first_block + c->nb > lx->meta.n_blocks) {
+            rc = ds__fail(DS_ERR_CORRUPT, "term %u: bad df/blocks", t);
+            goto done;
+        }
+        c->w = (float)q->t[i].qtf * ds__bm25_idf(lx->meta.n_docs, c->df);
+        float ub = 0.0f;
+        for (uint32_t bi = 0; bi < c->nb; bi++) {
+            float x = block_bound(&s, (uint64_t)c->first_block + bi);
+            if (!(x <= 1.0f)) x = 1.0f;   /* tf/(tf+norm) < 1: a damaged bound is clamped, never trusted above */
+            if (x > ub) ub = x;
+        }
+        c->ub = c->w * ub;
+        if (!cursor_load(&s, c)) { rc = s.rc; goto done; }
+    }
+
+    if (exhaustive) {
+        /* term at a time into one accumulator: per doc the sum runs over
+        ** terms in term order, the canonical order */
+        if ((acc = ds__calloc(env, lx->meta.n_docs, sizeof *acc)) == NULL) { rc = ds__fail(DS_ERR_NOMEM, "out of memory"); goto done; }
+        for (size_t i = 0; i < nq && s.rc == DS_OK; i++) {
+            cursor *c = &cs[i];
+            while (c->cur != UINT32_MAX) {
+                acc[c->cur] += contrib(&s, c);
+                cursor_next(&s, c);
+            }
+        }
+        if ((rc = s.rc) != DS_OK) goto done;
+        for (uint32_t d = 0; d < lx->meta.n_docs; d++)
+            if (acc[d] > 0.0f) topk_push(&top, d, acc[d]);
+    } else {
+        contr = ds__calloc(env, nq, sizeof *contr);
+        present = ds__calloc(env, nq, 1);
+        ord = ds__calloc(env, nq, sizeof *ord);
+        cum = ds__calloc(env, nq, sizeof *cum);
+        if (!contr || !present || !ord || !cum) { rc = ds__fail(DS_ERR_NOMEM, "out of memory"); goto done; }
+        for (size_t i = 0; i < nq; i++) ord[i] = (uint32_t)i;
+        for (size_t i = 1; i < nq; i++) {   /* insertion sort by ub ascending (nq is small) */
+            uint32_t x = ord[i];
+            size_t j = i;
+            while (j > 0 && cs[ord[j - 1]].ub > cs[x].ub) { ord[j] = ord[j - 1]; j--; }
+            ord[j] = x;
+        }
+        float run = 0.0f;
+        for (size_t i = 0; i < nq; i++) { run += cs[ord[i]].ub; cum[i] = run; }
+        size_t ne = 0;            /* ord[0..ne) are non-essential */
+        float theta = -INFINITY;
+        for (;;) {
+            uint32_t d = UINT32_MAX;
+            for (size_t i = ne; i < nq; i++)
+                if (cs[ord[i]].cur < d) d = cs[ord[i]].cur;
+            if (d == UINT32_MAX) break;
+            float partial = 0.0f;
+            for (size_t i = ne; i < nq; i++) {
+                cursor *c = &cs[ord[i]];
+                if (c->cur != d) continue;
+                float x = contrib(&s, c);
+                contr[c->q] = x;
+                present[c->q] = 1;
+                partial += x;
+                cursor_next(&s, c);
+            }
+            int pruned = 0;
+            for (size_t i = ne; i-- > 0;) {
+                if (top.full && inflate(partial + cum[i]) <= theta) { pruned = 1; break; }
+                cursor *c = &cs[ord[i]];
+                if (!cursor_seek_block(&s, c, d)) continue;
+                if (top.full) {
+                    float bb = c->w * block_bound(&s, (uint64_t)c->first_block + c->bi);
+                    float rest = i > 0 ? cum[i - 1] : 0.0f;
+                    if (inflate(partial + bb + rest) <= theta) { pruned = 1; break; }
+                }
+                cursor_seek(&s, c, d);
+                if (c->cur == d) {
+                    float x = contrib(&s, c);
+                    contr[c->q] = x;
+                    present[c->q] = 1;
+                    partial += x;
+                }
+            }
+            if (s.rc != DS_OK) { rc = s.rc; goto done; }
+            if (!pruned) {
+                float score = 0.0f;
+                for (size_t i = 0; i < nq; i++)
+                    if (present[i]) score += contr[i];
+                if (topk_push(&top, d, score)) {
+                    theta = top.theta;
+                    while (ne < nq && inflate(cum[ne]) <= theta) ne++;
+                }
+            }
+            memset(present, 0, nq);
+        }
+        if (s.rc != DS_OK) { rc = s.rc; goto done; }
+    }
+    *n_hits = topk_finish(&top, hits);
+done:
+    ds__free(env, top.h, top.cap * sizeof *top.h);
+    ds__free(env, cs, nq * sizeof *cs);
+    ds__free(env, acc, (size_t)lx->meta.n_docs * sizeof *acc);
+    ds__free(env, contr, nq * sizeof *contr);
+    ds__free(env, present, nq);
+    ds__free(env, ord, nq * sizeof *ord);
+    ds__free(env, cum, nq * sizeof *cum);
+    ds__free(env, q, sizeof *q);
+    return rc;
+}
+
+ds_status ds_lexical_search(const ds_lexical *lx, const char *query, size_t query_len, size_t k,
+                            const ds_lexical_search_opts *opts, ds_lexical_hit *hits, size_t *n_hits) {
+    if (n_hits) *n_hits = 0;
+    if (lx == NULL || query == NULL || n_hits == NULL || (hits == NULL && k > 0))
+        return ds__fail(DS_ERR_INVALID, "ds_lexical_search: NULL argument");
+    ds__analyzer *an = NULL;
+    ds_status rc = ds__analyzer_create(lx->env, &lx->meta.an, &an);
+    if (rc == DS_OK) rc = search_one(lx, an, query, query_len, k, opts, hits, n_hits);
+    ds__analyzer_destroy(an);
+    return rc;
+}
+
+typedef struct batch_ctx {
+    const ds_lexical              *lx;
+    const char *const             *queries;
+    size_t                         k;
+    const ds_lexical_search_opts  *opts;
+    ds_lexical_hit                *hits;
+    size_t                        *n_hits;
+    ds__analyzer                 **an;      /* one per thread */
+    ds_status                     *rc;      /* per thread: first failure */
+    size_t                        *bad;     /* per thread: failing query */
+} batch_ctx;
+
+static void batch_range(void *vctx, size_t begin, size_t end, unsigned t) {
+    batch_ctx *c = vctx;
+    for (size_t i = begin; i < end; i++) {
+        if (c->rc[t] != DS_OK) return;
+        const char *qs = c->queries[i] ? c->queries[i] : "";
+        ds_status rc = search_one(c->lx, c->an[t], qs, strlen(qs), c->k, c->opts, c->hits + i * c->k, &c->n_hits[i]);
+        if (rc != DS_OK) { c->rc[t] = rc; c->bad[t] = i; }
+    }
+}
+
+ds_status ds_lexical_search_batch(const ds_lexical *lx, const char *const *queries, size_t n, size_t k,
+                                  const ds_lexical_search_opts *opts, unsigned n_threads,
+                                  ds_lexical_hit *hits, size_t *n_hits) {
+    if (lx == NULL || (n > 0 && (queries == NULL || n_hits == NULL || (hits == NULL && k > 0))))
+        return ds__fail(DS_ERR_INVALID, "ds_lexical_search_batch: NULL argument");
+    if (n == 0) return DS_OK;
+    memset(n_hits, 0, n * sizeof *n_hits);
+    if (n_threads == 0) n_threads = ds_env_threads(lx->env);
+    if (n_threads == 0) n_threads = 1;
+    if (n_threads > 64) n_threads = 64;
+    ds__analyzer *an[64] = { 0 };
+    ds_status rcs[64];
+    size_t bad[64];
+    ds_status rc = DS_OK;
+    for (unsigned t = 0; t < n_threads && rc == DS_OK; t++) {
+        rcs[t] = DS_OK;
+        bad[t] = 0;
+        rc = ds__analyzer_create(lx->env, &lx->meta.an, &an[t]);
+    }
+    if (rc == DS_OK) {
+        batch_ctx c = { lx, queries, k, opts, hits, n_hits, an, rcs, bad };
+        ds__parallel_for(n_threads, n, 4, batch_range, &c);
+        for (unsigned t = 0; t < n_threads; t++)
+            if (rcs[t] != DS_OK) {
+                rc = rcs[t];
+                /* the message was set on the worker's thread: restate it here */
+                ds__fail(rc, "query %zu failed (%s)", bad[t] + 1, ds_status_name(rc));
+                break;
+            }
+    }
+    for (unsigned t = 0; t < n_threads; t++) ds__analyzer_destroy(an[t]);
+    return rc;
+}
+
+/* ---- stored documents ---------------------------------------------------------- */
+
+static int take_str(ds__reader *r, const uint8_t **p, uint64_t *len) {
+    return ds__take_varint(r, len) && *len <= ds__reader_left(r) && ds__take(r, (size_t)*len, p);
+}
+
+static char *dup_bytes(const uint8_t *p, size_t n) {
+    char *s = malloc(n + 1);   /* released by the caller with ds_free (libc free) */
+    if (s) {
+        if (n) memcpy(s, p, n);
+        s[n] = '\0';
+    }
+    return s;
+}
+
+ds_status ds_lexical_doc(const ds_lexical *lx, uint32_t doc, char **title, size_t *title_len,
+                         char **text, size_t *text_len) {
+    if (title) *title = NULL;
+    if (text) *text = NULL;
+    if (title_len) *title_len = 0;
+    if (text_len) *text_len = 0;
+    if (lx == NULL) return ds__fail(DS_ERR_INVALID, "ds_lexical_doc: NULL index");
+    if (doc >= lx->meta.n_docs) return ds__fail(DS_ERR_INVALID, "document %u out of range (%u documents)", doc, lx->meta.n_docs);
+    if (lx->meta.stored_chunk == 0) return ds__fail(DS_ERR_NOTFOUND, "the index was built without stored text");
+    uint64_t c = doc / lx->meta.stored_chunk;
+    uint64_t a = ds__load_u64le(lx->docx + 8 * c), b = ds__load_u64le(lx->docx + 8 * c + 8);
+    if (a >= b || b > lx->docz_len) return ds__fail(DS_ERR_CORRUPT, "stored text chunk %llu: bad offsets", (unsigned long long)c);
+    unsigned long long raw = ZSTD_getFrameContentSize(lx->docz + a, (size_t)(b - a));
+    if (raw == ZSTD_CONTENTSIZE_ERROR || raw == ZSTD_CONTENTSIZE_UNKNOWN || raw > lx->meta.max_chunk_raw)
+        return ds__fail(DS_ERR_CORRUPT, "stored text chunk %llu: bad frame", (unsigned long long)c);
+    uint8_t *buf = malloc(raw ? (size_t)raw : 1);
+    if (buf == NULL) return ds__fail(DS_ERR_NOMEM, "out of memory");
+    ds_status rc = DS_OK;
+    size_t got = ZSTD_decompress(buf, (size_t)raw, lx->docz + a, (size_t)(b - a));
+    if (ZSTD_isError(got) || got != raw) {
+        rc = ds__fail(DS_ERR_CORRUPT, "stored text chunk %llu does not decompress", (unsigned long long)c);
+    } else {
+        ds__reader r = { buf, buf + got };
+        const uint8_t *tp = NULL, *xp = NULL;
+        uint64_t tl = 0, xl = 0;
+        for (uint32_t i = (uint32_t)(c * lx->meta.stored_chunk); i <= doc && rc == DS_OK; i++)
+            if (!take_str(&r, &tp, &tl) || !take_str(&r, &xp, &xl))
+                rc = ds__fail(DS_ERR_CORRUPT, "stored text chunk %llu is damaged", (unsigned long long)c);
+        if (rc == DS_OK) {
+            char *t1 = title ? dup_bytes(tp, (size_t)tl) : NULL, *t2 = text ? dup_bytes(xp, (size_t)xl) : NULL;
+            if ((title && !t1) || (text && !t2)) {
+                free(t1);
+                free(t2);
+                rc = ds__fail(DS_ERR_NOMEM, "out of memory");
+            } else {
+                if (title) { *title = t1; if (title_len) *title_len = (size_t)tl; }
+                if (text) { *text = t2; if (text_len) *text_len = (size_t)xl; }
+            }
+        }
+    }
+    free(buf);
+    return rc;
+}
+
+/* ---- snippets -------------------------------------------------------------- */
+
+typedef struct span { size_t beg, end; } span;
+
+typedef struct snip_ctx {
+    char    **terms;    /* query terms (analysed), malloc'd */
+    size_t   *lens;
+    size_t    n_terms, cap_terms;
+    span     *hits;
+    size_t    n_hits, cap_hits;
+    int       collecting_query;
+    int       oom;
+} snip_ctx;
+
+static void snip_term(void *ud, const char *term, size_t len, size_t rb, size_t re) {
+    snip_ctx *s = ud;
+    if (s->oom) return;
+    if (s->collecting_query) {
+        if (s->n_terms == s->cap_terms) {
+            size_t nc = s->cap_terms ? 2 * s->cap_terms : 16;
+            char **nt = realloc(s->terms, nc * sizeof *nt);
+            size_t *nl = nt ? realloc(s->lens, nc * sizeof *nl) : NULL;
+            if (nt) s->terms = nt;
+            if (!nt || !nl) { s->oom = 1; return; }
+            s->lens = nl;
+            s->cap_terms = nc;
+        }
+        char *t = malloc(len ? len : 1);
+        if (t == NULL) { s->oom = 1; return; }
+        memcpy(t, term, len);
+        s->terms[s->n_terms] = t;
+        s->lens[s->n_terms++] = len;
+        return;
+    }
+    for (size_t i = 0; i < s->n_terms; i++) {
+        if (s->lens[i] != len || memcmp(s->terms[i], term, len) != 0) continue;
+        if (s->n_hits > 0 && s->hits[s->n_hits - 1].beg == rb) return;   /* one word, several terms */
+        if (s->n_hits == s->cap_hits) {
+            size_t nc = s->cap_hits ? 2 * s->cap_hits : 32;
+            span *nh = realloc(s->hits, nc * sizeof *nh);
+            if (nh == NULL) { s->oom = 1; return; }
+            s->hits = nh;
+            s->cap_hits = nc;
+        }
+        s->hits[s->n_hits].beg = rb;
+        s->hits[s->n_hits].end = re;
+        s->n_hits++;
+        return;
+    }
+}
+
+static void put_clean(ds__buf *o, const char *p, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        char ch = p[i];
+        if (ch == '\n' || ch == '\r' || ch == '\t') ch = ' ';
+        if (ch == ' ' && o->len > 0 && o->p[o->len - 1] == ' ') continue;
+        ds__buf_put_u8(o, (uint8_t)ch);
+    }
+}
+
+ds_status ds_lexical_snippet(const ds_lexical *lx, const char *query, const char *text, size_t text_len,
+                             size_t max_bytes, const char *open, const char *close, char **out) {
+    if (out) *out = NULL;
+    if (lx == NULL || query == NULL || text == NULL || out == NULL)
+        return ds__fail(DS_ERR_INVALID, "ds_lexical_snippet: NULL argument");
+    if (open == NULL) open = "";
+    if (close == NULL) close = "";
+    if (max_bytes < 16) max_bytes = 16;
+    ds__analyzer *an = NULL;
+    ds_status rc = ds__analyzer_create(lx->env, &lx->meta.an, &an);
+    if (rc != DS_OK) return rc;
+    snip_ctx s;
+    memset(&s, 0, sizeof s);
+    s.collecting_query = 1;
+    ds__analyze(an, query, strlen(query), snip_term, &s);
+    s.collecting_query = 0;
+    ds__analyze(an, text, text_len, snip_term, &s);
+    ds__analyzer_destroy(an);
+    ds__buf o;
+    ds__buf_init(&o, lx->env);
+    if (s.oom) { rc = ds__fail(DS_ERR_NOMEM, "out of memory"); goto done; }
+    /* window: the max_bytes stretch holding the most matched words */
+    size_t start = 0, best = 0;
+    for (size_t i = 0, j = 0; i < s.n_hits; i++) {
+        while (j < s.n_hits && s.hits[j].end - s.hits[i].beg <= max_bytes) j++;
+        if (j - i > best) { best = j - i; start = s.hits[i].beg; }
+    }
+    if (text_len <= max_bytes) start = 0;
+    else {
+        start = start > max_bytes / 4 ? start - max_bytes / 4 : 0;   /* some left context */
+        size_t lim = start > 32 ? start - 32 : 0;                      /* begin on a word */
+        while (start > lim && text[start - 1] != ' ' && text[start - 1] != '\n') start--;
+        while (start < text_len && (text[start] & 0xC0) == 0x80) start++;   /* UTF-8 boundary */
+    }
+    size_t end = start + max_bytes < text_len ? start + max_bytes : text_len;
+    if (end < text_len) {
+        size_t e = end;
+        while (e > start && text[e] != ' ') e--;   /* end on a word boundary */
+        end = e > start ? e : end;
+        while (end > start && end < text_len && (text[end] & 0xC0) == 0x80) end--;
+    }
+    if (start > 0) ds__buf_put(&o, "...", 3);
+    size_t at = start;
+    for (size_t i = 0; i < s.n_hits; i++) {
+        if (s.hits[i].beg < start || s.hits[i].end > end) continue;
+        put_clean(&o, text + at, s.hits[i].beg - at);
+        ds__buf_put(&o, open, strlen(open));
+        put_clean(&o, text + s.hits[i].beg, s.hits[i].end - s.hits[i].beg);
+        ds__buf_put(&o, close, strlen(close));
+        at = s.hits[i].end;
+    }
+    put_clean(&o, text + at, end - at);
+    if (end < text_len) ds__buf_put(&o, "...", 3);
+    ds__buf_put_u8(&o, 0);
+    if (o.rc != DS_OK) { rc = ds__fail(DS_ERR_NOMEM, "out of memory"); goto done; }
+    *out = dup_bytes(o.p, o.len - 1);
+    if (*out == NULL) rc = ds__fail(DS_ERR_NOMEM, "out of memory");
+done:
+    ds__buf_release(&o);
+    for (size_t i = 0; i < s.n_terms; i++) free(s.terms[i]);
+    free(s.terms);
+    free(s.lens);
+    free(s.hits);
+    return rc;
+}

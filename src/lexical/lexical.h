@@ -1,0 +1,97 @@
+/* lexical.h -- internals of the BM25 index shared by the writer (build.c),
+** the reader/searcher (index.c) and the validator (lexical_check.c).
+**
+** Implements docs/format.md §2 (file kind LEXI, version 1.0). The block codec
+** here is the only code that packs or unpacks postings.
+**
+** Thread: an open ds_lexical is read-only after ds_lexical_open; searches
+** allocate their own scratch, so any number may run concurrently.
+*/
+#ifndef DS_LEXICAL_H
+#define DS_LEXICAL_H
+
+#include "ds_internal.h"
+#include "core/container.h"
+#include "text/analyzer.h"
+
+#include <math.h>
+
+#define DS__LX_KIND        DS_FOURCC('L', 'E', 'X', 'I')
+#define DS__LX_MAJOR       1
+#define DS__LX_MINOR       0
+#define DS__LX_BLOCK       128u
+#define DS__LX_META_SIZE   96u
+#define DS__LX_SKIP_SIZE   24u
+#define DS__LX_MAX_ID      1024u
+#define DS__LX_STORED_CHUNK 32u
+
+#define DS__SEC_META DS_FOURCC('L', 'X', 'M', 'T')
+#define DS__SEC_DLEN DS_FOURCC('D', 'L', 'E', 'N')
+#define DS__SEC_IDOF DS_FOURCC('I', 'D', 'O', 'F')
+#define DS__SEC_IDST DS_FOURCC('I', 'D', 'S', 'T')
+#define DS__SEC_TOFF DS_FOURCC('T', 'O', 'F', 'F')
+#define DS__SEC_TSTR DS_FOURCC('T', 'S', 'T', 'R')
+#define DS__SEC_TINF DS_FOURCC('T', 'I', 'N', 'F')
+#define DS__SEC_SKIP DS_FOURCC('S', 'K', 'I', 'P')
+#define DS__SEC_POST DS_FOURCC('P', 'O', 'S', 'T')
+#define DS__SEC_DOCX DS_FOURCC('D', 'O', 'C', 'X')
+#define DS__SEC_DOCZ DS_FOURCC('D', 'O', 'C', 'Z')
+
+/* The decoded LXMT section. */
+typedef struct ds__lx_meta {
+    uint32_t         n_docs, n_terms;
+    uint64_t         n_tokens, n_postings;
+    float            k1, b;
+    uint32_t         block_size, stored_chunk;
+    ds__analyzer_cfg an;
+    uint64_t         n_blocks;
+    uint32_t         max_chunk_raw;
+} ds__lx_meta;
+
+/* BM25 length normalisation k1 * (1 - b + b * dl / avgdl), in f32 exactly as
+** both the writer (for max_tfnorm) and the searcher compute it, so the stored
+** block bounds hold bit for bit. */
+static inline float ds__bm25_norm(float k1, float b, uint32_t dl, float avgdl) {
+    return k1 * (1.0f - b + b * ((float)dl / avgdl));
+}
+static inline float ds__bm25_idf(uint64_t n_docs, uint32_t df) {
+    double n = (double)n_docs, d = (double)df;
+    return (float)log(1.0 + (n - d + 0.5) / (d + 0.5));
+}
+
+/* Writes n (1..128) postings as one block into out (capacity
+** ds__lx_block_bound()); returns the block's length. */
+size_t ds__lx_block_encode(uint8_t *out, const uint32_t *docs, const uint32_t *tfs, size_t n, int64_t prev);
+#define DS__LX_BLOCK_BOUND (2u + 2u * 4u * DS__LX_BLOCK)
+/* Decodes a block of n postings from p[0..len) (len must match exactly);
+** prev as in encode. avail (>= len) is how many bytes from p may be read:
+** with 8 to spare a faster unpacker over-reads (never uses) up to 8 bytes.
+** Returns 0 if the block is malformed (lengths, widths, a doc past
+** UINT32_MAX); docs/tfs receive n values. Does not check docs against n_docs
+** (callers do). */
+int ds__lx_block_decode(const uint8_t *p, size_t len, size_t avail, size_t n, int64_t prev, uint32_t *docs,
+                        uint32_t *tfs);
+
+/* Parses and validates LXMT. */
+ds_status ds__lx_meta_read(const uint8_t *p, uint64_t len, ds__lx_meta *m);
+
+struct ds_lexical {
+    ds_env         *env;
+    ds__creader    *cr;
+    ds__lx_meta     meta;
+    float           avgdl;
+    const uint8_t  *dlen, *idof, *idst, *toff, *tstr, *tinf, *skip, *post, *docx, *docz;
+    uint64_t        idst_len, tstr_len, post_len, docz_len;
+    float          *norm;        /* n_docs: ds__bm25_norm with the index k1, b */
+};
+
+/* Maps the sections of lx->cr and checks their sizes against LXMT (index.c);
+** shared with the checker. */
+ds_status ds__lx_attach(ds_lexical *lx);
+/* Opens an index held in memory (borrowed); for fuzzing and tests. */
+ds_status ds__lexical_open_mem(ds_env *env, const void *data, size_t size, unsigned flags, ds_lexical **out);
+
+/* Looks a term up; returns its number, -1 if absent, -2 if the lexicon is damaged. */
+int64_t ds__lx_find_term(const ds_lexical *lx, const char *t, size_t len);
+
+#endif /* DS_LEXICAL_H */
