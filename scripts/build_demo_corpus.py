@@ -32,7 +32,7 @@ DROP_REQUESTS = {
     "el", "ft", "ad", "na", "hy", "nh", "ne", "ps", "vs", "ll", "ta", "so", "mso", "cu", "ul", "ce",
     "TS", "TE", "T&", "EQ", "EN", "Dd", "Dt", "Os", "Bl", "El", "Bd", "Ed", "Pp", "Lp", "bp", "pc",
     "lf", "rm", "rn", "am", "als", "ec", "eo", "cc", "c2", "fam", "ev", "do", "PD", "UC", "DT", "YS",
-    "SY", "hw", "ig", "ns", "rs", "ss", "ie", "wh", "ch", "it", "fc", "lg", "mk", "rt", "sv", "os",
+    "SY", "hw", "TP", "HP", "TQ", "PD", "in", "ig", "ns", "rs", "ss", "ie", "wh", "ch", "it", "fc", "lg", "mk", "rt", "sv", "os",
 }
 SPECIAL = {"em": "--", "en": "-", "hy": "-", "bu": "*", "co": "(c)", "rg": "(R)", "lq": '"', "rq": '"',
            "oq": "'", "cq": "'", "aq": "'", "dq": '"', "ga": "`", "aa": "'", "ti": "~", "ha": "^",
@@ -136,7 +136,10 @@ def roff_to_text(src):
             if name in ("de", "de1", "am", "ig"):
                 in_def = True
                 continue
-            if name in ("SH", "Sh"):
+            if name in ("SH", "Sh", "SS", "Ss"):
+                if name in ("SS", "Ss"):
+                    lines.append(" ".join(split_args(strip_inline(rest))))
+                    continue
                 title = " ".join(split_args(strip_inline(rest)))
                 in_name = title.upper() == "NAME"
                 lines.append("")
@@ -151,6 +154,8 @@ def roff_to_text(src):
             if name in DROP_REQUESTS or len(name) > 3 and name not in ("SH", "SS", "IP", "TP"):
                 continue
             args = split_args(strip_inline(rest))
+            if name == "IP":
+                args = args[:1]      # IP tag [indent]: the indent is not text
             if name in MDOC_CALLABLE or name in ("It", "Nm", "Nd"):
                 args = mdoc_words([name] + args if name in MDOC_CALLABLE else args)
             text = " ".join(a for a in args if a)

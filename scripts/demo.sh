@@ -48,7 +48,7 @@ if ! "$D" index --corpus "$corpus" --out "$W/index" --format beir; then
 fi
 secs=$(since "$t")
 size=$(du -sk "$W/index" | cut -f1)
-echo "   indexed $docs documents in $secs s ($(awk -v n="$docs" -v s="$secs" 'BEGIN { printf "%.0f", s > 0 ? n / s : 0 }') docs/s), index $((size / 1024)) MB"
+echo "   indexed $docs documents in $secs s ($(awk -v n="$docs" -v s="$secs" 'BEGIN { printf "%.0f", (s > 0 ? n / s : 0) }') docs/s), index $((size / 1024)) MB"
 
 echo
 echo "== 3. search"
