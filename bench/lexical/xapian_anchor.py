@@ -14,6 +14,10 @@ Setup (the usual Xapian BM25 configuration, matching densearch's defaults):
     order is (k1, k2, k3, b, min_normlen), its defaults are k1=1, b=0.5;
   - TermGenerator and QueryParser with Stem("english"), STEM_SOME;
   - title and text indexed as one field (title, a position gap, then text);
+  - no positional information by default (index_text_without_positions):
+    BM25 does not use positions and densearch stores none, so this is the
+    smaller and faster Xapian configuration, i.e. the stronger anchor
+    (--positions restores Xapian's default);
   - queries parsed with no operators (flags 0) and OR as default operator, so
     query text is taken literally, like `densearch search`.
 Needs python3-xapian (scripts/install-deps.sh --bench).
@@ -50,6 +54,7 @@ def main():
     ap.add_argument("--json", help="also write the JSON summary here")
     ap.add_argument("--k1", type=float, default=0.9)
     ap.add_argument("--b", type=float, default=0.4)
+    ap.add_argument("--positions", action="store_true", help="store term positions (Xapian's default)")
     a = ap.parse_args()
     ks = [int(x) for x in a.k.split(",") if x]
     os.makedirs(a.work, exist_ok=True)
@@ -62,6 +67,7 @@ def main():
     tg = xapian.TermGenerator()
     tg.set_stemmer(stem)
     tg.set_stemming_strategy(xapian.TermGenerator.STEM_SOME)
+    index = tg.index_text if a.positions else tg.index_text_without_positions
     n_docs = 0
     with open(os.path.join(a.dataset, "corpus.jsonl"), encoding="utf-8") as f:
         for line in f:
@@ -72,9 +78,9 @@ def main():
             tg.set_document(doc)
             title = d.get("title") or ""
             if title:
-                tg.index_text(title)
+                index(title)
                 tg.increase_termpos()
-            tg.index_text(d.get("text") or "")
+            index(d.get("text") or "")
             doc_id = str(d["_id"])
             doc.set_data(doc_id)
             doc.add_boolean_term("Q" + doc_id)
@@ -101,7 +107,7 @@ def main():
                 q = json.loads(line)
                 queries.append((str(q["_id"]), q.get("text") or ""))
     out = {"engine": "xapian " + xapian.version_string(), "dataset": os.path.basename(os.path.normpath(a.dataset)),
-           "docs": n_docs, "index_seconds": round(t_index, 3), "index_bytes": size,
+           "docs": n_docs, "positions": bool(a.positions), "index_seconds": round(t_index, 3), "index_bytes": size,
            "docs_per_second": round(n_docs / t_index, 1) if t_index > 0 else 0, "queries": len(queries),
            "search": {}}
     for k in ks:
