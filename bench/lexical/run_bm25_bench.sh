@@ -66,6 +66,7 @@ ds_dir() {
 
 # rss_kb TIMEFILE: peak RSS from /usr/bin/time -v output
 rss_kb() { sed -n 's/.*Maximum resident set size (kbytes): *//p' "$1" | tail -n 1; }
+cpu_s() { awk -F': ' '/User time|System time/ { s += $2 } END { printf "%.3f", s }' "$1"; }
 secs() { $PY -c 'import sys,time; print("%.6f" % time.time())'; }
 du_b() { $PY -c 'import os,sys
 t=0
@@ -76,7 +77,7 @@ for r,_,fs in os.walk(p):
 print(t)' "$1"; }
 
 TSV=$OUT/results.tsv
-printf 'dataset\tengine\tkind\tndcg10\tmrr10\trecall100\tmap\tindex_s\trss_kb\tindex_bytes\tqps10\tqps1000\tp50_ms\tp99_ms\n' > "$TSV"
+printf 'dataset\tengine\tkind\tndcg10\tmrr10\trecall100\tmap\tindex_s\tindex_cpu_s\trss_kb\tindex_bytes\tqps10\tqps1000\tp50_ms\tp99_ms\n' > "$TSV"
 
 evaljson() { # QRELS RUN -> "ndcg mrr recall map"
   $D eval --qrels "$1" --run "$2" --metrics ndcg@10,mrr@10,recall@100,map --json 2>/dev/null |
@@ -96,21 +97,24 @@ run_one() { # NAME KIND(quality|speed)
 import json, sys
 j = json.load(open(sys.argv[1])); s = j["search"]
 t10 = s.get("top10", {}); t1k = s.get("top1000", {})
-print("\t".join([sys.argv[3], "xapian", sys.argv[4], sys.argv[5], str(j["index_seconds"]), sys.argv[2],
+print("\t".join([sys.argv[3], "xapian", sys.argv[4], sys.argv[5], str(j["index_seconds"]),
+                 str(j["index_cpu_seconds"]), sys.argv[2],
                  str(j["index_bytes"]), str(t10.get("qps", "")), str(t1k.get("qps", "")),
                  str(t10.get("p50_ms", "")), str(t10.get("p99_ms", ""))]))
 PYEOF
   [ $have_ds -eq 1 ] || return 0
   echo "run_bm25_bench: [$name] densearch" >&2
   t0=$(secs)
+  # --skip-bad: Cranfield has two empty documents, which Xapian indexes as
+  # empty; densearch stops on them by default. Skipped counts are in the log.
   nice /usr/bin/time -v -o "$w/ds.time" $D index --corpus "$dir/corpus.jsonl" --out "$w/ds.idx" --format beir \
-      --threads "$THREADS" > "$w/ds.index.log" 2>&1 || { echo "densearch index failed on $name:"; tail -5 "$w/ds.index.log"; return 1; }
+      --threads "$THREADS" --skip-bad > "$w/ds.index.log" 2>&1 || { echo "densearch index failed on $name:" >&2; tail -5 "$w/ds.index.log" >&2; return 1; }
   t1=$(secs)
   qps10=""; qps1000=""; p50=""; p99=""
   for k in $(echo $ks | tr , ' '); do
     s0=$(secs)
     nice $D search --index "$w/ds.idx" --queries "$dir/queries.jsonl" --k "$k" --run-out "$w/ds.top$k.trec" \
-        --threads "$THREADS" > "$w/ds.search$k.log" 2>&1 || { echo "densearch search failed on $name:"; tail -5 "$w/ds.search$k.log"; return 1; }
+        --threads "$THREADS" > "$w/ds.search$k.log" 2>&1 || { echo "densearch search failed on $name:" >&2; tail -5 "$w/ds.search$k.log" >&2; return 1; }
     s1=$(secs)
     nq=$(grep -c . "$dir/queries.jsonl")
     qps=$($PY -c "print('%.1f' % ($nq / max(1e-9, $s1 - $s0)))")
@@ -121,15 +125,16 @@ PYEOF
     else qps1000=$qps; fi
   done
   q=$(evaljson "$dir/qrels/test.tsv" "$w/ds.top1000.trec")
-  printf '%s\tdensearch\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$kind" "$q" \
-    "$($PY -c "print('%.3f' % ($t1 - $t0))")" "$(rss_kb "$w/ds.time")" "$(du_b "$w/ds.idx")" \
+  printf '%s\tdensearch\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$kind" "$q" \
+    "$($PY -c "print('%.3f' % ($t1 - $t0))")" "$(cpu_s "$w/ds.time")" "$(rss_kb "$w/ds.time")" "$(du_b "$w/ds.idx")" \
     "$qps10" "${qps1000:-}" "${p50:-n/a}" "${p99:-n/a}" >> "$TSV"
 }
 
+failed=""
 for n in $QUALITY; do
-  case " $SPEED " in *" $n "*) ;; *) run_one "$n" quality ;; esac
+  case " $SPEED " in *" $n "*) ;; *) run_one "$n" quality || failed="$failed $n" ;; esac
 done
-for n in $SPEED; do run_one "$n" speed; done
+for n in $SPEED; do run_one "$n" speed || failed="$failed $n"; done
 
 # ---- markdown --------------------------------------------------------------
 $PY - "$TSV" "$OUT/results.md" "$THREADS" <<'PYEOF'
@@ -154,8 +159,8 @@ for name, e in by.items():
         x, d = e["xapian"], e["densearch"]
         out.append("| %s | ratio d/x | %s | %s | %s | %s |" % (name, *[ratio(d[i], x[i]) for i in range(3, 7)]))
 out += ["", "### Speed (%s thread(s); ratios densearch/Xapian: >1 is better for q/s and docs/s, <1 for time/size/RSS)" % sys.argv[3], "",
-        "| dataset | engine | index s | peak RSS MB | index MB | top-10 q/s | top-1000 q/s | p50 ms | p99 ms |",
-        "|---|---|---|---|---|---|---|---|---|"]
+        "| dataset | engine | index s | index CPU s | peak RSS MB | index MB | top-10 q/s | top-1000 q/s | p50 ms | p99 ms |",
+        "|---|---|---|---|---|---|---|---|---|---|"]
 for name, e in by.items():
     if e.get("xapian", [None, None, ""])[2] != "speed":
         continue
@@ -163,12 +168,13 @@ for name, e in by.items():
         if eng in e:
             r = e[eng]
             mb = lambda v, s=1e6: "%.1f" % (float(v) / s) if f(v) is not None else "-"
-            out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (name, eng, r[7], mb(r[8], 1024), mb(r[9]), r[10], r[11], r[12], r[13]))
+            out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (name, eng, r[7], r[8], mb(r[9], 1024), mb(r[10]), r[11], r[12], r[13], r[14]))
     if "xapian" in e and "densearch" in e:
         x, d = e["xapian"], e["densearch"]
-        out.append("| %s | ratio d/x | %s | %s | %s | %s | %s | %s | %s |" % (name, *[ratio(d[i], x[i]) for i in range(7, 14)]))
+        out.append("| %s | ratio d/x | %s | %s | %s | %s | %s | %s | %s | %s |" % (name, *[ratio(d[i], x[i]) for i in range(7, 15)]))
 text = "\n".join(out) + "\n"
 open(sys.argv[2], "w").write(text)
 print(text)
 PYEOF
 echo "run_bm25_bench: results in $OUT/results.md and $OUT/results.tsv" >&2
+[ -z "$failed" ] || { echo "run_bm25_bench: FAILED on:$failed" >&2; exit 1; }
