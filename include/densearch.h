@@ -309,6 +309,92 @@ DS_API ds_status ds_lexical_snippet(const ds_lexical *lx, const char *query, con
 /* Evaluation: qrels, runs, trec_eval metrics                  [eval]        */
 /* ======================================================================== */
 
+/* Relevance judgments ("qrels") and ranked runs, evaluated with the
+** semantics of trec_eval (docs/eval.md lists every rule and its source):
+**   - A run is re-sorted per query by score descending, ties broken by doc id
+**     in descending byte order (trec_eval's comp_sim_docno); the rank column of
+**     a TREC run file is checked to be a number and otherwise ignored.
+**   - A doc is relevant when its judgment is >= min_rel (default 1). Negative
+**     judgments and unjudged docs are non-relevant. nDCG uses the judgment
+**     itself as gain (graded), log2(rank + 1) as discount, and the ideal
+**     ranking of all judged docs of the query.
+**   - Averages run over the queries of the qrels that have at least one
+**     relevant doc. Queries absent from the run score 0 (trec_eval -c) unless
+**     ds_eval_opts.complete is 0 (trec_eval's default: skip them).
+**   - Duplicate (query, doc) pairs are an error in both files, as in trec_eval.
+** Bad input is reported as DS_ERR_CORRUPT with "file:line: what" in ds_errmsg(). */
+typedef struct ds_qrels ds_qrels;
+typedef struct ds_run   ds_run;
+typedef struct ds_eval  ds_eval;
+
+/* Loads qrels from a BEIR TSV file (header "query-id<TAB>corpus-id<TAB>score",
+** tab-separated) or a TREC qrels file ("qid iter docid rel", whitespace-
+** separated); the format is detected from the first non-blank line. Blank
+** lines are skipped; CRLF line ends are accepted. Errors: DS_ERR_IO (cannot
+** read), DS_ERR_CORRUPT (bad line, duplicate pair), DS_ERR_NOMEM.
+** Thread: any. Free with ds_qrels_free. */
+DS_API ds_status ds_qrels_load(ds_env *env, const char *path, ds_qrels **out);
+/* The same from bytes in memory; name is used in error messages. */
+DS_API ds_status ds_qrels_parse(ds_env *env, const char *data, size_t len, const char *name,
+                                ds_qrels **out);
+DS_API void      ds_qrels_free(ds_qrels *q);                          /* NULL ok */
+DS_API size_t    ds_qrels_n_queries(const ds_qrels *q);               /* distinct query ids */
+DS_API size_t    ds_qrels_n_judgments(const ds_qrels *q);
+/* Judgment of (qid, docid) into *rel; DS_ERR_NOTFOUND if not judged. */
+DS_API ds_status ds_qrels_get(const ds_qrels *q, const char *qid, const char *docid, int32_t *rel);
+
+/* Loads a TREC run: "qid Q0 docid rank score tag", whitespace-separated,
+** score a finite number. Errors as for ds_qrels_load. Thread: any. */
+DS_API ds_status ds_run_load(ds_env *env, const char *path, ds_run **out);
+DS_API ds_status ds_run_parse(ds_env *env, const char *data, size_t len, const char *name,
+                              ds_run **out);
+/* An empty run to fill with ds_run_add (Thread: exclusive) and write with
+** ds_run_save. */
+DS_API ds_status ds_run_create(ds_env *env, ds_run **out);
+/* Appends one result. qid and docid must be non-empty and free of whitespace
+** and control bytes (DS_ERR_INVALID otherwise); score must be finite. */
+DS_API ds_status ds_run_add(ds_run *run, const char *qid, const char *docid, double score);
+/* Writes the run in TREC format, each query's results in evaluation order
+** (score descending, doc id descending on ties) with ranks 1, 2, ...; tag
+** NULL means "densearch". Queries appear in the order they were first seen.
+** Temporary file + rename, so a reader never sees half a run. Thread: any. */
+DS_API ds_status ds_run_save(const ds_run *run, const char *path, const char *tag);
+DS_API void      ds_run_free(ds_run *run);                            /* NULL ok */
+DS_API size_t    ds_run_n_queries(const ds_run *run);
+DS_API size_t    ds_run_n_results(const ds_run *run);
+
+typedef struct ds_eval_opts {
+    size_t struct_size;
+    int    min_rel;      /* judgments >= min_rel are relevant; default 1 (trec_eval -l) */
+    int    complete;     /* 1 (default): judged queries missing from the run score 0
+                            (trec_eval -c); 0: they are left out of the averages     */
+} ds_eval_opts;
+DS_API void ds_eval_opts_init(ds_eval_opts *o);
+
+/* Evaluates run against qrels. metrics is a comma-separated list (NULL means
+** "ndcg@10,mrr@10,recall@100,map"); each item is one of
+**   ndcg@K  nDCG cut at K (trec_eval ndcg_cut.K); "ndcg" = no cut-off
+**   mrr@K   reciprocal rank of the first relevant doc within K; "mrr" = no cut
+**   recall@K  relevant docs in the top K / relevant judged docs
+**   map     mean average precision over all retrieved docs; map@K cuts at K
+**   p@K     precision at K (relevant in top K / K)
+** trec_eval names are accepted too: ndcg_cut.K, recip_rank, recall.K, P.K,
+** map_cut.K. DS_ERR_INVALID names a bad item. Thread: any (read-only on the
+** inputs). Free the result with ds_eval_free. */
+DS_API ds_status ds_eval_compute(const ds_qrels *qrels, const ds_run *run, const char *metrics,
+                                 const ds_eval_opts *opts, ds_eval **out);
+DS_API void        ds_eval_free(ds_eval *e);                                  /* NULL ok */
+DS_API size_t      ds_eval_n_metrics(const ds_eval *e);
+DS_API const char *ds_eval_metric_name(const ds_eval *e, size_t m);  /* canonical: "ndcg@10" */
+DS_API double      ds_eval_mean(const ds_eval *e, size_t m);         /* over ds_eval_n_queries */
+/* Queries averaged (judged with >= 1 relevant doc, and in the run unless
+** complete); they are listed in byte order of their ids. */
+DS_API size_t      ds_eval_n_queries(const ds_eval *e);
+DS_API const char *ds_eval_query_id(const ds_eval *e, size_t q);
+DS_API double      ds_eval_value(const ds_eval *e, size_t q, size_t m);
+DS_API size_t      ds_eval_n_missing(const ds_eval *e);  /* judged queries absent from the run */
+DS_API size_t      ds_eval_n_norel(const ds_eval *e);    /* judged queries without relevant docs (skipped) */
+
 /* [eval:end] */
 
 /* ======================================================================== */
