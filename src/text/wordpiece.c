@@ -19,12 +19,40 @@
 
 #include <utf8proc.h>
 
+#include "text/hf_unicode8.h"
+
 #define WORD_STACK 1024       /* bytes of word buffer kept on the stack */
 #define PEND_MAX   32         /* non-Mn combining marks awaiting canonical reordering */
 
 /* ------------------------------------------------------------------------ */
 /* Character classes (HF definitions, utf8proc properties)                   */
 /* ------------------------------------------------------------------------ */
+/* The category as Hugging Face's Unicode 8.0 tables see it: code points
+** assigned later have none (Cn) there (hf_unicode8.h), and six code points
+** whose General_Category changed after 8.0 keep their 8.0 value. Found and
+** checked by the sweep over every code point in bench/tokenizer/run.sh. */
+static utf8proc_category_t hf_category(int32_t c) {
+    switch (c) {
+    case 0x166D: return UTF8PROC_CATEGORY_PO;   /* CANADIAN SYLLABICS CHI SIGN: So since 12.0 */
+    case 0x1734: return UTF8PROC_CATEGORY_MN;   /* HANUNOO SIGN PAMUDPOD: Mc since 14.0 */
+    case 0x1885: case 0x1886:                   /* MONGOLIAN LETTER ALI GALI BALUDA: Mn since 9.0 */
+        return UTF8PROC_CATEGORY_LO;
+    case 0xA9BD: return UTF8PROC_CATEGORY_MC;   /* JAVANESE CONSONANT SIGN KERET: Mn since 12.0 */
+    case 0x111C9: return UTF8PROC_CATEGORY_PO;  /* SHARADA SANDHI MARK: Mn since 11.0 */
+    default: break;
+    }
+    if (c >= hf_newer_than_8[0].lo) {
+        size_t lo = 0, hi = DS_ARRAY_LEN(hf_newer_than_8);
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (c < hf_newer_than_8[mid].lo) hi = mid;
+            else if (c > hf_newer_than_8[mid].hi) lo = mid + 1;
+            else return UTF8PROC_CATEGORY_CN;
+        }
+    }
+    return utf8proc_category(c);
+}
+
 /* Rust's char::is_whitespace (the Unicode White_Space property): Zs, Zl, Zp,
 ** U+0009..U+000D and U+0085. Note U+001C..U+001F are not White_Space. */
 static int is_rust_ws(int32_t c) {
@@ -35,12 +63,13 @@ static int is_rust_ws(int32_t c) {
 }
 /* BertNormalizer: tab, LF and CR count as whitespace although they are Cc. */
 static int is_bert_ws(int32_t c) { return c == '\t' || c == '\n' || c == '\r' || is_rust_ws(c); }
-/* BertNormalizer's is_control: "other" categories Cc, Cf, Cn, Co, Cs, except
-** tab, LF, CR. Cn (unassigned) follows utf8proc's Unicode version. */
+/* BertNormalizer's is_control: categories Cc, Cf, Co, Cs, except tab, LF,
+** CR. Unassigned code points (Cn) are kept: the Rust library keeps them
+** (checked over every code point by bench/tokenizer/run.sh). */
 static int is_bert_control(int32_t c) {
     if (c == '\t' || c == '\n' || c == '\r') return 0;
-    switch (utf8proc_category(c)) {
-    case UTF8PROC_CATEGORY_CC: case UTF8PROC_CATEGORY_CF: case UTF8PROC_CATEGORY_CN:
+    switch (hf_category(c)) {
+    case UTF8PROC_CATEGORY_CC: case UTF8PROC_CATEGORY_CF:
     case UTF8PROC_CATEGORY_CO: case UTF8PROC_CATEGORY_CS:
         return 1;
     default:
@@ -51,7 +80,7 @@ static int is_bert_control(int32_t c) {
 static int is_chinese(int32_t c) {
     return (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF) ||
            (c >= 0x20000 && c <= 0x2A6DF) || (c >= 0x2A700 && c <= 0x2B73F) ||
-           (c >= 0x2B740 && c <= 0x2B81F) || (c >= 0x2B820 && c <= 0x2CEAF) ||
+           (c >= 0x2B740 && c <= 0x2B81F) || (c >= 0x2B920 && c <= 0x2CEAF) ||
            (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x2F800 && c <= 0x2FA1F);
 }
 /* BertPreTokenizer punctuation: ASCII punctuation (33-47, 58-64, 91-96,
@@ -60,7 +89,7 @@ static int is_chinese(int32_t c) {
 static int is_punct(int32_t c) {
     if (c < 128)
         return (c >= 33 && c <= 47) || (c >= 58 && c <= 64) || (c >= 91 && c <= 96) || (c >= 123 && c <= 126);
-    switch (utf8proc_category(c)) {
+    switch (hf_category(c)) {
     case UTF8PROC_CATEGORY_PC: case UTF8PROC_CATEGORY_PD: case UTF8PROC_CATEGORY_PS:
     case UTF8PROC_CATEGORY_PE: case UTF8PROC_CATEGORY_PI: case UTF8PROC_CATEGORY_PF:
     case UTF8PROC_CATEGORY_PO:
@@ -262,7 +291,7 @@ static void strip_cp(enc *e, int32_t c) {
     if (n <= 0 || n > 16 || c < 0xC0) { n = 1; d[0] = c; }
     for (utf8proc_ssize_t i = 0; i < n; i++) {
         const utf8proc_property_t *p = utf8proc_get_property(d[i]);
-        if (p->category == UTF8PROC_CATEGORY_MN) continue;
+        if (hf_category(d[i]) == UTF8PROC_CATEGORY_MN) continue;
         if (p->combining_class != 0) {
             if (e->n_pend == PEND_MAX) flush_pending(e);
             e->pend[e->n_pend] = d[i];
