@@ -431,9 +431,19 @@ DS_API ds_status ds_tokenizer_encode(const ds_tokenizer *tok, const char *text, 
 DS_API ds_status ds_tokenizer_encode_pair(const ds_tokenizer *tok, const char *a, size_t alen,
                                           const char *b, size_t blen, size_t max_tokens,
                                           int32_t *ids, int32_t *type_ids, size_t cap, size_t *n);
+/* Number of ids (the largest id + 1, added tokens included). */
 DS_API size_t      ds_tokenizer_vocab_size(const ds_tokenizer *tok);
 DS_API const char *ds_tokenizer_token(const ds_tokenizer *tok, int32_t id);   /* NULL if out of range */
 DS_API int32_t     ds_tokenizer_special(const ds_tokenizer *tok, ds_special_token which);
+/* The length limit the model directory declares: tokenizer.json's
+** truncation.max_length, else tokenizer_config.json's model_max_length when
+** it is a real limit (<= 1048576); 0 when neither is set. Encoding never
+** applies it by itself: pass it (or sentence_bert_config's max_seq_length)
+** as max_tokens. */
+DS_API size_t      ds_tokenizer_max_length(const ds_tokenizer *tok);
+/* Ids the template adds around one text (pair == 0, e.g. 2 for BERT) or a
+** pair (pair != 0, e.g. 3). */
+DS_API size_t      ds_tokenizer_num_special(const ds_tokenizer *tok, int pair);
 
 /* [tokenizer:end] */
 
