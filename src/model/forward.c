@@ -19,9 +19,9 @@
 ** follows it. GEMMs call OpenBLAS single-threaded per slice (we set OpenBLAS to
 ** one thread: its own pool would fight ours for the same cores).
 **
-** Hot element-wise kernels (GELU, LayerNorm, softmax) have an AVX-512 version
+** Hot element-wise kernels (GELU, LayerNorm, softmax) have an AVX2+FMA version
 ** and a scalar twin (selected from ds__cpu_features(), DS_SIMD=scalar forces
-** the twin); see model_kernels.c.
+** the twin); see kernels.c.
 */
 #include "model/model.h"
 #include "model/kernels.h"
@@ -139,19 +139,18 @@ static void splade_seq(const fwd *f, unsigned t, size_t s, float *dst) {
     const ds_encoder *enc = f->enc;
     size_t H = enc->cfg.hidden, V = enc->cfg.vocab_size, r = f->off[s], L = f->off[s + 1] - r;
     float *lg = f->scratch + (size_t)t * f->scratch_per;
-    for (size_t v = 0; v < V; v++) dst[v] = 0.0f;      /* log1p(relu(.)) >= 0 */
+    /* log1p(relu(.)) is non-decreasing, so the max over tokens of it is
+    ** log1p(relu(max over tokens of the logit)): one transcendental per term. */
+    for (size_t v = 0; v < V; v++) dst[v] = -INFINITY;
     for (size_t i0 = 0; i0 < L; i0 += SPLADE_CHUNK) {
         size_t m = DS_MIN(SPLADE_CHUNK, L - i0);
         linear(f->tmp + (r + i0) * H, m, H, enc->w.word, enc->w.dec_b, V, lg);
         for (size_t i = 0; i < m; i++) {
             const float *row = lg + i * V;
-            for (size_t v = 0; v < V; v++)
-                if (row[v] > 0.0f) {
-                    float w = log1pf(row[v]);
-                    if (w > dst[v]) dst[v] = w;
-                }
+            for (size_t v = 0; v < V; v++) dst[v] = row[v] > dst[v] ? row[v] : dst[v];
         }
     }
+    for (size_t v = 0; v < V; v++) dst[v] = dst[v] > 0.0f ? log1pf(dst[v]) : 0.0f;
 }
 
 static void run(fwd *f, unsigned t) {

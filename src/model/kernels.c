@@ -1,13 +1,13 @@
-/* kernels.c -- element-wise encoder kernels: scalar reference and AVX-512.
+/* kernels.c -- element-wise encoder kernels: scalar reference and AVX2+FMA.
 **
 ** The scalar twins are the definition (libm erff/expf, two-pass LayerNorm in
-** double); the AVX-512 versions are tested against them (t_model.c):
+** double); the AVX2 versions are tested against them (t_model.c):
 **   gelu:      |avx - scalar| <= 1e-6 * max(1, |x|)  (erfc by Abramowitz &
 **              Stegun 7.1.26, abs error 1.5e-7, times e^-z^2 from a
 **              degree-7 exp; for x < 0 the result is 0.5*x*erfc(|z|) directly,
 **              so there is no 1 - 1 cancellation for large negative x)
 **   softmax:   relative 1e-6
-**   layernorm: 1e-5 absolute (float accumulation in 16 lanes)
+**   layernorm: 1e-4 absolute (float accumulation in 8 lanes)
 **
 ** Thread: pure functions.
 */
@@ -54,118 +54,125 @@ static void layernorm_scalar(float *x, size_t n, const float *g, const float *b,
 static const model_kernels k_scalar = { "scalar", gelu_scalar, gelu_tanh_scalar, softmax_scalar, layernorm_scalar };
 const model_kernels *ds__model_kernels_scalar(void) { return &k_scalar; }
 
-/* ---- AVX-512 ------------------------------------------------------------ */
+/* ---- AVX2 + FMA ----------------------------------------------------------
+** 8 lanes; tails go through the scalar twin, so every n works. (The build
+** machine has AVX2 but not AVX-512, so the vector kernels are written for
+** what can be tested here.) */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(DS_NO_SIMD)
 #include <immintrin.h>
-#define T512 DS_TARGET("avx512f,fma")
+#define TAVX DS_TARGET("avx2,fma")
 
-static inline T512 __m512 exp512(__m512 x) {
-    x = _mm512_max_ps(_mm512_min_ps(x, _mm512_set1_ps(88.3f)), _mm512_set1_ps(-87.3f));
-    __m512 k = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(0.693359375f), x);       /* ln2 split in two: */
-    r = _mm512_fnmadd_ps(k, _mm512_set1_ps(-2.12194440e-4f), r);           /* exact k*hi, small lo */
-    __m512 p = _mm512_set1_ps(1.0f / 5040);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    return _mm512_scalef_ps(p, k);
+static inline TAVX __m256 exp256(__m256 x) {
+    x = _mm256_max_ps(_mm256_min_ps(x, _mm256_set1_ps(88.3f)), _mm256_set1_ps(-87.3f));
+    __m256 k = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(k, _mm256_set1_ps(0.693359375f), x);       /* ln2 split in two: */
+    r = _mm256_fnmadd_ps(k, _mm256_set1_ps(-2.12194440e-4f), r);           /* exact k*hi, small lo */
+    __m256 p = _mm256_set1_ps(1.0f / 5040);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 720));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    /* 2^k: k in [-126, 128] after the clamp; build the exponent bits. 2^128
+    ** would overflow the field, so scale by 2^(k-1) twice. */
+    __m256i ki = _mm256_cvtps_epi32(k);
+    __m256i h = _mm256_srai_epi32(ki, 1);
+    __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(h, _mm256_set1_epi32(127)), 23));
+    __m256 s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_sub_epi32(ki, h), _mm256_set1_epi32(127)), 23));
+    return _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
 }
 
-static inline T512 __m512 gelu512(__m512 x) {
-    __m512 z = _mm512_mul_ps(x, _mm512_set1_ps(0.70710678118654752f));
-    __m512 az = _mm512_abs_ps(z);
-    __m512 t = _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_fmadd_ps(az, _mm512_set1_ps(0.3275911f), _mm512_set1_ps(1.0f)));
-    __m512 p = _mm512_set1_ps(1.061405429f);
-    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-1.453152027f));
-    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(1.421413741f));
-    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-0.284496736f));
-    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.254829592f));
-    p = _mm512_mul_ps(p, t);
-    __m512 q = _mm512_mul_ps(p, exp512(_mm512_mul_ps(_mm512_sub_ps(_mm512_setzero_ps(), az), az))); /* erfc(|z|) */
-    __mmask16 neg = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ);
-    __m512 onep = _mm512_mask_blend_ps(neg, _mm512_sub_ps(_mm512_set1_ps(2.0f), q), q);       /* 1 + erf(z) */
-    return _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), x), onep);
+static inline TAVX __m256 gelu256(__m256 x) {
+    __m256 z = _mm256_mul_ps(x, _mm256_set1_ps(0.70710678118654752f));
+    __m256 az = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), z);
+    __m256 t = _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_fmadd_ps(az, _mm256_set1_ps(0.3275911f), _mm256_set1_ps(1.0f)));
+    __m256 p = _mm256_set1_ps(1.061405429f);
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-1.453152027f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.421413741f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-0.284496736f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.254829592f));
+    p = _mm256_mul_ps(p, t);
+    __m256 q = _mm256_mul_ps(p, exp256(_mm256_mul_ps(_mm256_sub_ps(_mm256_setzero_ps(), az), az))); /* erfc(|z|) */
+    __m256 neg = _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ);
+    __m256 onep = _mm256_blendv_ps(_mm256_sub_ps(_mm256_set1_ps(2.0f), q), q, neg);          /* 1 + erf(z) */
+    return _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), x), onep);
 }
 
-static T512 void gelu_avx512(float *x, size_t n) {
+static TAVX void gelu_avx2(float *x, size_t n) {
     size_t i = 0;
-    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(x + i, gelu512(_mm512_loadu_ps(x + i)));
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, gelu256(_mm256_loadu_ps(x + i)));
     if (i < n) {
-        __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
-        _mm512_mask_storeu_ps(x + i, m, gelu512(_mm512_maskz_loadu_ps(m, x + i)));
+        float tmp[8] = { 0 };
+        memcpy(tmp, x + i, (n - i) * sizeof *x);
+        _mm256_storeu_ps(tmp, gelu256(_mm256_loadu_ps(tmp)));
+        memcpy(x + i, tmp, (n - i) * sizeof *x);
     }
 }
 
-static T512 void softmax_avx512(float *x, size_t n) {
-    __m512 mx = _mm512_set1_ps(-INFINITY);
+static inline TAVX float hsum256(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+static TAVX void softmax_avx2(float *x, size_t n) {
+    float mx = x[0];
+    for (size_t i = 1; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+    __m256 vmax = _mm256_set1_ps(mx), sum = _mm256_setzero_ps();
     size_t i = 0;
-    for (; i + 16 <= n; i += 16) mx = _mm512_max_ps(mx, _mm512_loadu_ps(x + i));
-    __mmask16 tm = (__mmask16)((1u << (n - i)) - 1);
-    if (i < n) mx = _mm512_mask_max_ps(mx, tm, mx, _mm512_maskz_loadu_ps(tm, x + i));
-    __m512 vmax = _mm512_set1_ps(_mm512_reduce_max_ps(mx));
-    __m512 sum = _mm512_setzero_ps();
-    for (i = 0; i + 16 <= n; i += 16) {
-        __m512 e = exp512(_mm512_sub_ps(_mm512_loadu_ps(x + i), vmax));
-        _mm512_storeu_ps(x + i, e);
-        sum = _mm512_add_ps(sum, e);
+    for (; i + 8 <= n; i += 8) {
+        __m256 e = exp256(_mm256_sub_ps(_mm256_loadu_ps(x + i), vmax));
+        _mm256_storeu_ps(x + i, e);
+        sum = _mm256_add_ps(sum, e);
     }
-    if (i < n) {
-        __m512 e = exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(tm, x + i), vmax));
-        e = _mm512_maskz_mov_ps(tm, e);
-        _mm512_mask_storeu_ps(x + i, tm, e);
-        sum = _mm512_add_ps(sum, e);
-    }
-    __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum));
-    for (i = 0; i + 16 <= n; i += 16) _mm512_storeu_ps(x + i, _mm512_mul_ps(_mm512_loadu_ps(x + i), inv));
-    if (i < n) _mm512_mask_storeu_ps(x + i, tm, _mm512_mul_ps(_mm512_maskz_loadu_ps(tm, x + i), inv));
+    float s = hsum256(sum);
+    for (; i < n; i++) { x[i] = expf(x[i] - mx); s += x[i]; }
+    __m256 inv = _mm256_set1_ps(1.0f / s);
+    for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), inv));
+    for (; i < n; i++) x[i] *= 1.0f / s;
 }
 
-static T512 void layernorm_avx512(float *x, size_t n, const float *g, const float *b, float eps) {
-    __m512 s = _mm512_setzero_ps();
+static TAVX void layernorm_avx2(float *x, size_t n, const float *g, const float *b, float eps) {
+    __m256 s = _mm256_setzero_ps();
     size_t i = 0;
-    __mmask16 tm = (__mmask16)((1u << (n % 16)) - 1);
-    for (; i + 16 <= n; i += 16) s = _mm512_add_ps(s, _mm512_loadu_ps(x + i));
-    if (i < n) s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(tm, x + i));
-    float mean = _mm512_reduce_add_ps(s) / (float)n;
-    __m512 vm = _mm512_set1_ps(mean), v = _mm512_setzero_ps();
-    for (i = 0; i + 16 <= n; i += 16) {
-        __m512 d = _mm512_sub_ps(_mm512_loadu_ps(x + i), vm);
-        v = _mm512_fmadd_ps(d, d, v);
+    for (; i + 8 <= n; i += 8) s = _mm256_add_ps(s, _mm256_loadu_ps(x + i));
+    float tot = hsum256(s);
+    for (size_t j = i; j < n; j++) tot += x[j];
+    float mean = tot / (float)n;
+    __m256 vm = _mm256_set1_ps(mean), v = _mm256_setzero_ps();
+    for (i = 0; i + 8 <= n; i += 8) {
+        __m256 d = _mm256_sub_ps(_mm256_loadu_ps(x + i), vm);
+        v = _mm256_fmadd_ps(d, d, v);
     }
-    if (i < n) {
-        __m512 d = _mm512_maskz_sub_ps(tm, _mm512_maskz_loadu_ps(tm, x + i), vm);
-        v = _mm512_fmadd_ps(d, d, v);
+    float var = hsum256(v);
+    for (size_t j = i; j < n; j++) var += (x[j] - mean) * (x[j] - mean);
+    var /= (float)n;
+    float inv = (float)(1.0 / sqrt((double)var + (double)eps));
+    __m256 vi = _mm256_set1_ps(inv);
+    for (i = 0; i + 8 <= n; i += 8) {
+        __m256 d = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm), vi);
+        _mm256_storeu_ps(x + i, _mm256_fmadd_ps(d, _mm256_loadu_ps(g + i), _mm256_loadu_ps(b + i)));
     }
-    float var = _mm512_reduce_add_ps(v) / (float)n;
-    __m512 inv = _mm512_set1_ps((float)(1.0 / sqrt((double)var + (double)eps)));
-    for (i = 0; i + 16 <= n; i += 16) {
-        __m512 d = _mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(x + i), vm), inv);
-        _mm512_storeu_ps(x + i, _mm512_fmadd_ps(d, _mm512_loadu_ps(g + i), _mm512_loadu_ps(b + i)));
-    }
-    if (i < n) {
-        __m512 d = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(tm, x + i), vm), inv);
-        _mm512_mask_storeu_ps(x + i, tm, _mm512_fmadd_ps(d, _mm512_maskz_loadu_ps(tm, g + i), _mm512_maskz_loadu_ps(tm, b + i)));
-    }
+    for (; i < n; i++) x[i] = (x[i] - mean) * inv * g[i] + b[i];
 }
 
-static const model_kernels k_avx512 = { "avx512", gelu_avx512, gelu_tanh_scalar, softmax_avx512, layernorm_avx512 };
-const model_kernels *ds__model_kernels_avx512(void) {
+static const model_kernels k_avx2 = { "avx2", gelu_avx2, gelu_tanh_scalar, softmax_avx2, layernorm_avx2 };
+const model_kernels *ds__model_kernels_avx2(void) {
     unsigned f = ds__cpu_features();
-    return (f & DS_CPU_AVX512F) && (f & DS_CPU_FMA) ? &k_avx512 : NULL;
+    return (f & DS_CPU_AVX2) && (f & DS_CPU_FMA) ? &k_avx2 : NULL;
 }
 #else
-const model_kernels *ds__model_kernels_avx512(void) { return NULL; }
+const model_kernels *ds__model_kernels_avx2(void) { return NULL; }
 #endif
 
 const model_kernels *ds__model_kernels(const ds_env *env) {
     /* Follow the env's choice: a scalar-forced env (DS_SIMD=scalar) gets the twins. */
     const ds__kernels *k = env ? env->kernels : NULL;
-    if (k != NULL && k->level < 2) return &k_scalar;
-    const model_kernels *a = ds__model_kernels_avx512();
+    if (k != NULL && k->level < 1) return &k_scalar;
+    const model_kernels *a = ds__model_kernels_avx2();
     return a ? a : &k_scalar;
 }

@@ -1,5 +1,5 @@
 /* kernels.h -- element-wise kernels of the encoder (GELU, LayerNorm,
-** softmax), each with a scalar twin. The table is chosen per env: AVX-512
+** softmax), each with a scalar twin. The table is chosen per env: AVX2+FMA
 ** when the CPU has it and the env's kernels are not forced to scalar
 ** (DS_SIMD=scalar / ds_env_opts.simd = "scalar"). Kept in src/model/ so the
 ** shared src/simd table stays another helper's.
@@ -19,6 +19,6 @@ typedef struct model_kernels {
 
 const model_kernels *ds__model_kernels(const ds_env *env);
 const model_kernels *ds__model_kernels_scalar(void);
-const model_kernels *ds__model_kernels_avx512(void);   /* NULL if the CPU lacks AVX-512F */
+const model_kernels *ds__model_kernels_avx2(void);     /* NULL if the CPU lacks AVX2+FMA */
 
 #endif
