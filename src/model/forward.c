@@ -54,9 +54,19 @@ typedef struct fwd {
 
 typedef struct worker_arg { fwd *f; unsigned t; } worker_arg;
 
+/* Below this many rows a linear layer goes to our register-blocked kernel,
+** which reads W in place; above it OpenBLAS wins, its packing of W being
+** amortised over enough rows. Measured with bench/model (1 x 16 vs 32 x 128). */
+#define NT_MAX_ROWS 24
+
 /* y[m, nout] = x[m, nin] · W[nout, nin]^T + b */
-static void linear(const float *x, size_t m, size_t nin, const float *W, const float *b, size_t nout, float *y) {
+static void linear(const model_kernels *k, const float *x, size_t m, size_t nin, const float *W, const float *b,
+                   size_t nout, float *y) {
     if (m == 0) return;
+    if (m <= NT_MAX_ROWS) {
+        k->linear_nt(x, m, nin, W, b, nout, y);
+        return;
+    }
     for (size_t i = 0; i < m; i++) memcpy(y + i * nout, b, nout * sizeof *y);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)nout, (int)nin, 1.0f, x, (int)nin, W,
                 (int)nin, 1.0f, y, (int)nout);
@@ -125,7 +135,7 @@ static void cross_seq(const fwd *f, size_t s, float *tmp, float *dst) {
     const ds_encoder *enc = f->enc;
     size_t H = enc->cfg.hidden;
     const float *cls = f->x + f->off[s] * H;
-    linear(cls, 1, H, enc->w.pool_w, enc->w.pool_b, H, tmp);
+    linear(f->k, cls, 1, H, enc->w.pool_w, enc->w.pool_b, H, tmp);
     for (size_t j = 0; j < H; j++) tmp[j] = tanhf(tmp[j]);
     double acc = enc->w.cls_b[0];
     for (size_t j = 0; j < H; j++) acc += (double)enc->w.cls_w[j] * tmp[j];
@@ -144,7 +154,7 @@ static void splade_seq(const fwd *f, unsigned t, size_t s, float *dst) {
     for (size_t v = 0; v < V; v++) dst[v] = -INFINITY;
     for (size_t i0 = 0; i0 < L; i0 += SPLADE_CHUNK) {
         size_t m = DS_MIN(SPLADE_CHUNK, L - i0);
-        linear(f->tmp + (r + i0) * H, m, H, enc->w.word, enc->w.dec_b, V, lg);
+        linear(f->k, f->tmp + (r + i0) * H, m, H, enc->w.word, enc->w.dec_b, V, lg);
         for (size_t i = 0; i < m; i++) {
             const float *row = lg + i * V;
             for (size_t v = 0; v < V; v++) dst[v] = row[v] > dst[v] ? row[v] : dst[v];
@@ -178,14 +188,14 @@ static void run(fwd *f, unsigned t) {
     }
     for (size_t l = 0; l < c->n_layers; l++) {
         const ds__layer_w *L = &w->layers[l];
-        linear(f->x + r0 * H, m, H, L->q_w, L->q_b, H, f->q + r0 * H);
-        linear(f->x + r0 * H, m, H, L->k_w, L->k_b, H, f->kk + r0 * H);
-        linear(f->x + r0 * H, m, H, L->v_w, L->v_b, H, f->v + r0 * H);
+        linear(f->k, f->x + r0 * H, m, H, L->q_w, L->q_b, H, f->q + r0 * H);
+        linear(f->k, f->x + r0 * H, m, H, L->k_w, L->k_b, H, f->kk + r0 * H);
+        linear(f->k, f->x + r0 * H, m, H, L->v_w, L->v_b, H, f->v + r0 * H);
         pthread_barrier_wait(&f->bar);
         attention(f, t, l);
         pthread_barrier_wait(&f->bar);
         /* a = LN1(x + Wo ctx) */
-        linear(f->ctx + r0 * H, m, H, L->ao_w, L->ao_b, H, f->tmp + r0 * H);
+        linear(f->k, f->ctx + r0 * H, m, H, L->ao_w, L->ao_b, H, f->tmp + r0 * H);
         for (size_t r = r0; r < r1; r++) {
             float *xr = f->x + r * H;
             const float *tr = f->tmp + r * H;
@@ -193,9 +203,9 @@ static void run(fwd *f, unsigned t) {
             f->k->layernorm(xr, H, L->ln1_g, L->ln1_b, c->ln_eps);
         }
         /* x = LN2(a + W2 act(W1 a)) */
-        linear(f->x + r0 * H, m, H, L->i_w, L->i_b, F, f->ffn + r0 * F);
+        linear(f->k, f->x + r0 * H, m, H, L->i_w, L->i_b, F, f->ffn + r0 * F);
         act_rows(f, f->ffn + r0 * F, m * F);
-        linear(f->ffn + r0 * F, m, F, L->o_w, L->o_b, H, f->tmp + r0 * H);
+        linear(f->k, f->ffn + r0 * F, m, F, L->o_w, L->o_b, H, f->tmp + r0 * H);
         for (size_t r = r0; r < r1; r++) {
             float *xr = f->x + r * H;
             const float *tr = f->tmp + r * H;
@@ -217,7 +227,7 @@ static void run(fwd *f, unsigned t) {
         break;
     case DS_HEAD_SPLADE:
         /* transform is row-local; the vocab projection is per sequence */
-        linear(f->x + r0 * H, m, H, w->tr_w, w->tr_b, H, f->tmp + r0 * H);
+        linear(f->k, f->x + r0 * H, m, H, w->tr_w, w->tr_b, H, f->tmp + r0 * H);
         act_rows(f, f->tmp + r0 * H, m * H);
         for (size_t r = r0; r < r1; r++) f->k->layernorm(f->tmp + r * H, H, w->tr_ln_g, w->tr_ln_b, c->ln_eps);
         pthread_barrier_wait(&f->bar);

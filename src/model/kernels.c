@@ -51,7 +51,17 @@ static void layernorm_scalar(float *x, size_t n, const float *g, const float *b,
     for (size_t i = 0; i < n; i++) x[i] = (x[i] - m) * inv * g[i] + b[i];
 }
 
-static const model_kernels k_scalar = { "scalar", gelu_scalar, gelu_tanh_scalar, softmax_scalar, layernorm_scalar };
+static void linear_nt_scalar(const float *x, size_t m, size_t K, const float *W, const float *b, size_t n, float *y) {
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++) {
+            float acc = 0.0f;
+            for (size_t k = 0; k < K; k++) acc += x[i * K + k] * W[j * K + k];
+            y[i * n + j] = acc + b[j];
+        }
+}
+
+static const model_kernels k_scalar = { "scalar", gelu_scalar, gelu_tanh_scalar, softmax_scalar, layernorm_scalar,
+                                        linear_nt_scalar };
 const model_kernels *ds__model_kernels_scalar(void) { return &k_scalar; }
 
 /* ---- AVX2 + FMA ----------------------------------------------------------
@@ -160,7 +170,56 @@ static TAVX void layernorm_avx2(float *x, size_t n, const float *g, const float 
     for (; i < n; i++) x[i] = (x[i] - mean) * inv * g[i] + b[i];
 }
 
-static const model_kernels k_avx2 = { "avx2", gelu_avx2, gelu_tanh_scalar, softmax_avx2, layernorm_avx2 };
+/* Register block of R rows of x by C rows of W (R*C <= 12 accumulators, plus
+** loads, fit the 16 ymm registers): each W element loaded once serves R
+** rows, each x element serves C outputs. K is walked 8 floats at a time; the
+** K % 8 tail is added in scalar after the horizontal sums. */
+#define NT_BLOCK(R, C)                                                                                   \
+    static TAVX void nt_##R##x##C(const float *x, size_t K, const float *W, const float *b, size_t n,   \
+                                  float *y, size_t i0, size_t j0) {                                      \
+        __m256 acc[R][C];                                                                                \
+        _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)                                                                      \
+            _Pragma("GCC unroll 4") for (int c = 0; c < C; c++) acc[r][c] = _mm256_setzero_ps();                                 \
+        size_t k = 0;                                                                                    \
+        for (; k + 8 <= K; k += 8) {                                                                     \
+            __m256 w[C];                                                                                 \
+            _Pragma("GCC unroll 4") for (int c = 0; c < C; c++) w[c] = _mm256_loadu_ps(W + (j0 + (size_t)c) * K + k);           \
+            _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {                                                                \
+                __m256 xv = _mm256_loadu_ps(x + (i0 + (size_t)r) * K + k);                               \
+                _Pragma("GCC unroll 4") for (int c = 0; c < C; c++) acc[r][c] = _mm256_fmadd_ps(xv, w[c], acc[r][c]);            \
+            }                                                                                            \
+        }                                                                                                \
+        _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)                                                                      \
+            _Pragma("GCC unroll 4") for (int c = 0; c < C; c++) {                                                                \
+                float s = hsum256(acc[r][c]);                                                            \
+                for (size_t kk = k; kk < K; kk++) s += x[(i0 + (size_t)r) * K + kk] * W[(j0 + (size_t)c) * K + kk]; \
+                y[(i0 + (size_t)r) * n + j0 + (size_t)c] = s + b[j0 + (size_t)c];                        \
+            }                                                                                            \
+    }
+NT_BLOCK(4, 3)
+NT_BLOCK(1, 3)
+NT_BLOCK(4, 1)
+NT_BLOCK(1, 1)
+
+/* Columns (W rows) outer, rows inner: the C rows of W being used stay in L1
+** while every row block of x passes over them, so W -- the big operand --
+** streams from memory once per call. */
+static TAVX void linear_nt_avx2(const float *x, size_t m, size_t K, const float *W, const float *b, size_t n, float *y) {
+    size_t j = 0;
+    for (; j + 3 <= n; j += 3) {
+        size_t i = 0;
+        for (; i + 4 <= m; i += 4) nt_4x3(x, K, W, b, n, y, i, j);
+        for (; i < m; i++) nt_1x3(x, K, W, b, n, y, i, j);
+    }
+    for (; j < n; j++) {
+        size_t i = 0;
+        for (; i + 4 <= m; i += 4) nt_4x1(x, K, W, b, n, y, i, j);
+        for (; i < m; i++) nt_1x1(x, K, W, b, n, y, i, j);
+    }
+}
+
+static const model_kernels k_avx2 = { "avx2", gelu_avx2, gelu_tanh_scalar, softmax_avx2, layernorm_avx2,
+                                      linear_nt_avx2 };
 const model_kernels *ds__model_kernels_avx2(void) {
     unsigned f = ds__cpu_features();
     return (f & DS_CPU_AVX2) && (f & DS_CPU_FMA) ? &k_avx2 : NULL;

@@ -15,6 +15,10 @@ typedef struct model_kernels {
     void (*gelu_tanh)(float *x, size_t n);            /* tanh approximation, in place */
     void (*softmax)(float *x, size_t n);              /* in place, n >= 1 */
     void (*layernorm)(float *x, size_t n, const float *g, const float *b, float eps);
+    /* y[i*n + j] = b[j] + sum_k x[i*K + k] * W[j*K + k] for i < m, j < n:
+    ** a linear layer with W in PyTorch's [out, in] layout, read in place.
+    ** Used for few rows, where OpenBLAS would spend its time re-packing W. */
+    void (*linear_nt)(const float *x, size_t m, size_t K, const float *W, const float *b, size_t n, float *y);
 } model_kernels;
 
 const model_kernels *ds__model_kernels(const ds_env *env);

@@ -70,6 +70,12 @@ static id_set id_set_of(const cJSON *arr, size_t limit) {
     return s;
 }
 
+static void id_set_free(id_set *s) {
+    for (size_t i = 0; i < s->n; i++) free(s->ids[i]);
+    free(s->ids);
+    free(s->lens);
+}
+
 static ds_encoder *open_model(const char *dir, size_t max_seq) {
     ds_encoder_opts o;
     ds_encoder_opts_init(&o);
@@ -143,6 +149,7 @@ static void check_bi_encoder(const char *key, const char *dir_rel) {
         free(ids);
     }
     printf("    %s: hidden states max abs diff %.2e\n", key, maxd);
+    id_set_free(&s);
     free(out);
     ds_encoder_close(enc);
     cJSON_Delete(fx);
@@ -177,6 +184,8 @@ TEST(model_parity_cross_encoder) {
     ASSERT(fabsf(z - sc[0]) > 1e-6f);
     free(ref);
     free(sc);
+    id_set_free(&s);
+    id_set_free(&ty);
     ds_encoder_close(enc);
     cJSON_Delete(fx);
 }
@@ -231,6 +240,7 @@ TEST(model_parity_splade) {
     printf("    splade: %zu texts, top-64 max abs diff %.2e\n", s.n, maxd);
     ds_sparse_vec_free(v, s.n);
     free(v);
+    id_set_free(&s);
     ds_encoder_close(enc);
     cJSON_Delete(fx);
 }
@@ -261,6 +271,7 @@ TEST(model_parity_minilm_shape) {
         free(r);
     }
     printf("    minilm-l6-shape: worst cosine over %zu texts %.7f\n", n, worst);
+    id_set_free(&s);
     free(out);
     ds_encoder_close(enc);
     cJSON_Delete(fx);
@@ -313,6 +324,7 @@ TEST(model_batch_and_thread_invariance) {
     const char *t = "hello";
     ASSERT_RC(ds_encoder_encode(a, &t, NULL, 1, one), DS_ERR_INVALID);
     free(x); free(y); free(one);
+    id_set_free(&s);
     ds_encoder_close(a);
     ds_encoder_close(b);
     ds_env_destroy(e1);
@@ -351,6 +363,22 @@ TEST(model_kernels_match_scalar) {
         for (size_t i = 0; i < n; i++) ASSERT_NEAR_F32(b[i], a[i], 1e-4);
         free(a); free(b); free(g); free(bb);
     }
+    /* linear_nt over awkward shapes (row, column and K tails) */
+    static const size_t ms[] = { 1, 3, 4, 5, 9 }, ks[] = { 1, 7, 8, 9, 64, 385 }, nns[] = { 1, 2, 3, 4, 7, 31 };
+    for (size_t a = 0; a < DS_ARRAY_LEN(ms); a++)
+        for (size_t c = 0; c < DS_ARRAY_LEN(ks); c++)
+            for (size_t d = 0; d < DS_ARRAY_LEN(nns); d++) {
+                size_t m = ms[a], K = ks[c], n = nns[d];
+                float *x = malloc(m * K * sizeof *x), *W = malloc(n * K * sizeof *W), *b = malloc(n * sizeof *b);
+                float *y1 = malloc(m * n * sizeof *y1), *y2 = malloc(m * n * sizeof *y2);
+                for (size_t i = 0; i < m * K; i++) x[i] = frand(&seed);
+                for (size_t i = 0; i < n * K; i++) W[i] = frand(&seed);
+                for (size_t i = 0; i < n; i++) b[i] = frand(&seed);
+                sc->linear_nt(x, m, K, W, b, n, y1);
+                av->linear_nt(x, m, K, W, b, n, y2);
+                for (size_t i = 0; i < m * n; i++) ASSERT_NEAR_F32(y2[i], y1[i], 1e-5 * (double)K + 1e-6);
+                free(x); free(W); free(b); free(y1); free(y2);
+            }
     /* extreme GELU inputs */
     float xs[4] = { -30.0f, -9.0f, 30.0f, 0.0f }, ys[4];
     memcpy(ys, xs, sizeof xs);

@@ -463,8 +463,9 @@ int cmd_rerank(int argc, char **argv) {
 done:
     chunk_free(&c);
     free(sc);
-    if (out != stdout && fclose(out) != 0) rc = CLI_FAIL;
-    if (out == stdout && fflush(stdout) != 0) rc = CLI_FAIL;
+    if (out == stdout) {
+        if (fflush(stdout) != 0) rc = CLI_FAIL;
+    } else if (fclose(out) != 0) rc = CLI_FAIL;
     close_input(&r);
     ds_encoder_close(enc);
     if (rc == CLI_OK) cli_progress_done(&pg.bar, pg.base);
@@ -521,8 +522,9 @@ int cmd_sparse(int argc, char **argv) {
 done:
     chunk_free(&c);
     free(v);
-    if (out != stdout && fclose(out) != 0) rc = CLI_FAIL;
-    if (out == stdout && fflush(stdout) != 0) rc = CLI_FAIL;
+    if (out == stdout) {
+        if (fflush(stdout) != 0) rc = CLI_FAIL;
+    } else if (fclose(out) != 0) rc = CLI_FAIL;
     close_input(&r);
     ds_encoder_close(enc);
     if (rc == CLI_OK) cli_progress_done(&pg.bar, pg.base);
