@@ -451,6 +451,112 @@ DS_API size_t      ds_tokenizer_num_special(const ds_tokenizer *tok, int pair);
 /* Transformer encoders, cross-encoders, SPLADE                 [encoder]     */
 /* ======================================================================== */
 
+/* An encoder runs a BERT-family checkpoint from a Hugging Face model
+** directory as users download it: config.json, model.safetensors (F32, F16 or
+** BF16; tensor names with or without the "bert." prefix), and, for
+** sentence-transformers folders, modules.json, 1_Pooling/config.json,
+** 2_Normalize and sentence_bert_config.json. What it computes follows the
+** architecture named in config.json:
+**   BertModel                       -> embeddings (pooled, optionally normalised)
+**   BertForSequenceClassification   -> cross-encoder scores (raw logit, 1 label)
+**   BertForMaskedLM                 -> SPLADE sparse vectors
+** F32 weights are memory-mapped, F16/BF16 are converted to float32 once.
+** All arithmetic is float32. */
+typedef struct ds_encoder ds_encoder;
+
+typedef enum ds_encoder_kind {
+    DS_ENCODER_EMBED = 0,    /* BertModel: ds_encoder_encode*                    */
+    DS_ENCODER_CROSS = 1,    /* BertForSequenceClassification: ds_encoder_rerank* */
+    DS_ENCODER_SPLADE = 2    /* BertForMaskedLM: ds_encoder_sparse*               */
+} ds_encoder_kind;
+
+typedef enum ds_pooling {
+    DS_POOLING_AUTO = 0,     /* 1_Pooling/config.json if present, else mean      */
+    DS_POOLING_MEAN = 1,     /* mean of the token states (padding excluded)      */
+    DS_POOLING_CLS = 2,      /* state of the first token                         */
+    DS_POOLING_MAX = 3,      /* per-dimension max over tokens                    */
+    DS_POOLING_MEAN_SQRT_LEN = 4 /* sum / sqrt(n_tokens)                         */
+} ds_pooling;
+
+typedef struct ds_encoder_opts {
+    size_t         struct_size;
+    ds_pooling     pooling;         /* default DS_POOLING_AUTO                        */
+    int            normalize;       /* -1 (default): as modules.json says (2_Normalize); 0 off; 1 on */
+    size_t         max_seq_length;  /* tokens incl. [CLS]/[SEP]; 0 (default): sentence_bert_config.json,
+                                       else min(512, max_position_embeddings)         */
+    size_t         batch_size;      /* sequences per forward pass, default 32         */
+    int            load_tokenizer;  /* default 1; 0: ids-only encoder (the *_ids calls) */
+    ds_progress_fn progress;        /* called after each batch with sequences done; may cancel */
+    void          *progress_ud;
+} ds_encoder_opts;
+
+/* One SPLADE vector: nnz (token id, weight) entries, ids ascending, weights > 0.
+** indices and values share one allocation; release with ds_sparse_vec_free. */
+typedef struct ds_sparse_vec {
+    size_t   nnz;
+    int32_t *indices;
+    float   *values;
+} ds_sparse_vec;
+
+DS_API void ds_encoder_opts_init(ds_encoder_opts *o);
+
+/* Opens the model in model_dir. Every field of the checkpoint is validated:
+** DS_ERR_IO (missing/unreadable file), DS_ERR_CORRUPT (bad safetensors header,
+** offsets outside the file, overlapping tensors, bad JSON), DS_ERR_FORMAT
+** (shape disagreeing with config.json, missing tensor), DS_ERR_UNSUPPORTED
+** (architecture, activation, pooling or module we do not run; the message
+** lists what is supported). ds_errmsg() names the file and field.
+** Thread: any. */
+DS_API ds_status ds_encoder_open(ds_env *env, const char *model_dir, const ds_encoder_opts *opts,
+                                 ds_encoder **out);
+DS_API void      ds_encoder_close(ds_encoder *enc);                     /* NULL ok */
+DS_API ds_encoder_kind ds_encoder_kind_of(const ds_encoder *enc);
+/* Embedding dimension (hidden size); for SPLADE, the vocabulary size. */
+DS_API size_t    ds_encoder_dim(const ds_encoder *enc);
+DS_API size_t    ds_encoder_hidden_size(const ds_encoder *enc);
+DS_API size_t    ds_encoder_max_seq_length(const ds_encoder *enc);
+/* The model's tokenizer (borrowed), or NULL when opened with load_tokenizer 0. */
+DS_API const ds_tokenizer *ds_encoder_tokenizer(const ds_encoder *enc);
+
+/* Sequences given as token ids (special tokens included, as the tokenizer
+** produces them): ids[i] holds lens[i] ids. A sequence longer than
+** max_seq_length keeps its first max_seq_length-1 ids and its last id (the
+** [SEP]), which is what Hugging Face truncation produces. Ids outside the
+** vocabulary and empty sequences give DS_ERR_INVALID. Sequences are sorted by
+** length and batched without padding, so the order of the input does not
+** matter for speed. Thread: any (the encoder is read-only). */
+
+/* Embeddings of n sequences into out (n x dim floats, row-major). */
+DS_API ds_status ds_encoder_encode_ids(const ds_encoder *enc, const int32_t *const *ids,
+                                       const size_t *lens, size_t n, float *out);
+/* Same for n UTF-8 texts (lens NULL: NUL-terminated), tokenized with the
+** model's tokenizer and truncated to max_seq_length. */
+DS_API ds_status ds_encoder_encode(const ds_encoder *enc, const char *const *texts,
+                                   const size_t *lens, size_t n, float *out);
+/* Last hidden state of every token of one sequence: out holds len x
+** hidden_size floats (len after truncation; *n_tokens receives it). Any kind
+** of encoder. */
+DS_API ds_status ds_encoder_token_states(const ds_encoder *enc, const int32_t *ids, size_t len,
+                                         float *out, size_t *n_tokens);
+/* Cross-encoder scores (raw logits) of n pre-tokenized pairs: type_ids[i]
+** (NULL: all 0) are the segment ids. */
+DS_API ds_status ds_encoder_rerank_ids(const ds_encoder *enc, const int32_t *const *ids,
+                                       const int32_t *const *type_ids, const size_t *lens,
+                                       size_t n, float *scores);
+/* Scores of n (query, passage) text pairs, encoded [CLS] q [SEP] p [SEP] and
+** truncated longest-first to max_seq_length. */
+DS_API ds_status ds_encoder_rerank(const ds_encoder *enc, const char *const *queries,
+                                   const char *const *passages, size_t n, float *scores);
+/* SPLADE vectors of n sequences: out is a caller array of n structs, each
+** filled with a library allocation (ds_sparse_vec_free). On failure every
+** entry is empty. */
+DS_API ds_status ds_encoder_sparse_ids(const ds_encoder *enc, const int32_t *const *ids,
+                                       const size_t *lens, size_t n, ds_sparse_vec *out);
+DS_API ds_status ds_encoder_sparse(const ds_encoder *enc, const char *const *texts,
+                                   const size_t *lens, size_t n, ds_sparse_vec *out);
+DS_API void      ds_sparse_vec_free(ds_sparse_vec *v, size_t n);        /* NULL ok */
+
+
 /* [encoder:end] */
 
 /* ======================================================================== */

@@ -1,24 +1,532 @@
-/* cmd_model.c -- placeholder until the model commands are built. */
+/* cmd_model.c -- densearch embed | rerank | sparse: run a transformer model
+** directory over a JSONL file.
+**
+** Input lines (embed, sparse):
+**   {"text": "..."}                        the text
+**   {"_id": .., "title": "..", "text": ".."}  a BEIR corpus line: encoded as
+**        (title + " " + text) with surrounding whitespace stripped, which is
+**        what BEIR's sentence-transformers wrapper feeds the model
+**   {"ids": [101, ..., 102]}               with --ids: token ids, special
+**        tokens included (skips the tokenizer; useful to test models alone)
+** rerank lines: {"query": "..", "passage": ".."}, or with --ids
+**   {"ids": [..], "type_ids": [..]}.
+**
+** Work is streamed in chunks of CHUNK lines; the library sorts each chunk
+** by length, so padding is never computed. Output of embed is chosen by the
+** extension of --output: .npy (float32, [n, dim]), .fvecs, or .jsonl (one
+** JSON array per line). Files are written to <out>.tmp and renamed.
+*/
 #include "cli.h"
 
-int cmd_embed(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "densearch: embed is not built yet\n");
-    return CLI_FAIL;
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CHUNK 4096
+
+typedef struct model_args {
+    const char *model, *input, *output;
+    uint64_t    batch, threads, max_seq;
+    int         ids, int8;
+} model_args;
+
+static int parse_args(int argc, char **argv, const char *input_flag, model_args *a, const char *usage) {
+    memset(a, 0, sizeof *a);
+    a->batch = 32;
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i];
+        int has = i + 1 < argc;
+        if (strcmp(o, "--help") == 0 || strcmp(o, "-h") == 0) { printf("%s", usage); exit(CLI_OK); }
+        else if (strcmp(o, "--model") == 0 && has) a->model = argv[++i];
+        else if (strcmp(o, input_flag) == 0 && has) a->input = argv[++i];
+        else if (strcmp(o, "--output") == 0 && has) a->output = argv[++i];
+        else if (strcmp(o, "--batch") == 0 && has) { if (!cli_parse_u64(o, argv[++i], 1, 4096, &a->batch)) return CLI_USAGE; }
+        else if (strcmp(o, "--threads") == 0 && has) { if (!cli_parse_u64(o, argv[++i], 1, 256, &a->threads)) return CLI_USAGE; }
+        else if (strcmp(o, "--max-seq") == 0 && has) { if (!cli_parse_u64(o, argv[++i], 2, 65536, &a->max_seq)) return CLI_USAGE; }
+        else if (strcmp(o, "--ids") == 0) a->ids = 1;
+        else if (strcmp(o, "--int8") == 0) a->int8 = 1;
+        else { fprintf(stderr, "%s", usage); return cli_usage_error("unknown or incomplete option '%s'", o); }
+    }
+    if (a->model == NULL || a->input == NULL) {
+        fprintf(stderr, "%s", usage);
+        return cli_usage_error("--model and %s are required", input_flag);
+    }
+    if (a->int8) return cli_usage_error("--int8 is not built yet (float32 only)");
+    if (a->threads) cli_set_threads((unsigned)a->threads);
+    return CLI_OK;
 }
+
+/* ---- reading JSONL -------------------------------------------------------- */
+typedef struct line_reader {
+    FILE       *f;
+    const char *path;
+    char       *buf;
+    size_t      cap;
+    uint64_t    lineno;
+} line_reader;
+
+/* Next non-empty line parsed as a JSON object; *obj NULL at end of file.
+** Returns CLI_OK or CLI_FAIL (message printed). */
+static int next_object(line_reader *r, cJSON **obj) {
+    *obj = NULL;
+    for (;;) {
+        ssize_t n = getline(&r->buf, &r->cap, r->f);
+        if (n < 0) {
+            if (ferror(r->f)) { fprintf(stderr, "densearch: %s: read error: %s\n", r->path, strerror(errno)); return CLI_FAIL; }
+            return CLI_OK;
+        }
+        r->lineno++;
+        size_t k = (size_t)n;
+        while (k > 0 && (r->buf[k - 1] == '\n' || r->buf[k - 1] == '\r' || r->buf[k - 1] == ' ')) k--;
+        if (k == 0) continue;
+        cJSON *o = cJSON_ParseWithLength(r->buf, k);
+        if (o == NULL || !cJSON_IsObject(o)) {
+            cJSON_Delete(o);
+            fprintf(stderr, "densearch: %s:%llu: not a JSON object\n", r->path, (unsigned long long)r->lineno);
+            return CLI_FAIL;
+        }
+        *obj = o;
+        return CLI_OK;
+    }
+}
+
+static uint64_t count_lines(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) return 0;
+    char buf[1 << 16];
+    uint64_t n = 0;
+    size_t k;
+    while ((k = fread(buf, 1, sizeof buf, f)) > 0)
+        for (size_t i = 0; i < k; i++) n += buf[i] == '\n';
+    fclose(f);
+    return n;
+}
+
+/* The text of an embed/sparse line (malloc'd), or NULL with a message. */
+static char *line_text(const cJSON *o, const line_reader *r) {
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "text");
+    const cJSON *ti = cJSON_GetObjectItemCaseSensitive(o, "title");
+    if (!cJSON_IsString(t)) {
+        fprintf(stderr, "densearch: %s:%llu: no \"text\" string\n", r->path, (unsigned long long)r->lineno);
+        return NULL;
+    }
+    const char *title = cJSON_IsString(ti) ? ti->valuestring : "";
+    size_t tl = strlen(title), xl = strlen(t->valuestring);
+    char *s = malloc(tl + xl + 2);
+    if (s == NULL) return NULL;
+    memcpy(s, title, tl);
+    s[tl] = ' ';
+    memcpy(s + tl + 1, t->valuestring, xl + 1);
+    /* (title + " " + text).strip() */
+    size_t b = 0, e = tl + 1 + xl;
+    while (b < e && (s[b] == ' ' || s[b] == '\t' || s[b] == '\n' || s[b] == '\r')) b++;
+    while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t' || s[e - 1] == '\n' || s[e - 1] == '\r')) e--;
+    memmove(s, s + b, e - b);
+    s[e - b] = '\0';
+    return s;
+}
+
+/* An int array field of a line (malloc'd), or NULL with a message. */
+static int32_t *line_ints(const cJSON *o, const char *key, const line_reader *r, size_t *n) {
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, key);
+    *n = 0;
+    if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) == 0) {
+        fprintf(stderr, "densearch: %s:%llu: \"%s\" must be a non-empty array of token ids\n", r->path,
+                (unsigned long long)r->lineno, key);
+        return NULL;
+    }
+    size_t k = (size_t)cJSON_GetArraySize(a), i = 0;
+    int32_t *v = malloc(k * sizeof *v);
+    if (v == NULL) return NULL;
+    for (const cJSON *e = a->child; e; e = e->next, i++) {
+        double d = cJSON_IsNumber(e) ? e->valuedouble : -1;
+        if (!(d >= 0 && d <= 2147483647.0) || (double)(int32_t)d != d) {
+            fprintf(stderr, "densearch: %s:%llu: \"%s\"[%zu] is not a token id\n", r->path,
+                    (unsigned long long)r->lineno, key, i);
+            free(v);
+            return NULL;
+        }
+        v[i] = (int32_t)d;
+    }
+    *n = k;
+    return v;
+}
+
+/* ---- progress across chunks ---------------------------------------------- */
+typedef struct prog { cli_progress bar; uint64_t base, total; } prog;
+static int prog_cb(uint64_t done, uint64_t total, void *ud) {
+    prog *p = ud;
+    (void)total;
+    return cli_progress_cb(p->base + done, p->total, &p->bar);
+}
+
+static ds_encoder *open_encoder(const model_args *a, prog *pg, ds_encoder_kind want) {
+    ds_encoder_opts o;
+    ds_encoder_opts_init(&o);
+    o.batch_size = (size_t)a->batch;
+    o.max_seq_length = (size_t)a->max_seq;
+    o.load_tokenizer = !a->ids;
+    o.progress = prog_cb;
+    o.progress_ud = pg;
+    ds_encoder *enc = NULL;
+    ds_status rc = ds_encoder_open(cli_env(), a->model, &o, &enc);
+    if (rc != DS_OK) { cli_fail_rc(rc, "cannot open model %s", a->model); return NULL; }
+    if (ds_encoder_kind_of(enc) != want) {
+        static const char *names[] = { "a bi-encoder (BertModel): use 'densearch embed'",
+                                       "a cross-encoder: use 'densearch rerank'", "a SPLADE model: use 'densearch sparse'" };
+        fprintf(stderr, "densearch: %s is %s\n", a->model, names[ds_encoder_kind_of(enc)]);
+        ds_encoder_close(enc);
+        return NULL;
+    }
+    return enc;
+}
+
+/* ---- output writers --------------------------------------------------------- */
+typedef enum { OUT_NPY, OUT_FVECS, OUT_JSONL } out_kind;
+
+typedef struct out_file {
+    FILE    *f;
+    char     tmp[4096];
+    const char *path;
+    out_kind kind;
+    size_t   dim;
+    uint64_t rows;
+} out_file;
+
+#define NPY_HEADER 128   /* fixed, so the shape can be patched in at the end */
+
+static void npy_header(char *h, uint64_t rows, size_t dim) {
+    memset(h, ' ', NPY_HEADER);
+    memcpy(h, "\x93NUMPY\x01\x00", 8);
+    h[8] = (char)(NPY_HEADER - 10);
+    h[9] = 0;
+    char d[NPY_HEADER];
+    int n = snprintf(d, sizeof d, "{'descr': '<f4', 'fortran_order': False, 'shape': (%llu, %zu), }",
+                     (unsigned long long)rows, dim);
+    memcpy(h + 10, d, (size_t)n);
+    h[NPY_HEADER - 1] = '\n';
+}
+
+static int out_open(out_file *o, const char *path, size_t dim) {
+    memset(o, 0, sizeof *o);
+    o->path = path;
+    o->dim = dim;
+    size_t l = strlen(path);
+    if (l >= 4 && strcmp(path + l - 4, ".npy") == 0) o->kind = OUT_NPY;
+    else if (l >= 6 && strcmp(path + l - 6, ".fvecs") == 0) o->kind = OUT_FVECS;
+    else if (l >= 6 && strcmp(path + l - 6, ".jsonl") == 0) o->kind = OUT_JSONL;
+    else return cli_usage_error("--output must end in .npy, .fvecs or .jsonl: '%s'", path);
+    snprintf(o->tmp, sizeof o->tmp, "%s.tmp", path);
+    o->f = fopen(o->tmp, "wb");
+    if (o->f == NULL) { fprintf(stderr, "densearch: %s: %s\n", o->tmp, strerror(errno)); return CLI_FAIL; }
+    if (o->kind == OUT_NPY) {
+        char h[NPY_HEADER];
+        npy_header(h, 0, dim);
+        fwrite(h, 1, NPY_HEADER, o->f);
+    }
+    return CLI_OK;
+}
+
+static void out_rows(out_file *o, const float *x, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        const float *r = x + i * o->dim;
+        if (o->kind == OUT_NPY) fwrite(r, sizeof *r, o->dim, o->f);   /* little-endian host (x86-64, arm64) */
+        else if (o->kind == OUT_FVECS) {
+            int32_t d = (int32_t)o->dim;
+            fwrite(&d, sizeof d, 1, o->f);
+            fwrite(r, sizeof *r, o->dim, o->f);
+        } else {
+            fputc('[', o->f);
+            for (size_t j = 0; j < o->dim; j++) fprintf(o->f, j ? ", %.8g" : "%.8g", (double)r[j]);
+            fputs("]\n", o->f);
+        }
+    }
+    o->rows += n;
+}
+
+static int out_close(out_file *o, int ok) {
+    if (o->f == NULL) return CLI_FAIL;
+    if (ok && o->kind == OUT_NPY) {
+        char h[NPY_HEADER];
+        npy_header(h, o->rows, o->dim);
+        ok = fseek(o->f, 0, SEEK_SET) == 0 && fwrite(h, 1, NPY_HEADER, o->f) == NPY_HEADER;
+    }
+    ok = ok && fflush(o->f) == 0 && !ferror(o->f);
+    ok = (fclose(o->f) == 0) && ok;
+    o->f = NULL;
+    if (!ok || rename(o->tmp, o->path) != 0) {
+        remove(o->tmp);
+        if (ok) fprintf(stderr, "densearch: %s: %s\n", o->path, strerror(errno));
+        return CLI_FAIL;
+    }
+    return CLI_OK;
+}
+
+/* ---- chunks ---------------------------------------------------------------- */
+typedef struct chunk {
+    char    **texts, **texts2;
+    int32_t **ids, **types;
+    size_t   *lens;
+    size_t    n;
+} chunk;
+
+static void chunk_clear(chunk *c) {
+    for (size_t i = 0; i < c->n; i++) {
+        free(c->texts[i]); free(c->texts2[i]); free(c->ids[i]); free(c->types[i]);
+        c->texts[i] = c->texts2[i] = NULL;
+        c->ids[i] = c->types[i] = NULL;
+    }
+    c->n = 0;
+}
+
+static int chunk_alloc(chunk *c) {
+    c->texts = calloc(CHUNK, sizeof *c->texts);
+    c->texts2 = calloc(CHUNK, sizeof *c->texts2);
+    c->ids = calloc(CHUNK, sizeof *c->ids);
+    c->types = calloc(CHUNK, sizeof *c->types);
+    c->lens = calloc(CHUNK, sizeof *c->lens);
+    c->n = 0;
+    return c->texts && c->texts2 && c->ids && c->types && c->lens;
+}
+
+static void chunk_free(chunk *c) {
+    if (c->texts) chunk_clear(c);
+    free(c->texts); free(c->texts2); free(c->ids); free(c->types); free(c->lens);
+}
+
+/* Fills c with up to CHUNK lines. mode: 0 texts, 1 pairs. */
+static int chunk_fill(chunk *c, line_reader *r, int ids_mode, int pairs) {
+    chunk_clear(c);
+    while (c->n < CHUNK) {
+        cJSON *o;
+        int rc = next_object(r, &o);
+        if (rc != CLI_OK) return rc;
+        if (o == NULL) break;
+        size_t i = c->n;
+        int bad = 0;
+        if (ids_mode) {
+            c->ids[i] = line_ints(o, "ids", r, &c->lens[i]);
+            bad = c->ids[i] == NULL;
+            if (!bad && pairs && cJSON_GetObjectItemCaseSensitive(o, "type_ids") != NULL) {
+                size_t tn;
+                c->types[i] = line_ints(o, "type_ids", r, &tn);
+                bad = c->types[i] == NULL;
+                if (!bad && tn != c->lens[i]) {
+                    fprintf(stderr, "densearch: %s:%llu: \"type_ids\" and \"ids\" differ in length\n", r->path,
+                            (unsigned long long)r->lineno);
+                    bad = 1;
+                }
+            }
+        } else if (pairs) {
+            const cJSON *q = cJSON_GetObjectItemCaseSensitive(o, "query"), *p = cJSON_GetObjectItemCaseSensitive(o, "passage");
+            if (!cJSON_IsString(q) || !cJSON_IsString(p)) {
+                fprintf(stderr, "densearch: %s:%llu: needs \"query\" and \"passage\" strings\n", r->path,
+                        (unsigned long long)r->lineno);
+                bad = 1;
+            } else {
+                c->texts[i] = strdup(q->valuestring);
+                c->texts2[i] = strdup(p->valuestring);
+                bad = c->texts[i] == NULL || c->texts2[i] == NULL;
+            }
+        } else {
+            c->texts[i] = line_text(o, r);
+            bad = c->texts[i] == NULL;
+        }
+        cJSON_Delete(o);
+        c->n++;
+        if (bad) return CLI_FAIL;
+    }
+    return CLI_OK;
+}
+
+static int open_input(line_reader *r, const char *path) {
+    memset(r, 0, sizeof *r);
+    r->path = path;
+    r->f = fopen(path, "rb");
+    if (r->f == NULL) { fprintf(stderr, "densearch: %s: %s\n", path, strerror(errno)); return CLI_FAIL; }
+    return CLI_OK;
+}
+
+static void close_input(line_reader *r) {
+    if (r->f) fclose(r->f);
+    free(r->buf);
+}
+
+/* ---- commands ------------------------------------------------------------- */
+static const char embed_usage[] =
+    "usage: densearch embed --model MODEL_DIR --input texts.jsonl --output out.{npy,fvecs,jsonl}\n"
+    "                       [--batch 32] [--threads N] [--max-seq N] [--ids]\n"
+    "  input lines: {\"text\": ...}, BEIR corpus lines ({\"title\", \"text\"}: encoded as\n"
+    "  title + \" \" + text, stripped), or with --ids {\"ids\": [token ids]}\n";
+
+int cmd_embed(int argc, char **argv) {
+    model_args a;
+    int rc = parse_args(argc, argv, "--input", &a, embed_usage);
+    if (rc != CLI_OK) return rc;
+    if (a.output == NULL) return cli_usage_error("--output is required");
+    prog pg;
+    memset(&pg, 0, sizeof pg);
+    pg.total = count_lines(a.input);
+    cli_progress_init(&pg.bar, "embed", "sentences");
+    ds_encoder *enc = open_encoder(&a, &pg, DS_ENCODER_EMBED);
+    if (enc == NULL) return CLI_FAIL;
+    size_t dim = ds_encoder_dim(enc);
+    line_reader r;
+    out_file out;
+    chunk c;
+    memset(&c, 0, sizeof c);
+    float *emb = NULL;
+    int ok = 0;
+    if ((rc = open_input(&r, a.input)) != CLI_OK) { ds_encoder_close(enc); return rc; }
+    if ((rc = out_open(&out, a.output, dim)) != CLI_OK) { close_input(&r); ds_encoder_close(enc); return rc; }
+    emb = malloc((size_t)CHUNK * dim * sizeof *emb);
+    if (emb == NULL || !chunk_alloc(&c)) { fprintf(stderr, "densearch: out of memory\n"); goto done; }
+    for (;;) {
+        if (chunk_fill(&c, &r, a.ids, 0) != CLI_OK) goto done;
+        if (c.n == 0) break;
+        ds_status s = a.ids ? ds_encoder_encode_ids(enc, (const int32_t *const *)c.ids, c.lens, c.n, emb)
+                            : ds_encoder_encode(enc, (const char *const *)c.texts, NULL, c.n, emb);
+        if (s != DS_OK) {
+            cli_fail_rc(s, "%s: lines %llu..%llu", a.input, (unsigned long long)(pg.base + 1),
+                        (unsigned long long)(pg.base + c.n));
+            goto done;
+        }
+        out_rows(&out, emb, c.n);
+        pg.base += c.n;
+    }
+    ok = 1;
+done:
+    chunk_free(&c);
+    free(emb);
+    rc = out_close(&out, ok);
+    close_input(&r);
+    ds_encoder_close(enc);
+    if (rc == CLI_OK) {
+        cli_progress_done(&pg.bar, pg.base);
+        fprintf(stderr, "densearch: %llu embeddings of dimension %zu written to %s\n", (unsigned long long)pg.base, dim,
+                a.output);
+    }
+    return rc;
+}
+
+static const char rerank_usage[] =
+    "usage: densearch rerank --model MODEL_DIR --pairs pairs.jsonl [--output scores.txt]\n"
+    "                        [--batch 32] [--threads N] [--max-seq N] [--ids]\n"
+    "  lines {\"query\": ..., \"passage\": ...} (or with --ids {\"ids\": [..], \"type_ids\": [..]});\n"
+    "  prints one score (raw logit) per line\n";
 
 int cmd_rerank(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "densearch: rerank is not built yet\n");
-    return CLI_FAIL;
+    model_args a;
+    int rc = parse_args(argc, argv, "--pairs", &a, rerank_usage);
+    if (rc != CLI_OK) return rc;
+    prog pg;
+    memset(&pg, 0, sizeof pg);
+    pg.total = count_lines(a.input);
+    cli_progress_init(&pg.bar, "rerank", "pairs");
+    ds_encoder *enc = open_encoder(&a, &pg, DS_ENCODER_CROSS);
+    if (enc == NULL) return CLI_FAIL;
+    line_reader r;
+    chunk c;
+    memset(&c, 0, sizeof c);
+    float *sc = NULL;
+    FILE *out = stdout;
+    if ((rc = open_input(&r, a.input)) != CLI_OK) { ds_encoder_close(enc); return rc; }
+    if (a.output && (out = fopen(a.output, "w")) == NULL) {
+        fprintf(stderr, "densearch: %s: %s\n", a.output, strerror(errno));
+        close_input(&r);
+        ds_encoder_close(enc);
+        return CLI_FAIL;
+    }
+    rc = CLI_FAIL;
+    sc = malloc(CHUNK * sizeof *sc);
+    if (sc == NULL || !chunk_alloc(&c)) goto done;
+    for (;;) {
+        if (chunk_fill(&c, &r, a.ids, 1) != CLI_OK) goto done;
+        if (c.n == 0) break;
+        int any_types = 0;
+        for (size_t i = 0; i < c.n; i++) any_types |= c.types[i] != NULL;
+        if (any_types)
+            for (size_t i = 0; i < c.n; i++)
+                if (c.types[i] == NULL) {
+                    c.types[i] = calloc(c.lens[i], sizeof(int32_t));
+                    if (c.types[i] == NULL) goto done;
+                }
+        ds_status s = a.ids ? ds_encoder_rerank_ids(enc, (const int32_t *const *)c.ids,
+                                                    any_types ? (const int32_t *const *)c.types : NULL, c.lens, c.n, sc)
+                            : ds_encoder_rerank(enc, (const char *const *)c.texts, (const char *const *)c.texts2, c.n, sc);
+        if (s != DS_OK) { cli_fail_rc(s, "%s", a.input); goto done; }
+        for (size_t i = 0; i < c.n; i++) fprintf(out, "%.7g\n", (double)sc[i]);
+        pg.base += c.n;
+    }
+    rc = CLI_OK;
+done:
+    chunk_free(&c);
+    free(sc);
+    if (out == stdout) {
+        if (fflush(stdout) != 0) rc = CLI_FAIL;
+    } else if (fclose(out) != 0) rc = CLI_FAIL;
+    close_input(&r);
+    ds_encoder_close(enc);
+    if (rc == CLI_OK) cli_progress_done(&pg.bar, pg.base);
+    return rc;
 }
+
+static const char sparse_usage[] =
+    "usage: densearch sparse --model MODEL_DIR --input texts.jsonl [--output out.jsonl]\n"
+    "                        [--batch 32] [--threads N] [--max-seq N] [--ids]\n"
+    "  one {\"indices\": [token ids], \"values\": [weights]} per input line (ids ascending)\n";
 
 int cmd_sparse(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "densearch: sparse is not built yet\n");
-    return CLI_FAIL;
+    model_args a;
+    int rc = parse_args(argc, argv, "--input", &a, sparse_usage);
+    if (rc != CLI_OK) return rc;
+    prog pg;
+    memset(&pg, 0, sizeof pg);
+    pg.total = count_lines(a.input);
+    cli_progress_init(&pg.bar, "sparse", "texts");
+    ds_encoder *enc = open_encoder(&a, &pg, DS_ENCODER_SPLADE);
+    if (enc == NULL) return CLI_FAIL;
+    line_reader r;
+    chunk c;
+    memset(&c, 0, sizeof c);
+    ds_sparse_vec *v = NULL;
+    FILE *out = stdout;
+    if ((rc = open_input(&r, a.input)) != CLI_OK) { ds_encoder_close(enc); return rc; }
+    if (a.output && (out = fopen(a.output, "w")) == NULL) {
+        fprintf(stderr, "densearch: %s: %s\n", a.output, strerror(errno));
+        close_input(&r);
+        ds_encoder_close(enc);
+        return CLI_FAIL;
+    }
+    rc = CLI_FAIL;
+    v = calloc(CHUNK, sizeof *v);
+    if (v == NULL || !chunk_alloc(&c)) goto done;
+    for (;;) {
+        if (chunk_fill(&c, &r, a.ids, 0) != CLI_OK) goto done;
+        if (c.n == 0) break;
+        ds_status s = a.ids ? ds_encoder_sparse_ids(enc, (const int32_t *const *)c.ids, c.lens, c.n, v)
+                            : ds_encoder_sparse(enc, (const char *const *)c.texts, NULL, c.n, v);
+        if (s != DS_OK) { cli_fail_rc(s, "%s", a.input); goto done; }
+        for (size_t i = 0; i < c.n; i++) {
+            fputs("{\"indices\": [", out);
+            for (size_t j = 0; j < v[i].nnz; j++) fprintf(out, j ? ", %d" : "%d", (int)v[i].indices[j]);
+            fputs("], \"values\": [", out);
+            for (size_t j = 0; j < v[i].nnz; j++) fprintf(out, j ? ", %.7g" : "%.7g", (double)v[i].values[j]);
+            fputs("]}\n", out);
+        }
+        ds_sparse_vec_free(v, c.n);
+        pg.base += c.n;
+    }
+    rc = CLI_OK;
+done:
+    chunk_free(&c);
+    free(v);
+    if (out == stdout) {
+        if (fflush(stdout) != 0) rc = CLI_FAIL;
+    } else if (fclose(out) != 0) rc = CLI_FAIL;
+    close_input(&r);
+    ds_encoder_close(enc);
+    if (rc == CLI_OK) cli_progress_done(&pg.bar, pg.base);
+    return rc;
 }
-

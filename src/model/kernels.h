@@ -1,0 +1,28 @@
+/* kernels.h -- element-wise kernels of the encoder (GELU, LayerNorm,
+** softmax), each with a scalar twin. The table is chosen per env: AVX2+FMA
+** when the CPU has it and the env's kernels are not forced to scalar
+** (DS_SIMD=scalar / ds_env_opts.simd = "scalar"). Kept in src/model/ so the
+** shared src/simd table stays another helper's.
+*/
+#ifndef DS_MODEL_KERNELS_H
+#define DS_MODEL_KERNELS_H
+
+#include "ds_internal.h"
+
+typedef struct model_kernels {
+    const char *name;
+    void (*gelu)(float *x, size_t n);                 /* exact (erf) GELU, in place */
+    void (*gelu_tanh)(float *x, size_t n);            /* tanh approximation, in place */
+    void (*softmax)(float *x, size_t n);              /* in place, n >= 1 */
+    void (*layernorm)(float *x, size_t n, const float *g, const float *b, float eps);
+    /* y[i*n + j] = b[j] + sum_k x[i*K + k] * W[j*K + k] for i < m, j < n:
+    ** a linear layer with W in PyTorch's [out, in] layout, read in place.
+    ** Used for few rows, where OpenBLAS would spend its time re-packing W. */
+    void (*linear_nt)(const float *x, size_t m, size_t K, const float *W, const float *b, size_t n, float *y);
+} model_kernels;
+
+const model_kernels *ds__model_kernels(const ds_env *env);
+const model_kernels *ds__model_kernels_scalar(void);
+const model_kernels *ds__model_kernels_avx2(void);     /* NULL if the CPU lacks AVX2+FMA */
+
+#endif

@@ -1,0 +1,401 @@
+/* t_model.c -- the transformer encoder against independent references:
+** ../shared/models/fixtures.json.gz, computed by Hugging Face transformers /
+** sentence-transformers in float32 (skipped when ../shared is absent). The
+** token ids come from the fixtures, so these tests pin the model arithmetic
+** independently of the tokenizer.
+**
+** Also here: kernel twins (AVX2 vs scalar), batching and thread
+** invariance. Loader robustness is in t_model_load.c.
+*/
+#include "test.h"
+#include "model/kernels.h"
+#include "model/model.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+
+/* ---- fixtures ----------------------------------------------------------- */
+static cJSON *load_fixtures(void) {
+    const char *p = ds_test_shared_or_skip("models/fixtures.json.gz");
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "gzip -dc '%s'", p);
+    FILE *f = popen(cmd, "r");
+    ASSERT(f != NULL);
+    size_t cap = 1 << 22, len = 0;
+    char *buf = malloc(cap);
+    for (;;) {
+        if (len == cap) buf = realloc(buf, cap *= 2);
+        size_t n = fread(buf + len, 1, cap - len, f);
+        if (n == 0) break;
+        len += n;
+    }
+    ASSERT(pclose(f) == 0);
+    cJSON *root = cJSON_ParseWithLength(buf, len);
+    free(buf);
+    ASSERT(root != NULL);
+    return root;
+}
+
+static cJSON *jget(const cJSON *o, const char *k) {
+    cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    if (v == NULL) FAIL("fixture key '%s' missing", k);
+    return v;
+}
+
+/* int array -> malloc'd int32 */
+static int32_t *ints(const cJSON *a, size_t *n) {
+    *n = (size_t)cJSON_GetArraySize(a);
+    int32_t *r = malloc((*n ? *n : 1) * sizeof *r);
+    size_t i = 0;
+    for (const cJSON *e = a->child; e; e = e->next) r[i++] = (int32_t)e->valuedouble;
+    return r;
+}
+
+static float *floats(const cJSON *a, size_t *n) {
+    *n = (size_t)cJSON_GetArraySize(a);
+    float *r = malloc((*n ? *n : 1) * sizeof *r);
+    size_t i = 0;
+    for (const cJSON *e = a->child; e; e = e->next) r[i++] = (float)e->valuedouble;
+    return r;
+}
+
+typedef struct id_set { int32_t **ids; size_t *lens; size_t n; } id_set;
+
+static id_set id_set_of(const cJSON *arr, size_t limit) {
+    id_set s;
+    s.n = DS_MIN((size_t)cJSON_GetArraySize(arr), limit);
+    s.ids = calloc(s.n, sizeof *s.ids);
+    s.lens = calloc(s.n, sizeof *s.lens);
+    for (size_t i = 0; i < s.n; i++) s.ids[i] = ints(cJSON_GetArrayItem(arr, (int)i), &s.lens[i]);
+    return s;
+}
+
+static void id_set_free(id_set *s) {
+    for (size_t i = 0; i < s->n; i++) free(s->ids[i]);
+    free(s->ids);
+    free(s->lens);
+}
+
+static ds_encoder *open_model(const char *dir, size_t max_seq) {
+    ds_encoder_opts o;
+    ds_encoder_opts_init(&o);
+    o.load_tokenizer = 0;
+    o.max_seq_length = max_seq;
+    ds_encoder *enc = NULL;
+    ASSERT_OK(ds_encoder_open(NULL, dir, &o, &enc));
+    return enc;
+}
+
+static double cosine(const float *a, const float *b, size_t n) {
+    double ab = 0, aa = 0, bb = 0;
+    for (size_t i = 0; i < n; i++) {
+        ab += (double)a[i] * b[i];
+        aa += (double)a[i] * a[i];
+        bb += (double)b[i] * b[i];
+    }
+    return ab / (sqrt(aa) * sqrt(bb) + 1e-30);
+}
+
+/* Embeddings of every fixture text against `embeddings`, then per-token
+** hidden states of the stored texts. */
+static void check_bi_encoder(const char *key, const char *dir_rel) {
+    cJSON *fx = load_fixtures();
+    const cJSON *m = jget(fx, key);
+    ds_encoder *enc = open_model(ds_test_shared_or_skip(dir_rel), 0);
+    ASSERT_EQ_U64(ds_encoder_max_seq_length(enc), (size_t)jget(m, "max_seq_length")->valuedouble);
+    size_t dim = ds_encoder_dim(enc);
+    id_set s = id_set_of(jget(fx, "wordpiece_uncased"), SIZE_MAX);
+    float *out = malloc(s.n * dim * sizeof *out);
+    ASSERT_OK(ds_encoder_encode_ids(enc, (const int32_t *const *)s.ids, s.lens, s.n, out));
+    const cJSON *ref = jget(m, "embeddings");
+    ASSERT_EQ_U64(cJSON_GetArraySize(ref), s.n);
+    double worst = 1;
+    for (size_t i = 0; i < s.n; i++) {
+        size_t k;
+        float *r = floats(cJSON_GetArrayItem(ref, (int)i), &k);
+        ASSERT_EQ_U64(k, dim);
+        double c = cosine(out + i * dim, r, dim);
+        if (c < worst) worst = c;
+        if (c < 0.9999) FAIL("%s text %zu: cosine %.6f < 0.9999", key, i, c);
+        for (size_t j = 0; j < dim; j++) ASSERT_NEAR_F32(out[i * dim + j], r[j], 1e-3);
+        free(r);
+    }
+    printf("    %s: worst cosine over %zu texts %.7f\n", key, s.n, worst);
+    const cJSON *hs = jget(m, "hidden_states");
+    double maxd = 0;
+    for (int i = 0; i < cJSON_GetArraySize(hs); i++) {
+        const cJSON *h = cJSON_GetArrayItem(hs, i);
+        size_t len;
+        int32_t *ids = ints(jget(h, "input_ids"), &len);
+        const cJSON *st = jget(h, "last_hidden_state");
+        ASSERT_EQ_U64(cJSON_GetArraySize(st), len);
+        float *got = malloc(len * dim * sizeof *got);
+        size_t nt;
+        ASSERT_OK(ds_encoder_token_states(enc, ids, len, got, &nt));
+        ASSERT_EQ_U64(nt, len);
+        for (size_t t = 0; t < len; t++) {
+            size_t k;
+            float *r = floats(cJSON_GetArrayItem(st, (int)t), &k);
+            ASSERT_EQ_U64(k, dim);
+            for (size_t j = 0; j < dim; j++) {
+                double d = fabs((double)got[t * dim + j] - r[j]);
+                if (d > maxd) maxd = d;
+                if (d > 1e-3) FAIL("%s hidden state text %d token %zu dim %zu: %g vs %g", key, i, t, j,
+                                   (double)got[t * dim + j], (double)r[j]);
+            }
+            free(r);
+        }
+        free(got);
+        free(ids);
+    }
+    printf("    %s: hidden states max abs diff %.2e\n", key, maxd);
+    id_set_free(&s);
+    free(out);
+    ds_encoder_close(enc);
+    cJSON_Delete(fx);
+}
+
+TEST(model_parity_mean_f32) { check_bi_encoder("st_mean_f32", "models/tiny-bert-mean-f32"); }
+TEST(model_parity_cls_f16) { check_bi_encoder("st_cls_f16", "models/tiny-bert-cls-f16"); }
+
+TEST(model_parity_cross_encoder) {
+    cJSON *fx = load_fixtures();
+    const cJSON *m = jget(fx, "cross_encoder");
+    ds_encoder *enc = open_model(ds_test_shared_or_skip("models/tiny-cross-encoder"),
+                                 (size_t)jget(m, "max_length")->valuedouble);
+    ASSERT(ds_encoder_kind_of(enc) == DS_ENCODER_CROSS);
+    id_set s = id_set_of(jget(fx, "pair_ids"), SIZE_MAX);
+    id_set ty = id_set_of(jget(fx, "pair_type_ids"), SIZE_MAX);
+    float *sc = malloc(s.n * sizeof *sc);
+    ASSERT_OK(ds_encoder_rerank_ids(enc, (const int32_t *const *)s.ids, (const int32_t *const *)ty.ids, s.lens,
+                                    s.n, sc));
+    size_t k;
+    float *ref = floats(jget(m, "scores"), &k);
+    ASSERT_EQ_U64(k, s.n);
+    double maxd = 0;
+    for (size_t i = 0; i < s.n; i++) {
+        maxd = fmax(maxd, fabs((double)sc[i] - ref[i]));
+        ASSERT_NEAR_F32(sc[i], ref[i], 1e-3);
+    }
+    printf("    cross-encoder: %zu pairs, max abs diff %.2e\n", s.n, maxd);
+    /* type ids matter: all-zero segments must give different scores */
+    float z;
+    ASSERT_OK(ds_encoder_rerank_ids(enc, (const int32_t *const *)s.ids, NULL, s.lens, 1, &z));
+    ASSERT(fabsf(z - sc[0]) > 1e-6f);
+    free(ref);
+    free(sc);
+    id_set_free(&s);
+    id_set_free(&ty);
+    ds_encoder_close(enc);
+    cJSON_Delete(fx);
+}
+
+static int cmp_w_desc(const void *a, const void *b) {
+    const float *x = a, *y = b;
+    return x[1] > y[1] ? -1 : x[1] < y[1];
+}
+
+TEST(model_parity_splade) {
+    cJSON *fx = load_fixtures();
+    const cJSON *m = jget(fx, "splade");
+    ds_encoder *enc = open_model(ds_test_shared_or_skip("models/tiny-splade"), (size_t)jget(m, "max_length")->valuedouble);
+    ASSERT(ds_encoder_kind_of(enc) == DS_ENCODER_SPLADE);
+    id_set s = id_set_of(jget(fx, "wordpiece_uncased"), SIZE_MAX);
+    ds_sparse_vec *v = calloc(s.n, sizeof *v);
+    ASSERT_OK(ds_encoder_sparse_ids(enc, (const int32_t *const *)s.ids, s.lens, s.n, v));
+    const cJSON *ref = jget(m, "vectors");
+    ASSERT_EQ_U64(cJSON_GetArraySize(ref), s.n);
+    double maxd = 0;
+    for (size_t i = 0; i < s.n; i++) {
+        const cJSON *r = cJSON_GetArrayItem(ref, (int)i);
+        size_t nnz = (size_t)jget(r, "nnz")->valuedouble;
+        double l1 = jget(r, "l1")->valuedouble, ours_l1 = 0;
+        for (size_t j = 0; j < v[i].nnz; j++) ours_l1 += v[i].values[j];
+        if (v[i].nnz != nnz) FAIL("splade text %zu: nnz %zu vs %zu", i, v[i].nnz, nnz);
+        if (fabs(ours_l1 - l1) > 1e-4 * fabs(l1) + 1e-3) FAIL("splade text %zu: l1 %.6f vs %.6f", i, ours_l1, l1);
+        /* our top 64 by weight */
+        float (*pairs)[2] = malloc(v[i].nnz * sizeof *pairs);
+        for (size_t j = 0; j < v[i].nnz; j++) { pairs[j][0] = (float)v[i].indices[j]; pairs[j][1] = v[i].values[j]; }
+        qsort(pairs, v[i].nnz, sizeof *pairs, cmp_w_desc);
+        const cJSON *top = jget(r, "top");
+        int nt = cJSON_GetArraySize(top);
+        float last = (float)cJSON_GetArrayItem(cJSON_GetArrayItem(top, nt - 1), 1)->valuedouble;
+        for (int t = 0; t < nt; t++) {
+            const cJSON *e = cJSON_GetArrayItem(top, t);
+            int32_t id = (int32_t)cJSON_GetArrayItem(e, 0)->valuedouble;
+            float w = (float)cJSON_GetArrayItem(e, 1)->valuedouble;
+            /* the reference id must be in our top 64 with the same weight
+            ** (unless it ties, within 1e-3, with the 64th: order is then arbitrary) */
+            int found = 0;
+            for (int q = 0; q < nt && (size_t)q < v[i].nnz; q++)
+                if ((int32_t)pairs[q][0] == id) {
+                    found = 1;
+                    maxd = fmax(maxd, fabs((double)pairs[q][1] - w));
+                    if (fabsf(pairs[q][1] - w) > 1e-3f) FAIL("splade text %zu id %d: %g vs %g", i, id, (double)pairs[q][1], (double)w);
+                }
+            if (!found && fabsf(w - last) > 1e-3f) FAIL("splade text %zu: id %d (%g) not in our top %d", i, id, (double)w, nt);
+        }
+        free(pairs);
+    }
+    printf("    splade: %zu texts, top-64 max abs diff %.2e\n", s.n, maxd);
+    ds_sparse_vec_free(v, s.n);
+    free(v);
+    id_set_free(&s);
+    ds_encoder_close(enc);
+    cJSON_Delete(fx);
+}
+
+TEST(model_parity_minilm_shape) {
+    const char *tar = ds_test_shared_or_skip("models/minilm-l6-shape.tar.xz");
+    cJSON *fx = load_fixtures();
+    char cmd[2048], dir[1024];
+    snprintf(cmd, sizeof cmd, "tar -xJf '%s' -C '%s'", tar, ds_test_tmpdir());
+    ASSERT(system(cmd) == 0);
+    snprintf(dir, sizeof dir, "%s/minilm-l6-shape", ds_test_tmpdir());
+    ds_encoder *enc = open_model(dir, 256);
+    ASSERT_EQ_U64(ds_encoder_dim(enc), 384);
+    const cJSON *m = jget(fx, "minilm_l6_shape");
+    const cJSON *ref = jget(m, "embeddings_manual");
+    size_t n = (size_t)cJSON_GetArraySize(ref);
+    id_set s = id_set_of(jget(fx, "wordpiece_uncased"), n);
+    float *out = malloc(n * 384 * sizeof *out);
+    ASSERT_OK(ds_encoder_encode_ids(enc, (const int32_t *const *)s.ids, s.lens, n, out));
+    double worst = 1;
+    for (size_t i = 0; i < n; i++) {
+        size_t k;
+        float *r = floats(cJSON_GetArrayItem(ref, (int)i), &k);
+        ASSERT_EQ_U64(k, 384);
+        double c = cosine(out + i * 384, r, 384);
+        worst = fmin(worst, c);
+        if (c < 0.9999) FAIL("minilm text %zu: cosine %.6f", i, c);
+        free(r);
+    }
+    printf("    minilm-l6-shape: worst cosine over %zu texts %.7f\n", n, worst);
+    id_set_free(&s);
+    free(out);
+    ds_encoder_close(enc);
+    cJSON_Delete(fx);
+}
+
+/* Batching, order and thread count must not change results (beyond float
+** reassociation in GEMM blocking). */
+TEST(model_batch_and_thread_invariance) {
+    const char *dir = ds_test_shared_or_skip("models/tiny-bert-mean-f32");
+    cJSON *fx = load_fixtures();
+    id_set s = id_set_of(jget(fx, "wordpiece_uncased"), 40);
+    ds_env *e1, *e2;
+    ds_env_opts eo;
+    ds_env_opts_init(&eo);
+    eo.n_threads = 1;
+    ASSERT_OK(ds_env_create(&eo, &e1));
+    eo.n_threads = 2;
+    ASSERT_OK(ds_env_create(&eo, &e2));
+    ds_encoder_opts o;
+    ds_encoder_opts_init(&o);
+    o.load_tokenizer = 0;
+    o.batch_size = 7;
+    ds_encoder *a, *b;
+    ASSERT_OK(ds_encoder_open(e1, dir, &o, &a));
+    o.batch_size = 64;
+    ASSERT_OK(ds_encoder_open(e2, dir, &o, &b));
+    size_t dim = ds_encoder_dim(a);
+    float *x = malloc(s.n * dim * sizeof *x), *y = malloc(s.n * dim * sizeof *y), *one = malloc(dim * sizeof *one);
+    ASSERT_OK(ds_encoder_encode_ids(a, (const int32_t *const *)s.ids, s.lens, s.n, x));
+    ASSERT_OK(ds_encoder_encode_ids(b, (const int32_t *const *)s.ids, s.lens, s.n, y));
+    for (size_t i = 0; i < s.n; i++) {
+        ASSERT_OK(ds_encoder_encode_ids(b, (const int32_t *const *)&s.ids[i], &s.lens[i], 1, one));
+        for (size_t j = 0; j < dim; j++) {
+            ASSERT_NEAR_F32(x[i * dim + j], y[i * dim + j], 1e-5);
+            ASSERT_NEAR_F32(one[j], y[i * dim + j], 1e-5);
+        }
+    }
+    /* bad ids are refused, not read out of bounds */
+    int32_t bad[3] = { 101, 30522, 102 };
+    const int32_t *bp = bad;
+    size_t bl = 3;
+    ASSERT_RC(ds_encoder_encode_ids(a, &bp, &bl, 1, one), DS_ERR_INVALID);
+    bl = 0;
+    ASSERT_RC(ds_encoder_encode_ids(a, &bp, &bl, 1, one), DS_ERR_INVALID);
+    /* the wrong head for the model kind */
+    float sc;
+    bl = 3; bad[1] = 5;
+    ASSERT_RC(ds_encoder_rerank_ids(a, &bp, NULL, &bl, 1, &sc), DS_ERR_INVALID);
+    /* texts need the tokenizer */
+    const char *t = "hello";
+    ASSERT_RC(ds_encoder_encode(a, &t, NULL, 1, one), DS_ERR_INVALID);
+    free(x); free(y); free(one);
+    id_set_free(&s);
+    ds_encoder_close(a);
+    ds_encoder_close(b);
+    ds_env_destroy(e1);
+    ds_env_destroy(e2);
+    cJSON_Delete(fx);
+}
+
+/* ---- kernel twins --------------------------------------------------------- */
+static float frand(uint64_t *s) {
+    *s ^= *s << 13; *s ^= *s >> 7; *s ^= *s << 17;
+    return (float)((double)(*s >> 11) / 9007199254740992.0 * 2.0 - 1.0);
+}
+
+TEST(model_kernels_match_scalar) {
+    const model_kernels *sc = ds__model_kernels_scalar(), *av = ds__model_kernels_avx2();
+    if (av == NULL) SKIP("no AVX2+FMA on this CPU");
+    static const size_t ns[] = { 1, 3, 15, 16, 17, 63, 64, 65, 384, 767, 768, 1024 };
+    uint64_t seed = 42;
+    for (size_t k = 0; k < DS_ARRAY_LEN(ns); k++) {
+        size_t n = ns[k];
+        float *a = malloc((n + 1) * sizeof *a), *b = malloc((n + 1) * sizeof *b), *g = malloc(n * sizeof *g),
+              *bb = malloc(n * sizeof *bb);
+        for (size_t i = 0; i < n; i++) { g[i] = 1 + frand(&seed); bb[i] = frand(&seed); }
+        /* gelu over a wide range, unaligned (offset 1) */
+        for (size_t i = 0; i < n; i++) a[i + 1] = b[i + 1] = 12.0f * frand(&seed);
+        sc->gelu(a + 1, n);
+        av->gelu(b + 1, n);
+        for (size_t i = 1; i <= n; i++) ASSERT_NEAR_F32(b[i], a[i], 1e-6 * fmax(1.0, fabs(a[i])));
+        for (size_t i = 0; i < n; i++) a[i] = b[i] = 8.0f * frand(&seed);
+        sc->softmax(a, n);
+        av->softmax(b, n);
+        for (size_t i = 0; i < n; i++) ASSERT_NEAR_F32(b[i], a[i], 1e-6 * fmax(1e-3, a[i]) + 1e-9);
+        for (size_t i = 0; i < n; i++) a[i] = b[i] = 3.0f * frand(&seed) + 0.5f;
+        sc->layernorm(a, n, g, bb, 1e-12f);
+        av->layernorm(b, n, g, bb, 1e-12f);
+        for (size_t i = 0; i < n; i++) ASSERT_NEAR_F32(b[i], a[i], 1e-4);
+        free(a); free(b); free(g); free(bb);
+    }
+    /* linear_nt over awkward shapes (row, column and K tails) */
+    static const size_t ms[] = { 1, 3, 4, 5, 9 }, ks[] = { 1, 7, 8, 9, 64, 385 }, nns[] = { 1, 2, 3, 4, 7, 31 };
+    for (size_t a = 0; a < DS_ARRAY_LEN(ms); a++)
+        for (size_t c = 0; c < DS_ARRAY_LEN(ks); c++)
+            for (size_t d = 0; d < DS_ARRAY_LEN(nns); d++) {
+                size_t m = ms[a], K = ks[c], n = nns[d];
+                float *x = malloc(m * K * sizeof *x), *W = malloc(n * K * sizeof *W), *b = malloc(n * sizeof *b);
+                float *y1 = malloc(m * n * sizeof *y1), *y2 = malloc(m * n * sizeof *y2);
+                for (size_t i = 0; i < m * K; i++) x[i] = frand(&seed);
+                for (size_t i = 0; i < n * K; i++) W[i] = frand(&seed);
+                for (size_t i = 0; i < n; i++) b[i] = frand(&seed);
+                sc->linear_nt(x, m, K, W, b, n, y1);
+                av->linear_nt(x, m, K, W, b, n, y2);
+                for (size_t i = 0; i < m * n; i++) ASSERT_NEAR_F32(y2[i], y1[i], 1e-5 * (double)K + 1e-6);
+                free(x); free(W); free(b); free(y1); free(y2);
+            }
+    /* extreme GELU inputs */
+    float xs[4] = { -30.0f, -9.0f, 30.0f, 0.0f }, ys[4];
+    memcpy(ys, xs, sizeof xs);
+    sc->gelu(xs, 4);
+    av->gelu(ys, 4);
+    for (int i = 0; i < 4; i++) ASSERT_NEAR_F32(ys[i], xs[i], 1e-6 * fmax(1.0, fabs(xs[i])));
+}
+
+TEST(model_f16_bf16_conversion) {
+    ASSERT(ds__f16_to_f32(0x3c00) == 1.0f);
+    ASSERT(ds__f16_to_f32(0xc000) == -2.0f);
+    ASSERT(ds__f16_to_f32(0x7bff) == 65504.0f);
+    ASSERT(ds__f16_to_f32(0x0001) == ldexpf(1.0f, -24));     /* smallest subnormal */
+    ASSERT(ds__f16_to_f32(0x03ff) == ldexpf(1023.0f, -24));  /* largest subnormal */
+    ASSERT(isinf(ds__f16_to_f32(0x7c00)));
+    ASSERT(isnan(ds__f16_to_f32(0x7e00)));
+    ASSERT(signbit(ds__f16_to_f32(0x8000)));
+    ASSERT(ds__bf16_to_f32(0x3f80) == 1.0f);
+    ASSERT(ds__bf16_to_f32(0xc040) == -3.0f);
+}
