@@ -380,12 +380,35 @@ static ds_status insert(const ds_index *ix, scratch *s_scr, uint32_t s) {
         }
         uint32_t sel[512];
         unsigned k = select_heuristic(ix, cand, nc, h->m, sel);
-        /* Write own links first (under own lock: other inserts may already
-        ** be linking to s), then the reverse links. */
+        /* Write own links first, then the reverse links. Other inserts may
+        ** already have found s and linked s -> them: merge with those
+        ** instead of overwriting (a lost reverse link can leave a node
+        ** unreachable), re-selecting when the union is too long. */
         pthread_mutex_lock(&h->stripes[s % N_STRIPES]);
         uint32_t *b = block_of(h, s, (unsigned)lv);
-        memcpy(b + 1, sel, k * sizeof(uint32_t));
-        b[0] = k;
+        unsigned max = max_links(h, (unsigned)lv), n0 = b[0];
+        if (n0 == 0) {
+            memcpy(b + 1, sel, k * sizeof(uint32_t));
+            b[0] = k;
+        } else {
+            dpair mc[1100];
+            size_t nm = 0;
+            for (unsigned i = 0; i < k; i++) mc[nm++] = (dpair){ dist(ix, v, vec_of(h, sel[i])), sel[i] };
+            for (unsigned i = 0; i < n0 && i < max; i++) {
+                int dup = 0;
+                for (unsigned j = 0; j < k; j++) dup |= sel[j] == b[1 + i];
+                if (!dup) mc[nm++] = (dpair){ dist(ix, v, vec_of(h, b[1 + i])), b[1 + i] };
+            }
+            uint32_t out[512];
+            unsigned kk;
+            if (nm <= max) {
+                for (kk = 0; kk < nm; kk++) out[kk] = mc[kk].id;
+            } else {
+                kk = select_heuristic(ix, mc, nm, max, out);
+            }
+            memcpy(b + 1, out, kk * sizeof(uint32_t));
+            b[0] = kk;
+        }
         pthread_mutex_unlock(&h->stripes[s % N_STRIPES]);
         for (unsigned i = 0; i < k; i++) add_link(ix, sel[i], s, (unsigned)lv);
         ep = best.id;

@@ -16,8 +16,17 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define DS_ARRAY_LEN_CLI(a) (sizeof(a) / sizeof((a)[0]))
+
+/* CPU seconds used by the whole process (all threads): on a shared machine
+** this is steadier than wall time, so bench reports both. */
+static double cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
 
 /* ======================================================================== */
 /* readers                                                                  */
@@ -303,13 +312,13 @@ static int parse_opts(int argc, char **argv, vopts *o) {
 }
 
 /* Builds an index from v with o->io, showing progress; *out on success. */
-static int build_index(const vopts *o, const vecs *v, const char *label, ds_index **out, double *secs) {
+static int build_index(const vopts *o, const vecs *v, const char *label, ds_index **out, double *secs, double *cpu) {
     *out = NULL;
     ds_env *env = cli_env();
     ds_index *ix;
     ds_status rc = ds_index_create(env, v->dim, &o->io, &ix);
     if (rc != DS_OK) return cli_fail_rc(rc, "cannot create the index");
-    double t0 = cli_now();
+    double t0 = cli_now(), c0 = cpu_now();
     if (o->io.type == DS_INDEX_IVFPQ || o->io.type == DS_INDEX_BINARY) {
         rc = ds_index_train(ix, v->x, v->n);
         if (rc != DS_OK) { ds_index_close(ix); return cli_fail_rc(rc, "training failed"); }
@@ -325,6 +334,7 @@ static int build_index(const vopts *o, const vecs *v, const char *label, ds_inde
     }
     cli_progress_done(&p, v->n);
     *secs = cli_now() - t0;
+    if (cpu) *cpu = cpu_now() - c0;
     *out = ix;
     return CLI_OK;
 }
@@ -341,7 +351,7 @@ static int vectors_build(int argc, char **argv) {
     if ((rc = read_vecs(o.input, &v)) != CLI_OK) return rc;
     ds_index *ix;
     double secs;
-    rc = build_index(&o, &v, "build", &ix, &secs);
+    rc = build_index(&o, &v, "build", &ix, &secs, NULL);
     if (rc == CLI_OK) {
         ds_status st = ds_index_save(ix, o.out);
         if (st != DS_OK) rc = cli_fail_rc(st, "cannot save %s", o.out);
@@ -416,7 +426,7 @@ static int vectors_search(int argc, char **argv) {
 /* ======================================================================== */
 /* bench                                                                    */
 /* ======================================================================== */
-typedef struct point { unsigned param; double recall, qps; } point;
+typedef struct point { unsigned param; double recall, qps; } point;   /* qps: wall clock */
 
 static void write_svg(const char *path, const char *title, const point *pts, size_t n) {
     FILE *f = fopen(path, "w");
@@ -469,15 +479,15 @@ static int vectors_bench(int argc, char **argv) {
     if (gt.n < q.n || gt.dim < 10) { rc = file_error(o.truth, "needs >= 10 neighbours for each of %zu queries", q.n); goto done; }
     size_t nq = o.max_queries && o.max_queries < q.n ? (size_t)o.max_queries : q.n, k = 10;
     ds_index *ix;
-    double build_s;
-    if ((rc = build_index(&o, &base, "build", &ix, &build_s)) != CLI_OK) goto done;
+    double build_s, build_cpu;
+    if ((rc = build_index(&o, &base, "build", &ix, &build_s, &build_cpu)) != CLI_OK) goto done;
     const char *tname = o.io.type == DS_INDEX_HNSW ? "hnsw" : o.io.type == DS_INDEX_IVFPQ ? "ivfpq"
                       : o.io.type == DS_INDEX_BINARY ? "binary" : "flat";
     const char *pname = o.io.type == DS_INDEX_HNSW ? "ef" : o.io.type == DS_INDEX_IVFPQ ? "nprobe"
                       : o.io.type == DS_INDEX_BINARY ? "rerank" : "-";
-    printf("# %s: %zu x %zu, build %.2f s, %.1f bytes/vector, simd %s, batch %llu\n", tname, base.n, base.dim, build_s,
-           (double)ds_index_memory_bytes(ix) / (double)base.n, ds_env_simd_name(cli_env()), (unsigned long long)(o.batch ? o.batch : 1));
-    printf("%-8s %10s %12s\n", pname, "recall@10", "QPS");
+    printf("# %s: %zu x %zu, build %.2f s, %.1f bytes/vector, simd %s, batch %llu, build cpu %.2f s\n", tname, base.n, base.dim, build_s,
+           (double)ds_index_memory_bytes(ix) / (double)base.n, ds_env_simd_name(cli_env()), (unsigned long long)(o.batch ? o.batch : 1), build_cpu);
+    printf("%-8s %10s %12s %12s\n", pname, "recall@10", "QPS", "cpuQPS");
     static const unsigned ef_sweep[] = { 10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512 };
     static const unsigned np_sweep[] = { 1, 2, 4, 8, 16, 32, 64, 128, 256 };
     static const unsigned rr_sweep[] = { 20, 50, 100, 200, 500, 1000, 2000 };
@@ -498,7 +508,9 @@ static int vectors_bench(int argc, char **argv) {
         if (o.io.type == DS_INDEX_HNSW) so.ef_search = prm;
         else if (o.io.type == DS_INDEX_IVFPQ) so.nprobe = prm;
         else if (o.io.type == DS_INDEX_BINARY) so.rerank = prm;
+        double c0 = cpu_now();
         double secs = run_queries(ix, &q, nq, k, o.batch ? (size_t)o.batch : 1, &so, ids, sc);
+        double csecs = cpu_now() - c0;
         if (secs < 0) { rc = CLI_FAIL; break; }
         size_t hit = 0;
         for (size_t i = 0; i < nq; i++)
@@ -507,7 +519,7 @@ static int vectors_bench(int argc, char **argv) {
                     if (ids[i * k + a] != UINT64_MAX && (double)ids[i * k + a] == (double)gt.x[i * gt.dim + b]) { hit++; break; }
         point pt = { o.io.type == DS_INDEX_FLAT ? 0 : prm, (double)hit / (double)(nq * k), (double)nq / (secs > 0 ? secs : 1e-9) };
         pts[np++] = pt;
-        printf("%-8u %10.4f %12.1f\n", pt.param, pt.recall, pt.qps);
+        printf("%-8u %10.4f %12.1f %12.1f\n", pt.param, pt.recall, pt.qps, (double)nq / (csecs > 0 ? csecs : 1e-9));
         fflush(stdout);
     }
     if (ids == NULL || sc == NULL) rc = file_error(o.queries, "out of memory");
