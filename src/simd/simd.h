@@ -34,7 +34,25 @@ typedef struct ds__kernels {
     unsigned    level;               /* 0 scalar, 1 avx2, 2 avx512 */
     float (*dot_f32)(const float *a, const float *b, size_t n);
     float (*l2sq_f32)(const float *a, const float *b, size_t n);
+    /* f32 query against IEEE binary16 storage (round-to-nearest-even on
+    ** conversion; the products are computed in f32). */
+    float (*dot_f16)(const float *q, const uint16_t *x, size_t n);
+    float (*l2sq_f16)(const float *q, const uint16_t *x, size_t n);
+    void  (*f16_to_f32)(const uint16_t *x, float *out, size_t n);
+    void  (*f32_to_f16)(const float *x, uint16_t *out, size_t n);
+    /* Exact int8 products accumulated in int32: |result| <= n * 128 * 128,
+    ** so n up to 65536 cannot overflow. */
+    int32_t (*dot_i8)(const int8_t *a, const int8_t *b, size_t n);
+    int32_t (*l2sq_i8)(const int8_t *a, const int8_t *b, size_t n);
+    /* out[i] = dot(q, rows + i * stride) for i < n_rows: one query against
+    ** many rows, prefetching the next rows (HNSW neighbour lists, flat scan). */
+    void  (*dot_f32_rows)(const float *q, const float *rows, size_t stride, size_t n_rows,
+                          size_t dim, float *out);
 } ds__kernels;
+
+/* Scalar IEEE half <-> float conversions (exact reference for the SIMD ones). */
+float    ds__f16_to_f32(uint16_t h);
+uint16_t ds__f32_to_f16(float f);
 
 /* want: NULL/""/"auto" picks the best the CPU supports; "scalar", "avx2",
 ** "avx512" force a level. Returns NULL if the forced level is unsupported. */
@@ -45,5 +63,8 @@ const ds__kernels *ds__kernels_select(const char *want);
 const ds__kernels *ds__kernels_scalar(void);
 const ds__kernels *ds__kernels_avx2(void);
 const ds__kernels *ds__kernels_avx512(void);
+/* The AVX-512 int8 dot product without VNNI (NULL-free only when the avx512
+** table exists), so tests cover both paths on a VNNI machine. */
+int32_t ds__dot_i8_avx512_novnni(const int8_t *a, const int8_t *b, size_t n);
 
 #endif /* DS_SIMD_H */

@@ -588,6 +588,23 @@ ds_status ds_index_open(ds_env *env, const char *path, unsigned flags, ds_index 
     return DS_OK;
 }
 
+ds_status ds__index_open_mem(ds_env *env, const void *data, size_t size, unsigned flags, ds_index **out) {
+    *out = NULL;
+    env = DS_ENV(env);
+    ds__creader *r;
+    ds_status rc = ds__cr_open_mem(env, data, size, 0, flags, &r);
+    if (rc != DS_OK) return rc;
+    ds_index *ix;
+    rc = open_reader(env, r, &ix);
+    if (rc != DS_OK) {
+        ds__cr_close(r);
+        return rc;
+    }
+    ix->file = r;
+    *out = ix;
+    return DS_OK;
+}
+
 /* The deep check is a full load: every type's load() validates everything. */
 ds_status ds__vector_check(ds_env *env, const ds__creader *r) {
     ds_index *ix;

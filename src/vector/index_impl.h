@@ -120,6 +120,10 @@ static inline int ds__slot_allowed(const struct ds_index *ix, const ds__search_p
     return 1;
 }
 
+/* Opens an index from bytes in memory (borrowed for the index's lifetime):
+** the fuzz targets' entry point; the same validation as ds_index_open. */
+ds_status ds__index_open_mem(ds_env *env, const void *data, size_t size, unsigned flags, struct ds_index **out);
+
 /* Metric -> score for a raw kernel value: higher is better. */
 float ds__score_from_l2(float l2sq);
 

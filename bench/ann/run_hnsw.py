@@ -1,0 +1,234 @@
+#!/usr/bin/env python3
+"""run_hnsw.py -- densearch HNSW and flat against hnswlib, FAISS (and usearch
+if installed under bench/ann/node_modules) on one dataset, in one run.
+
+Data: a directory from gen_dataset.py (base.fvecs, queries.fvecs, gt.ivecs).
+Every library builds the same vectors at the same M / ef_construction with
+--build-threads threads, then answers the queries on ONE thread while ef
+sweeps the same values. densearch answers from C one query per call
+(`vectors bench --batch 1`); hnswlib and FAISS get one batched call per ef
+with a single thread, which processes the queries one by one in C++ without
+Python overhead (the most favourable setting for them). Reported: recall@10
+vs QPS, QPS at recall 0.95 / 0.99 (log-interpolated between sweep points),
+build seconds, bytes per vector; flat f32 vs FAISS IndexFlatIP, single-query
+and batched. Writes a CSV (one row per library x parameter) with CPU model,
+ISA and git SHA, and prints a summary for docs/benchmarks.md.
+
+Usage: nice /usr/bin/python3 bench/ann/run_hnsw.py --data bench/work/ann/s200k \
+           --m 16 --ef-construction 200 --build-threads 2 --out bench/results/hnsw_s200k.csv
+"""
+import argparse
+import csv
+import math
+import os
+import platform
+import subprocess
+import sys
+import time
+
+# One BLAS thread everywhere (numpy, FAISS flat, densearch's sgemm): the
+# comparisons are single-threaded searches.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+
+STORAGES = ["f32", "f16", "int8"]
+EF_SWEEP = [10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512]
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def read_xvecs(path, dtype):
+    raw = np.fromfile(path, dtype=np.int32)
+    d = int(raw[0])
+    return raw.reshape(-1, d + 1)[:, 1:].view(dtype).copy()
+
+
+def recall_at_10(ids, gt):
+    hit = 0
+    for i in range(len(ids)):
+        hit += len(set(ids[i][:10].tolist()) & set(gt[i][:10].tolist()))
+    return hit / (10.0 * len(ids))
+
+
+def qps_at(points, target, col=2):
+    """QPS at a recall target: log-linear interpolation between the sweep
+    points that bracket it; None when the sweep never reaches it. col 2 is
+    wall-clock QPS, col 3 CPU-time QPS (steadier on a shared machine)."""
+    pts = sorted([(p[0], p[1], p[col]) for p in points], key=lambda p: p[1])
+    for (p0, r0, q0), (p1, r1, q1) in zip(pts, pts[1:]):
+        if r0 < target <= r1:
+            t = (target - r0) / (r1 - r0) if r1 > r0 else 1.0
+            return math.exp(math.log(q0) + t * (math.log(q1) - math.log(q0)))
+    if pts and pts[0][1] >= target:
+        return max(q for _, r, q in pts if r >= target)
+    return None
+
+
+def run_densearch(a, typ, extra, batch):
+    exe = os.path.join(ROOT, "build", "densearch")
+    cmd = [exe, "vectors", "bench", "--base", os.path.join(a.data, "base.fvecs"),
+           "--queries", os.path.join(a.data, "queries.fvecs"), "--truth", os.path.join(a.data, "gt.ivecs"),
+           "--type", typ, "--metric", "ip", "--threads", str(a.build_threads), "--batch", str(batch)] + extra
+    env = dict(os.environ, DS_NO_PROGRESS="1")
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
+    build, bpv, pts = None, None, []
+    for line in out.splitlines():
+        if line.startswith("#"):
+            build = (float(line.split("build ")[1].split(" s")[0]), float(line.split("build cpu ")[1].split(" s")[0]))
+            bpv = float(line.split(", ")[2].split(" bytes")[0])
+        elif line and line[0].isdigit():
+            p, r, q, qc = line.split()
+            pts.append((int(p), float(r), float(q), float(qc)))
+    return build, bpv, pts, " ".join(cmd)
+
+
+def timed(fn):
+    """(result, wall seconds, process CPU seconds) of fn()."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    r = fn()
+    return r, time.perf_counter() - t0, time.process_time() - c0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--m", type=int, default=16)
+    ap.add_argument("--ef-construction", type=int, default=200)
+    ap.add_argument("--build-threads", type=int, default=2)
+    ap.add_argument("--out", default=None)
+    ap.add_argument("--skip", default="", help="comma list: hnswlib,faiss,flat")
+    a = ap.parse_args()
+    skip = set(a.skip.split(",")) if a.skip else set()
+
+    base = read_xvecs(os.path.join(a.data, "base.fvecs"), np.float32)
+    q = read_xvecs(os.path.join(a.data, "queries.fvecs"), np.float32)
+    gt = read_xvecs(os.path.join(a.data, "gt.ivecs"), np.int32)
+    n, d = base.shape
+    sha = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    cpu = "unknown"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    isa = subprocess.run([os.path.join(ROOT, "build", "densearch"), "info"], capture_output=True, text=True).stdout
+    isa = [l.split(": ")[1] for l in isa.splitlines() if l.startswith("simd: ")][0]
+    rows, summary = [], {}
+
+    def record(lib, build, bpv, pts):
+        summary[lib] = (build, bpv, qps_at(pts, 0.95), qps_at(pts, 0.99), pts, qps_at(pts, 0.95, 3), qps_at(pts, 0.99, 3))
+        for p, r, qq, qc in pts:
+            rows.append(dict(library=lib, n=n, dim=d, m=a.m, ef_construction=a.ef_construction,
+                             build_threads=a.build_threads, build_s=round(build[0], 2), build_cpu_s=round(build[1], 2),
+                             bytes_per_vector=round(bpv, 1), param=p, recall10=round(r, 4), qps=round(qq, 1),
+                             cpu_qps=round(qc, 1), cpu=cpu, isa=isa, git=sha))
+        print(f"{lib:10s} build {build[0]:7.2f} s (cpu {build[1]:.1f} s)  {bpv:7.1f} B/vec  " +
+              "  ".join(f"{p}:{r:.3f}/{qq:.0f}/{qc:.0f}" for p, r, qq, qc in pts), flush=True)
+
+    # densearch HNSW
+    build, bpv, pts, cmd = run_densearch(a, "hnsw", ["--m", str(a.m), "--ef-construction", str(a.ef_construction)], 1)
+    record("densearch", build, bpv, pts)
+    print("  command:", cmd, flush=True)
+
+    if "hnswlib" not in skip:
+        import hnswlib
+        ix = hnswlib.Index(space="ip", dim=d)
+        ix.init_index(max_elements=n, M=a.m, ef_construction=a.ef_construction, random_seed=42)
+        _, bw, bc = timed(lambda: ix.add_items(base, np.arange(n), num_threads=a.build_threads))
+        build = (bw, bc)
+        # hnswlib's own accounting: level-0 block (links + vector + label) per element plus upper links.
+        path = "/tmp/hnswlib_bench.bin"
+        ix.save_index(path)
+        bpv = os.path.getsize(path) / n
+        os.remove(path)
+        pts = []
+        for ef in EF_SWEEP:
+            ix.set_ef(ef)
+            (labels, _), dt, dc = timed(lambda: ix.knn_query(q, k=10, num_threads=1))
+            pts.append((ef, recall_at_10(labels, gt), len(q) / dt, len(q) / dc))
+        record("hnswlib", build, bpv, pts)
+        del ix
+
+    import faiss
+    faiss.omp_set_num_threads(a.build_threads)
+    if "faiss" not in skip:
+        ix = faiss.IndexHNSWFlat(d, a.m, faiss.METRIC_INNER_PRODUCT)
+        ix.hnsw.efConstruction = a.ef_construction
+        _, bw, bc = timed(lambda: ix.add(base))
+        build = (bw, bc)
+        bpv = len(faiss.serialize_index(ix)) / n
+        faiss.omp_set_num_threads(1)
+        pts = []
+        for ef in EF_SWEEP:
+            ix.hnsw.efSearch = ef
+            (_, labels), dt, dc = timed(lambda: ix.search(q, 10))
+            pts.append((ef, recall_at_10(labels, gt), len(q) / dt, len(q) / dc))
+        record("faiss", build, bpv, pts)
+        del ix
+
+    flat = {}
+    if "flat" not in skip:
+        faiss.omp_set_num_threads(1)
+        fx = faiss.IndexFlatIP(d)
+        fx.add(base)
+        nq1 = 200
+        _, dt, dc = timed(lambda: [fx.search(q[i:i + 1], 10) for i in range(nq1)])
+        flat["faiss_single"], flat["faiss_single_cpu"] = nq1 / dt, nq1 / dc
+        (_, labels), dt, dc = timed(lambda: fx.search(q, 10))
+        flat["faiss_batch"], flat["faiss_batch_cpu"] = len(q) / dt, len(q) / dc
+        flat["faiss_recall"] = recall_at_10(labels, gt)
+        for storage in STORAGES:
+            _, _, p1, _ = run_densearch(a, "flat", ["--storage", storage, "--max-queries", str(nq1)], 1)
+            a_bt = a.build_threads
+            a.build_threads = 1
+            _, _, pb, _ = run_densearch(a, "flat", ["--storage", storage], len(q))
+            a.build_threads = a_bt
+            flat[f"densearch_{storage}_single"], flat[f"densearch_{storage}_single_cpu"] = p1[0][2], p1[0][3]
+            flat[f"densearch_{storage}_batch"], flat[f"densearch_{storage}_batch_cpu"] = pb[0][2], pb[0][3]
+            flat[f"densearch_{storage}_recall"] = pb[0][1]
+        for k, v in flat.items():
+            rows.append(dict(library="flat:" + k, n=n, dim=d, param=0, qps=round(v, 4), cpu=cpu, isa=isa, git=sha))
+
+    print(f"\n## {n} x {d}, M={a.m}, ef_construction={a.ef_construction}, build threads {a.build_threads}, "
+          f"search 1 thread; cpu {cpu}; densearch isa {isa}; git {sha}")
+    print("| library | build s (wall / cpu) | bytes/vector | QPS @ 0.95 (wall / cpu) | QPS @ 0.99 (wall / cpu) | max recall |")
+    print("|---|---|---|---|---|---|")
+    f = lambda v: f"{v:.0f}" if v else "n/a"
+    for lib, (b, bp, q95, q99, pts, c95, c99) in summary.items():
+        print(f"| {lib} | {b[0]:.1f} / {b[1]:.1f} | {bp:.0f} | {f(q95)} / {f(c95)} | {f(q99)} / {f(c99)} | "
+              f"{max(p[1] for p in pts):.4f} |")
+    ds = summary.get("densearch")
+    rt = lambda x, y: f"x{x / y:.2f}" if x and y else "n/a"
+    for other in ("hnswlib", "faiss"):
+        if ds and other in summary:
+            o = summary[other]
+            print(f"densearch / {other}: QPS@0.95 {rt(ds[2], o[2])} wall, {rt(ds[5], o[5])} cpu; "
+                  f"QPS@0.99 {rt(ds[3], o[3])} wall, {rt(ds[6], o[6])} cpu; "
+                  f"build time {rt(ds[0][0], o[0][0])} wall, {rt(ds[0][1], o[0][1])} cpu")
+    if flat:
+        print("| flat | single-query QPS (wall / cpu) | batched QPS (wall / cpu) | recall@10 |")
+        print("|---|---|---|---|")
+        print(f"| FAISS IndexFlatIP | {flat['faiss_single']:.1f} / {flat['faiss_single_cpu']:.1f} | "
+              f"{flat['faiss_batch']:.1f} / {flat['faiss_batch_cpu']:.1f} | {flat['faiss_recall']:.4f} |")
+        for st in STORAGES:
+            print(f"| densearch flat {st} | {flat[f'densearch_{st}_single']:.1f} / {flat[f'densearch_{st}_single_cpu']:.1f} | "
+                  f"{flat[f'densearch_{st}_batch']:.1f} / {flat[f'densearch_{st}_batch_cpu']:.1f} | {flat[f'densearch_{st}_recall']:.4f} |")
+        print(f"densearch f32 / FAISS flat: single {rt(flat['densearch_f32_single'], flat['faiss_single'])} wall, "
+              f"{rt(flat['densearch_f32_single_cpu'], flat['faiss_single_cpu'])} cpu; batched "
+              f"{rt(flat['densearch_f32_batch'], flat['faiss_batch'])} wall, {rt(flat['densearch_f32_batch_cpu'], flat['faiss_batch_cpu'])} cpu")
+    if a.out:
+        os.makedirs(os.path.dirname(a.out) or ".", exist_ok=True)
+        keys = ["library", "n", "dim", "m", "ef_construction", "build_threads", "build_s", "build_cpu_s",
+                "bytes_per_vector", "param", "recall10", "qps", "cpu_qps", "cpu", "isa", "git"]
+        with open(a.out, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=keys)
+            w.writeheader()
+            for r in rows:
+                w.writerow(r)
+
+
+if __name__ == "__main__":
+    main()
