@@ -114,7 +114,7 @@ static ds_status bin_train(ds_index *ix, const float *x, size_t n) {
     size_t ns = DS_MIN(n, (size_t)ITQ_SAMPLE), vb = ns * dim * sizeof(float), dd = rot_bytes(ix);
     float *mean = ds__calloc(env, dim, sizeof(float));
     float *rot = ix->opts.itq ? ds__alloc(env, dd, 64) : NULL;
-    float *v = NULL, *y = NULL, *bm = NULL, *M = NULL, *q = NULL;
+    float *v = NULL;
     size_t *idx = NULL;
     double *acc = ds__calloc(env, dim, sizeof(double));
     ds_status rc = DS_OK;
@@ -124,29 +124,15 @@ static ds_status bin_train(ds_index *ix, const float *x, size_t n) {
     for (size_t j = 0; j < dim; j++) mean[j] = (float)(acc[j] / (double)n);
     if (rot) {
         v = ds__alloc(env, vb, 64);
-        y = ds__alloc(env, vb, 64);
-        bm = ds__alloc(env, vb, 64);
-        M = ds__alloc(env, dd, 64);
-        q = ds__alloc(env, dd, 64);
         idx = ds__alloc(env, ns * sizeof(size_t), 64);
-        if (v == NULL || y == NULL || bm == NULL || M == NULL || q == NULL || idx == NULL) {
+        if (v == NULL || idx == NULL) {
             rc = ds__fail(DS_ERR_NOMEM, "out of memory for ITQ");
             goto done;
         }
         ds__sample_rows(ix->opts.seed ^ 0x495451ULL, n, ns, idx);
         for (size_t i = 0; i < ns; i++)
             for (size_t j = 0; j < dim; j++) v[i * dim + j] = x[idx[i] * dim + j] - mean[j];
-        rc = ds__random_rotation(env, dim, ix->opts.seed + 99, rot);
-        for (unsigned it = 0; it < ITQ_ITERS && rc == DS_OK; it++) {
-            ds__rotate(rot, dim, v, ns, y);                         /* Y = V R^T */
-            for (size_t i = 0; i < ns * dim; i++) bm[i] = y[i] > 0 ? 1.0f : -1.0f;
-            /* Q = R^T = polar(V^T B) minimises ||B - V Q||_F. */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)dim, (int)dim, (int)ns, 1.0f,
-                        v, (int)dim, bm, (int)dim, 0.0f, M, (int)dim);
-            rc = ds__procrustes(env, M, dim, q);
-            for (size_t i = 0; rc == DS_OK && i < dim; i++)
-                for (size_t j = 0; j < dim; j++) rot[i * dim + j] = q[j * dim + i];
-        }
+        rc = ds__itq_train(env, v, ns, dim, ITQ_ITERS, ix->opts.seed + 99, rot);
         if (rc != DS_OK) goto done;
     }
     free_model(ix, b);
@@ -160,10 +146,6 @@ done:
     ds__free(env, rot, rot ? dd : 0);
     ds__free(env, acc, dim * sizeof(double));
     ds__free(env, v, vb);
-    ds__free(env, y, vb);
-    ds__free(env, bm, vb);
-    ds__free(env, M, dd);
-    ds__free(env, q, dd);
     ds__free(env, idx, ns * sizeof(size_t));
     return rc;
 }

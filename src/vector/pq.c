@@ -216,3 +216,39 @@ done:
     ds__free(env, codes, n * pq->code_size);
     return rc;
 }
+
+/* ------------------------------------------------------------------------ */
+/* ITQ                                                                      */
+/* ------------------------------------------------------------------------ */
+double ds__itq_loss(const float *v, size_t n, size_t dim, const float *R, float *y) {
+    ds__rotate(R, dim, v, n, y);
+    double loss = 0;
+    for (size_t i = 0; i < n * dim; i++) {
+        double e = (y[i] > 0 ? 1.0 : -1.0) - y[i];
+        loss += e * e;
+    }
+    return loss;
+}
+
+ds_status ds__itq_train(ds_env *env, const float *v, size_t n, size_t dim, unsigned n_iter, uint64_t seed, float *R) {
+    size_t vb, dd = dim * dim * sizeof(float);
+    if (!ds__mul_ok(n, dim * sizeof(float), &vb)) return ds__fail(DS_ERR_RANGE, "ITQ training set too large");
+    float *y = ds__alloc(env, vb, 64), *M = ds__alloc(env, dd, 64), *q = ds__alloc(env, dd, 64);
+    ds_status rc = DS_OK;
+    if (y == NULL || M == NULL || q == NULL) rc = ds__fail(DS_ERR_NOMEM, "out of memory for ITQ");
+    if (rc == DS_OK) rc = ds__random_rotation(env, dim, seed, R);
+    for (unsigned it = 0; it < n_iter && rc == DS_OK; it++) {
+        ds__rotate(R, dim, v, n, y);                                 /* Y = V R^T */
+        for (size_t i = 0; i < n * dim; i++) y[i] = y[i] > 0 ? 1.0f : -1.0f;   /* B */
+        /* Q = R^T = polar(V^T B) minimises ||B - V Q||_F. */
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)dim, (int)dim, (int)n, 1.0f,
+                    v, (int)dim, y, (int)dim, 0.0f, M, (int)dim);
+        rc = ds__procrustes(env, M, dim, q);
+        for (size_t i = 0; rc == DS_OK && i < dim; i++)
+            for (size_t j = 0; j < dim; j++) R[i * dim + j] = q[j * dim + i];
+    }
+    ds__free(env, y, vb);
+    ds__free(env, M, dd);
+    ds__free(env, q, dd);
+    return rc;
+}

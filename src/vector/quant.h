@@ -92,6 +92,11 @@ void ds__rotate(const float *R, size_t dim, const float *x, size_t n, float *y);
 ds_status ds__procrustes(ds_env *env, const float *M, size_t dim, float *Q);
 /* A random orthogonal matrix (QR of a Gaussian matrix via Procrustes). */
 ds_status ds__random_rotation(ds_env *env, size_t dim, uint64_t seed, float *R);
+/* ITQ: an orthogonal R (dim x dim, row-major) minimising ||sign(V R^T) - V R^T||_F
+** over n centred rows v, from a random start (Gong & Lazebnik). */
+ds_status ds__itq_train(ds_env *env, const float *v, size_t n, size_t dim, unsigned n_iter, uint64_t seed, float *R);
+/* That loss for a given R; y is scratch of n x dim floats. */
+double ds__itq_loss(const float *v, size_t n, size_t dim, const float *R, float *y);
 /* All values finite. */
 int ds__all_finite(const float *x, size_t n);
 

@@ -37,6 +37,16 @@ static float *qt_mixture(size_t n, size_t dim, size_t n_clusters, float sigma, i
     return x;
 }
 
+/* Base and held-out queries from the same mixture: n + nq points, the last nq
+** copied out as queries. */
+static float *qt_mixture_q(size_t n, size_t nq, size_t dim, size_t n_clusters, float sigma, int normalize,
+                           uint64_t seed, float **queries) {
+    float *x = qt_mixture(n + nq, dim, n_clusters, sigma, normalize, seed, NULL);
+    *queries = malloc(sizeof(float) * nq * dim);
+    memcpy(*queries, x + n * dim, sizeof(float) * nq * dim);
+    return x;
+}
+
 static double qt_score(ds_metric m, const float *a, const float *b, size_t dim) {
     double s = 0, na = 0, nb = 0;
     for (size_t j = 0; j < dim; j++) {

@@ -187,8 +187,7 @@ static double ivf_recall(const ds_index *ix, const float *x, size_t n, size_t di
 
 TEST(ivfpq_recall_with_rescoring) {
     enum { N = 2500, D = 32, NQ = 50 };
-    float *x = qt_mixture(N, D, 40, 0.35f, 1, 31, NULL);
-    float *q = qt_mixture(NQ, D, 40, 0.35f, 1, 31 + 1000, NULL);
+    float *q, *x = qt_mixture_q(N, NQ, D, 40, 0.35f, 1, 31, &q);
     struct { ds_metric metric; unsigned bits; int opq; } cfg[] = {
         { DS_METRIC_IP, 8, 0 }, { DS_METRIC_L2, 8, 1 }, { DS_METRIC_COSINE, 8, 0 }, { DS_METRIC_IP, 4, 0 },
     };
@@ -206,8 +205,7 @@ TEST(ivfpq_recall_with_rescoring) {
 
 TEST(ivfpq_filters_deletes_and_untrained) {
     enum { N = 3000, D = 16, K = 10, NQ = 20 };
-    float *x = qt_mixture(N, D, 30, 0.3f, 1, 41, NULL);
-    float *q = qt_mixture(NQ, D, 30, 0.3f, 1, 42, NULL);
+    float *q, *x = qt_mixture_q(N, NQ, D, 30, 0.3f, 1, 41, &q);
     ds_index *ix = build_ivf(x, N, D, DS_METRIC_IP, 16, 4, 8, 0);
     uint8_t allowed[N], bitmap[(N + 7) / 8] = { 0 };
     for (int i = 0; i < N; i++) {
@@ -269,8 +267,7 @@ TEST(ivfpq_filters_deletes_and_untrained) {
 static const char *saved_ivf(const char *name, ds_index **out_ix, float **out_x, float **out_q, int opq) {
     enum { N = 2000, D = 16 };
     static char path[512];
-    float *x = qt_mixture(N, D, 20, 0.3f, 1, 51, NULL);
-    *out_q = qt_mixture(20, D, 20, 0.3f, 1, 52, NULL);
+    float *x = qt_mixture_q(N, 20, D, 20, 0.3f, 1, 51, out_q);
     ds_index *ix = build_ivf(x, N, D, DS_METRIC_L2, 16, 8, 8, opq);
     ASSERT_OK(ds_index_delete(ix, 5));
     snprintf(path, sizeof path, "%s/%s", ds_test_tmpdir(), name);
