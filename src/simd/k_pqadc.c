@@ -12,6 +12,7 @@
 #include "simd/k_quant.h"
 #include "simd/simd.h"
 
+#include <math.h>
 #include <stdlib.h>
 
 static void adc8_scalar(const float *table, size_t m, const uint8_t *codes, size_t n, float *out) {
@@ -34,6 +35,34 @@ void ds__adc4_scalar(const float *table, size_t m, const uint8_t *codes, size_t 
 }
 
 ds__adc8_fn ds__adc8_scalar(void) { return adc8_scalar; }
+
+static uint32_t argmin_scalar(const float *cn, const float *dots, size_t k, float *best) {
+    float b = INFINITY;
+    uint32_t bi = 0;
+    for (size_t c = 0; c < k; c++) {
+        float d = cn[c] - 2.0f * dots[c];
+        if (d < b) { b = d; bi = (uint32_t)c; }
+    }
+    *best = b;
+    return bi;
+}
+
+static uint32_t nearest_scalar(const float *x, const float *cbt, size_t dsub, size_t ksub) {
+    float b = INFINITY;
+    uint32_t bi = 0;
+    for (size_t c = 0; c < ksub; c++) {
+        float d = 0;
+        for (size_t t = 0; t < dsub; t++) {
+            float e = x[t] - cbt[t * ksub + c];
+            d += e * e;
+        }
+        if (d < b) { b = d; bi = (uint32_t)c; }
+    }
+    return bi;
+}
+
+ds__argmin_fn ds__argmin_scalar(void) { return argmin_scalar; }
+ds__nearest_fn ds__nearest_scalar(void) { return nearest_scalar; }
 
 #if defined(__x86_64__) && !defined(DS_NO_SIMD)
 #include <immintrin.h>
@@ -60,7 +89,86 @@ static void adc8_avx512(const float *table, size_t m, const uint8_t *codes, size
         out[i] = _mm512_reduce_add_ps(acc);
     }
 }
+
+/* Lane-wise minimum with its index, then a horizontal pass that keeps the
+** smallest index among equal minima (the scalar twin's first-wins rule). */
+DS_TARGET("avx512f")
+static uint32_t finish_argmin(__m512 bv, __m512i bi, float *best) {
+    float m = _mm512_reduce_min_ps(bv);
+    __mmask16 eq = _mm512_cmp_ps_mask(bv, _mm512_set1_ps(m), _CMP_EQ_OQ);
+    uint32_t idx = (uint32_t)_mm512_mask_reduce_min_epu32(eq, bi);
+    *best = m;
+    return idx;
+}
+
+DS_TARGET("avx512f")
+static uint32_t argmin_avx512(const float *cn, const float *dots, size_t k, float *best) {
+    __m512 bv = _mm512_set1_ps(INFINITY);
+    __m512i bi = _mm512_setzero_si512(), idx = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i step = _mm512_set1_epi32(16);
+    const __m512 m2 = _mm512_set1_ps(-2.0f);
+    size_t c = 0;
+    for (; c + 16 <= k; c += 16) {
+        __m512 d = _mm512_fmadd_ps(m2, _mm512_loadu_ps(dots + c), _mm512_loadu_ps(cn + c));
+        __mmask16 lt = _mm512_cmp_ps_mask(d, bv, _CMP_LT_OQ);
+        bv = _mm512_mask_mov_ps(bv, lt, d);
+        bi = _mm512_mask_mov_epi32(bi, lt, idx);
+        idx = _mm512_add_epi32(idx, step);
+    }
+    if (c < k) {
+        __mmask16 tm = (__mmask16)((1u << (k - c)) - 1);
+        __m512 d = _mm512_fmadd_ps(m2, _mm512_maskz_loadu_ps(tm, dots + c), _mm512_maskz_loadu_ps(tm, cn + c));
+        __mmask16 lt = _mm512_mask_cmp_ps_mask(tm, d, bv, _CMP_LT_OQ);
+        bv = _mm512_mask_mov_ps(bv, lt, d);
+        bi = _mm512_mask_mov_epi32(bi, lt, idx);
+    }
+    return finish_argmin(bv, bi, best);
+}
+
+/* 16 centroids per register, dsub steps each; the argmin as above. */
+DS_TARGET("avx512f")
+static uint32_t nearest_avx512(const float *x, const float *cbt, size_t dsub, size_t ksub) {
+    __m512 bv = _mm512_set1_ps(INFINITY);
+    __m512i bi = _mm512_setzero_si512(), idx = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i step = _mm512_set1_epi32(16);
+    for (size_t c = 0; c < ksub; c += 16) {
+        __m512 acc = _mm512_setzero_ps();
+        for (size_t t = 0; t < dsub; t++) {
+            __m512 e = _mm512_sub_ps(_mm512_set1_ps(x[t]), _mm512_loadu_ps(cbt + t * ksub + c));
+            acc = _mm512_add_ps(acc, _mm512_mul_ps(e, e));   /* no FMA: bit-identical to the C twin */
+        }
+        __mmask16 lt = _mm512_cmp_ps_mask(acc, bv, _CMP_LT_OQ);
+        bv = _mm512_mask_mov_ps(bv, lt, acc);
+        bi = _mm512_mask_mov_epi32(bi, lt, idx);
+        idx = _mm512_add_epi32(idx, step);
+    }
+    float best;
+    return finish_argmin(bv, bi, &best);
+}
 #endif
+
+static int force_scalar(void) {
+    const char *env = getenv("DS_SIMD");
+    return env != NULL && strcmp(env, "scalar") == 0;
+}
+
+ds__argmin_fn ds__argmin_best(unsigned level) {
+#if defined(__x86_64__) && !defined(DS_NO_SIMD)
+    if (level >= 2 && !force_scalar() && (ds__cpu_features() & DS_CPU_AVX512F)) return argmin_avx512;
+#else
+    (void)level;
+#endif
+    return argmin_scalar;
+}
+
+ds__nearest_fn ds__nearest_best(unsigned level) {
+#if defined(__x86_64__) && !defined(DS_NO_SIMD)
+    if (level >= 2 && !force_scalar() && (ds__cpu_features() & DS_CPU_AVX512F)) return nearest_avx512;
+#else
+    (void)level;
+#endif
+    return nearest_scalar;
+}
 
 ds__adc8_fn ds__adc8_best(unsigned level) {
 #if defined(__x86_64__) && !defined(DS_NO_SIMD)

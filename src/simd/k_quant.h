@@ -22,6 +22,18 @@ ds__adc8_fn ds__adc8_best(unsigned level);
 /* The same for 4-bit codes (table m x 16, code_size = ceil(m/2)). */
 void ds__adc4_scalar(const float *table, size_t m, const uint8_t *codes, size_t n, float *out);
 
+/* argmin over c < k of cn[c] - 2 * dots[c] (nearest centroid from a row of
+** dot products); first index wins ties; *best receives the minimum. */
+typedef uint32_t (*ds__argmin_fn)(const float *cn, const float *dots, size_t k, float *best);
+/* Nearest of ksub centroids to x (dsub floats) by L2, with the codebook
+** transposed (cbt[t * ksub + c] = coordinate t of centroid c); ksub is a
+** multiple of 16. First index wins ties. */
+typedef uint32_t (*ds__nearest_fn)(const float *x, const float *cbt, size_t dsub, size_t ksub);
+ds__argmin_fn  ds__argmin_scalar(void);
+ds__argmin_fn  ds__argmin_best(unsigned level);
+ds__nearest_fn ds__nearest_scalar(void);
+ds__nearest_fn ds__nearest_best(unsigned level);
+
 /* Hamming distance between q (words u64) and each of n codes (n x words). */
 typedef void (*ds__hamming_fn)(const uint64_t *q, const uint64_t *codes, size_t words, size_t n, uint16_t *out);
 ds__hamming_fn ds__hamming_scalar(void);

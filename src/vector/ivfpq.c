@@ -171,8 +171,9 @@ static ds_status ivf_train(ds_index *ix, const float *x, size_t n) {
     if (rc != DS_OK) goto done;
     for (size_t i = 0; i < ns; i++)
         for (size_t j = 0; j < dim; j++) xs[i * dim + j] -= v->cent[(size_t)asg[i] * dim + j];
-    if (v->rot) rc = ds__opq_train(env, &v->pq, xs, DS_MIN(ns, (size_t)32768), 6, seed + 17, nt, v->rot);
-    if (rc == DS_OK && v->rot) {
+    size_t n_opq = DS_MIN(ns, (size_t)32768);
+    if (v->rot) rc = ds__opq_train(env, &v->pq, xs, n_opq, 6, seed + 17, nt, v->rot);
+    if (rc == DS_OK && v->rot && n_opq < ns) {
         /* Final codebooks on the whole residual sample, rotated. */
         float *y = ds__alloc(env, xs_bytes, 64);
         if (y == NULL) rc = ds__fail(DS_ERR_NOMEM, "out of memory for OPQ");
@@ -181,7 +182,7 @@ static ds_status ivf_train(ds_index *ix, const float *x, size_t n) {
             rc = ds__pq_train(env, &v->pq, y, ns, seed + 23, nt);
             ds__free(env, y, xs_bytes);
         }
-    } else if (rc == DS_OK) {
+    } else if (rc == DS_OK && v->rot == NULL) {
         rc = ds__pq_train(env, &v->pq, xs, ns, seed + 23, nt);
     }
     if (rc == DS_OK) rc = make_rcent(ix, v);
@@ -202,6 +203,8 @@ typedef struct encode_ctx {
     const uint32_t *asg;
     uint8_t *codes;
     float *tmp;            /* n_threads x 2 x block x dim */
+    const float *cbt;      /* transposed codebooks */
+    ds__nearest_fn nearest;
 } encode_ctx;
 
 #define ENC_BLOCK 256
@@ -221,7 +224,7 @@ static void encode_range(void *vctx, size_t begin, size_t end, unsigned thread) 
             ds__rotate(e->v->rot, dim, r, rows, y);
             src = y;
         }
-        ds__pq_encode(&e->v->pq, src, rows, e->codes + b * e->v->pq.code_size);
+        ds__pq_encode_fast(&e->v->pq, e->cbt, e->nearest, src, rows, e->codes + b * e->v->pq.code_size);
     }
 }
 
@@ -285,8 +288,9 @@ static ds_status ivf_add(ds_index *ix, const float *x, size_t n) {
     size_t *count = ds__calloc(env, v->nlist, sizeof(size_t));
     uint8_t *codes = ds__alloc(env, codes_bytes ? codes_bytes : 1, 64);
     float *tmp = ds__alloc(env, tmp_bytes, 64);
+    float *cbt = ds__alloc(env, cb_bytes(v), 64);
     ds_status rc = DS_OK;
-    if (asg == NULL || count == NULL || codes == NULL || tmp == NULL) { rc = ds__fail(DS_ERR_NOMEM, "out of memory adding vectors"); goto done; }
+    if (asg == NULL || count == NULL || codes == NULL || tmp == NULL || cbt == NULL) { rc = ds__fail(DS_ERR_NOMEM, "out of memory adding vectors"); goto done; }
     rc = own_model(ix, v);
     if (rc == DS_OK) rc = ds__kmeans_assign(env, v->cent, v->nlist, dim, x, n, nt, asg, NULL);
     if (rc != DS_OK) goto done;
@@ -296,7 +300,8 @@ static ds_status ivf_add(ds_index *ix, const float *x, size_t n) {
         if (count[l]) rc = list_reserve(env, &v->lists[l], cs, v->lists[l].n + count[l]);
     if (rc == DS_OK) rc = ds__fvecs_reserve(env, &v->full, dim, ix->n_slots, (size_t)ix->n_slots + n);
     if (rc != DS_OK) goto done;
-    encode_ctx e = { ix, v, x, asg, codes, tmp };
+    ds__pq_transpose(&v->pq, cbt);
+    encode_ctx e = { ix, v, x, asg, codes, tmp, cbt, ds__nearest_best(env->kernels ? env->kernels->level : 0) };
     ds__parallel_for(nt, n, ENC_BLOCK, encode_range, &e);
     for (size_t i = 0; i < n; i++) {
         ivf_list *L = &v->lists[asg[i]];
@@ -310,6 +315,7 @@ done:
     ds__free(env, count, v->nlist * sizeof(size_t));
     ds__free(env, codes, codes_bytes ? codes_bytes : 1);
     ds__free(env, tmp, tmp_bytes);
+    ds__free(env, cbt, cb_bytes(v));
     return rc;
 }
 

@@ -14,6 +14,7 @@
 ** Thread: exclusive per call (uses its own worker threads inside).
 */
 #include "vector/quant.h"
+#include "simd/simd.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -48,6 +49,7 @@ typedef struct assign_ctx {
     float *bufs;             /* n_threads x ASSIGN_BLOCK x k */
     uint32_t *assign;
     float *dist;
+    ds__argmin_fn argmin;
 } assign_ctx;
 
 static void assign_range(void *vctx, size_t begin, size_t end, unsigned thread) {
@@ -59,14 +61,8 @@ static void assign_range(void *vctx, size_t begin, size_t end, unsigned thread) 
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)a->k, (int)a->dim, 1.0f,
                     xb, (int)a->dim, a->c, (int)a->dim, 0.0f, buf, (int)a->k);
         for (size_t r = 0; r < rows; r++) {
-            const float *row = buf + r * a->k;
-            float best = INFINITY;
-            uint32_t bi = 0;
-            for (size_t c = 0; c < a->k; c++) {
-                float d = a->cn[c] - 2.0f * row[c];
-                if (d < best) { best = d; bi = (uint32_t)c; }
-            }
-            a->assign[b + r] = bi;
+            float best;
+            a->assign[b + r] = a->argmin(a->cn, buf + r * a->k, a->k, &best);
             if (a->dist) {
                 const float *v = xb + r * a->dim;
                 float xn = 0;
@@ -81,6 +77,7 @@ static void assign_range(void *vctx, size_t begin, size_t end, unsigned thread) 
 ds_status ds__kmeans_assign(ds_env *env, const float *centroids, size_t k, size_t dim,
                             const float *x, size_t n, unsigned n_threads,
                             uint32_t *assign, float *dist) {
+    env = DS_ENV(env);
     if (n == 0) return DS_OK;
     if (k == 0 || k > INT32_MAX || dim > INT32_MAX) return ds__fail(DS_ERR_INVALID, "k-means: bad sizes");
     if (n_threads == 0) n_threads = 1;
@@ -101,7 +98,7 @@ ds_status ds__kmeans_assign(ds_env *env, const float *centroids, size_t k, size_
         for (size_t j = 0; j < dim; j++) s += centroids[c * dim + j] * centroids[c * dim + j];
         cn[c] = s;
     }
-    assign_ctx a = { centroids, cn, x, k, dim, bufs, assign, dist };
+    assign_ctx a = { centroids, cn, x, k, dim, bufs, assign, dist, ds__argmin_best(env->kernels ? env->kernels->level : 0) };
     /* Chunks are whole blocks so each sgemm call sees a full block. */
     ds__parallel_for(n_threads, n, ASSIGN_BLOCK * 4, assign_range, &a);
     ds__free(env, cn, k * sizeof(float));
@@ -157,6 +154,7 @@ static ds_status kmeanspp(ds_env *env, const float *xs, size_t ns, size_t dim, s
 
 ds_status ds__kmeans(ds_env *env, const float *x, size_t n, size_t dim, size_t k,
                      const ds__kmeans_opts *o, float *centroids) {
+    env = DS_ENV(env);
     if (k == 0 || dim == 0) return ds__fail(DS_ERR_INVALID, "k-means: k and dim must be positive");
     if (n < k) return ds__fail(DS_ERR_INVALID, "k-means: %zu training vectors for %zu centroids (need at least as many)", n, k);
     unsigned n_iter = o && o->n_iter ? o->n_iter : 20;

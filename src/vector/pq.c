@@ -17,6 +17,7 @@
 ** Thread: training is exclusive; encode/decode/tables are read-only.
 */
 #include "vector/quant.h"
+#include "simd/simd.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -68,7 +69,7 @@ ds_status ds__pq_train(ds_env *env, ds__pq *pq, const float *x, size_t n, uint64
     return pq_train_iters(env, pq, x, n, seed, n_threads, 20);
 }
 
-static unsigned nearest(const float *v, const float *cb, size_t ksub, size_t dsub) {
+static unsigned nearest_ref(const float *v, const float *cb, size_t ksub, size_t dsub) {
     float best = INFINITY;
     unsigned bi = 0;
     for (size_t k = 0; k < ksub; k++) {
@@ -88,7 +89,29 @@ void ds__pq_encode(const ds__pq *pq, const float *x, size_t n, uint8_t *codes) {
         uint8_t *c = codes + i * pq->code_size;
         memset(c, 0, pq->code_size);
         for (size_t j = 0; j < pq->m; j++) {
-            unsigned k = nearest(x + i * pq->dim + j * pq->dsub, pq->cb + j * pq->ksub * pq->dsub, pq->ksub, pq->dsub);
+            unsigned k = nearest_ref(x + i * pq->dim + j * pq->dsub, pq->cb + j * pq->ksub * pq->dsub, pq->ksub, pq->dsub);
+            if (pq->nbits == 8) c[j] = (uint8_t)k;
+            else c[j >> 1] |= (uint8_t)(k << ((j & 1) * 4));
+        }
+    }
+}
+
+void ds__pq_transpose(const ds__pq *pq, float *cbt) {
+    for (size_t j = 0; j < pq->m; j++) {
+        const float *cb = pq->cb + j * pq->ksub * pq->dsub;
+        float *t = cbt + j * pq->ksub * pq->dsub;
+        for (size_t k = 0; k < pq->ksub; k++)
+            for (size_t d = 0; d < pq->dsub; d++) t[d * pq->ksub + k] = cb[k * pq->dsub + d];
+    }
+}
+
+void ds__pq_encode_fast(const ds__pq *pq, const float *cbt, ds__nearest_fn nearest, const float *x, size_t n, uint8_t *codes) {
+    size_t blk = pq->ksub * pq->dsub;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t *c = codes + i * pq->code_size;
+        memset(c, 0, pq->code_size);
+        for (size_t j = 0; j < pq->m; j++) {
+            unsigned k = nearest(x + i * pq->dim + j * pq->dsub, cbt + j * blk, pq->dsub, pq->ksub);
             if (pq->nbits == 8) c[j] = (uint8_t)k;
             else c[j >> 1] |= (uint8_t)(k << ((j & 1) * 4));
         }
@@ -183,13 +206,17 @@ ds_status ds__random_rotation(ds_env *env, size_t dim, uint64_t seed, float *R) 
 /* ------------------------------------------------------------------------ */
 ds_status ds__opq_train(ds_env *env, ds__pq *pq, const float *x, size_t n, size_t n_outer,
                         uint64_t seed, unsigned n_threads, float *R) {
+    env = DS_ENV(env);
     size_t dim = pq->dim, dd = dim * dim * sizeof(float), xb;
     if (n < pq->ksub) return ds__fail(DS_ERR_INVALID, "OPQ training needs at least %zu vectors, got %zu", pq->ksub, n);
     if (!ds__mul_ok(n, dim * sizeof(float), &xb)) return ds__fail(DS_ERR_RANGE, "OPQ training set too large");
     float *y = ds__alloc(env, xb, 64), *yhat = ds__alloc(env, xb, 64), *M = ds__alloc(env, dd, 64);
     uint8_t *codes = ds__alloc(env, n * pq->code_size, 64);
+    size_t cbt_bytes = pq->m * pq->ksub * pq->dsub * sizeof(float);
+    float *cbt = ds__alloc(env, cbt_bytes, 64);
+    ds__nearest_fn nearest = ds__nearest_best(env->kernels ? env->kernels->level : 0);
     ds_status rc = DS_OK;
-    if (y == NULL || yhat == NULL || M == NULL || codes == NULL) { rc = ds__fail(DS_ERR_NOMEM, "out of memory for OPQ"); goto done; }
+    if (y == NULL || yhat == NULL || M == NULL || codes == NULL || cbt == NULL) { rc = ds__fail(DS_ERR_NOMEM, "out of memory for OPQ"); goto done; }
     for (size_t i = 0; i < dim; i++)
         for (size_t j = 0; j < dim; j++) R[i * dim + j] = i == j ? 1.0f : 0.0f;
     for (size_t it = 0; it < n_outer && rc == DS_OK; it++) {
@@ -197,7 +224,8 @@ ds_status ds__opq_train(ds_env *env, ds__pq *pq, const float *x, size_t n, size_
         /* Inner codebooks only steer R: a few Lloyd iterations are enough. */
         rc = pq_train_iters(env, pq, y, n, seed + it, n_threads, 6);
         if (rc != DS_OK) break;
-        ds__pq_encode(pq, y, n, codes);
+        ds__pq_transpose(pq, cbt);
+        ds__pq_encode_fast(pq, cbt, nearest, y, n, codes);
         for (size_t i = 0; i < n; i++) ds__pq_decode(pq, codes + i * pq->code_size, yhat + i * dim);
         /* min_R sum ||R x_i - yhat_i||^2 over orthogonal R: maximise
         ** trace(R^T M) with M = Yhat^T X (dim x dim). */
@@ -214,6 +242,7 @@ done:
     ds__free(env, yhat, xb);
     ds__free(env, M, dd);
     ds__free(env, codes, n * pq->code_size);
+    ds__free(env, cbt, cbt_bytes);
     return rc;
 }
 

@@ -70,6 +70,10 @@ ds_status ds__pq_setup(ds__pq *pq, size_t dim, size_t m, size_t nbits);
 ds_status ds__pq_train(ds_env *env, ds__pq *pq, const float *x, size_t n, uint64_t seed, unsigned n_threads);
 /* Encodes n rows into n x code_size bytes. */
 void ds__pq_encode(const ds__pq *pq, const float *x, size_t n, uint8_t *codes);
+/* The same with a kernel: cbt is the codebook transposed per sub-quantizer
+** (ds__pq_transpose, m x dsub x ksub floats); nearest from ds__nearest_best. */
+void ds__pq_transpose(const ds__pq *pq, float *cbt);
+void ds__pq_encode_fast(const ds__pq *pq, const float *cbt, ds__nearest_fn nearest, const float *x, size_t n, uint8_t *codes);
 void ds__pq_decode(const ds__pq *pq, const uint8_t *code, float *out);
 /* Sub-code j of a code. */
 static inline unsigned ds__pq_get(const ds__pq *pq, const uint8_t *code, size_t j) {
