@@ -4,7 +4,9 @@
 ** AVX-512 variant widens 16 sub-codes to 32-bit indices, adds the row offsets
 ** j*256 and gathers 16 table entries at once; tails are masked, so any m
 ** works. Summation order differs from the scalar twin: tests compare with a
-** relative tolerance. The 4-bit layout (two sub-codes per byte) only has the
+** relative tolerance. AVX2 twins (8 lanes) cover hosts without AVX-512, and
+** the argmin / nearest-centroid kernels used by k-means and PQ encoding live
+** here too. The 4-bit layout (two sub-codes per byte) only has the
 ** C version for now.
 **
 ** Thread: pure functions.
@@ -145,6 +147,88 @@ static uint32_t nearest_avx512(const float *x, const float *cbt, size_t dsub, si
     float best;
     return finish_argmin(bv, bi, &best);
 }
+
+/* ---- AVX2 (8 lanes): the same algorithms ------------------------------- */
+DS_TARGET("avx2")
+static uint32_t finish_argmin8(__m256 bv, __m256i bi, float *best) {
+    float v[8];
+    uint32_t ix[8];
+    _mm256_storeu_ps(v, bv);
+    _mm256_storeu_si256((__m256i *)(void *)ix, bi);
+    float m = v[0];
+    for (int i = 1; i < 8; i++) m = v[i] < m ? v[i] : m;
+    uint32_t idx = UINT32_MAX;
+    for (int i = 0; i < 8; i++)
+        if (v[i] == m && ix[i] < idx) idx = ix[i];
+    if (idx == UINT32_MAX) idx = 0;            /* all lanes NaN or +inf: the C twin's answer */
+    *best = m;
+    return idx;
+}
+
+DS_TARGET("avx2,fma")
+static uint32_t argmin_avx2(const float *cn, const float *dots, size_t k, float *best) {
+    __m256 bv = _mm256_set1_ps(INFINITY);
+    __m256i bi = _mm256_setzero_si256(), idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i step = _mm256_set1_epi32(8);
+    const __m256 m2 = _mm256_set1_ps(-2.0f);
+    size_t c = 0;
+    for (; c + 8 <= k; c += 8) {
+        __m256 d = _mm256_fmadd_ps(m2, _mm256_loadu_ps(dots + c), _mm256_loadu_ps(cn + c));
+        __m256 lt = _mm256_cmp_ps(d, bv, _CMP_LT_OQ);
+        bv = _mm256_blendv_ps(bv, d, lt);
+        bi = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(bi), _mm256_castsi256_ps(idx), lt));
+        idx = _mm256_add_epi32(idx, step);
+    }
+    uint32_t r = finish_argmin8(bv, bi, best);
+    float b = *best;
+    for (; c < k; c++) {                        /* tail: later indices win only if strictly smaller */
+        float d = cn[c] - 2.0f * dots[c];
+        if (d < b) { b = d; r = (uint32_t)c; }
+    }
+    *best = b;
+    return r;
+}
+
+DS_TARGET("avx2")
+static uint32_t nearest_avx2(const float *x, const float *cbt, size_t dsub, size_t ksub) {
+    __m256 bv = _mm256_set1_ps(INFINITY);
+    __m256i bi = _mm256_setzero_si256(), idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i step = _mm256_set1_epi32(8);
+    for (size_t c = 0; c < ksub; c += 8) {
+        __m256 acc = _mm256_setzero_ps();
+        for (size_t t = 0; t < dsub; t++) {
+            __m256 e = _mm256_sub_ps(_mm256_set1_ps(x[t]), _mm256_loadu_ps(cbt + t * ksub + c));
+            acc = _mm256_add_ps(acc, _mm256_mul_ps(e, e));   /* no FMA: bit-identical to the C twin */
+        }
+        __m256 lt = _mm256_cmp_ps(acc, bv, _CMP_LT_OQ);
+        bv = _mm256_blendv_ps(bv, acc, lt);
+        bi = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(bi), _mm256_castsi256_ps(idx), lt));
+        idx = _mm256_add_epi32(idx, step);
+    }
+    float best;
+    return finish_argmin8(bv, bi, &best);
+}
+
+/* 8 sub-codes per gather; the m % 8 tail in C. */
+DS_TARGET("avx2")
+static void adc8_avx2(const float *table, size_t m, const uint8_t *codes, size_t n, float *out) {
+    const __m256i lane = _mm256_setr_epi32(0, 256, 512, 768, 1024, 1280, 1536, 1792);
+    size_t full = m / 8;
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *c = codes + i * m;
+        __m256 acc = _mm256_setzero_ps();
+        for (size_t b = 0; b < full; b++) {
+            __m256i idx = _mm256_add_epi32(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(c + 8 * b))), lane);
+            acc = _mm256_add_ps(acc, _mm256_i32gather_ps(table + b * 8 * 256, idx, 4));
+        }
+        __m128 h = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+        h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+        h = _mm_add_ss(h, _mm_movehdup_ps(h));
+        float s = _mm_cvtss_f32(h);
+        for (size_t j = full * 8; j < m; j++) s += table[j * 256 + c[j]];
+        out[i] = s;
+    }
+}
 #endif
 
 static int force_scalar(void) {
@@ -154,7 +238,10 @@ static int force_scalar(void) {
 
 ds__argmin_fn ds__argmin_best(unsigned level) {
 #if defined(__x86_64__) && !defined(DS_NO_SIMD)
-    if (level >= 2 && !force_scalar() && (ds__cpu_features() & DS_CPU_AVX512F)) return argmin_avx512;
+    unsigned f = ds__cpu_features();
+    if (force_scalar()) return argmin_scalar;
+    if (level >= 2 && (f & DS_CPU_AVX512F)) return argmin_avx512;
+    if (level >= 1 && (f & DS_CPU_AVX2) && (f & DS_CPU_FMA)) return argmin_avx2;
 #else
     (void)level;
 #endif
@@ -163,7 +250,10 @@ ds__argmin_fn ds__argmin_best(unsigned level) {
 
 ds__nearest_fn ds__nearest_best(unsigned level) {
 #if defined(__x86_64__) && !defined(DS_NO_SIMD)
-    if (level >= 2 && !force_scalar() && (ds__cpu_features() & DS_CPU_AVX512F)) return nearest_avx512;
+    unsigned f = ds__cpu_features();
+    if (force_scalar()) return nearest_scalar;
+    if (level >= 2 && (f & DS_CPU_AVX512F)) return nearest_avx512;
+    if (level >= 1 && (f & DS_CPU_AVX2)) return nearest_avx2;
 #else
     (void)level;
 #endif
@@ -176,6 +266,7 @@ ds__adc8_fn ds__adc8_best(unsigned level) {
     const char *env = getenv("DS_SIMD");
     if (env != NULL && strcmp(env, "scalar") == 0) return adc8_scalar;
     if (level >= 2 && (f & DS_CPU_AVX512F) && (f & DS_CPU_AVX512BW) && (f & DS_CPU_AVX512VL)) return adc8_avx512;
+    if (level >= 1 && (f & DS_CPU_AVX2)) return adc8_avx2;
 #else
     (void)level;
 #endif

@@ -116,8 +116,10 @@ TEST(pq_adc8_kernel_matches_scalar_all_lengths) {
     float a[37], b[37];
     for (size_t t = 0; t < DS_ARRAY_LEN(ms); t++) {
         ds__adc8_scalar()(table, ms[t], codes + 1, 37, a);      /* unaligned codes */
-        ds__adc8_best(2)(table, ms[t], codes + 1, 37, b);
-        for (int i = 0; i < 37; i++) ASSERT_NEAR_F32(a[i], b[i], 1e-4f * (1 + fabsf(a[i])));
+        for (unsigned lv = 1; lv <= 2; lv++) {
+            ds__adc8_best(lv)(table, ms[t], codes + 1, 37, b);
+            for (int i = 0; i < 37; i++) ASSERT_NEAR_F32(a[i], b[i], 1e-4f * (1 + fabsf(a[i])));
+        }
     }
     free(table);
     free(codes);
@@ -398,9 +400,11 @@ TEST(pq_argmin_and_nearest_kernels_match_scalar) {
     cn[700] = cn[300] = 0;
     for (size_t t = 0; t < DS_ARRAY_LEN(ks); t++) {
         float b1, b2;
-        uint32_t a = ds__argmin_scalar()(cn + 1, dots + 1, ks[t], &b1), b = ds__argmin_best(2)(cn + 1, dots + 1, ks[t], &b2);
-        ASSERT_EQ_U64(a, b);
-        ASSERT(b1 == b2);
+        for (unsigned lv = 1; lv <= 2; lv++) {
+            uint32_t a = ds__argmin_scalar()(cn + 1, dots + 1, ks[t], &b1), b = ds__argmin_best(lv)(cn + 1, dots + 1, ks[t], &b2);
+            ASSERT_EQ_U64(a, b);
+            ASSERT(b1 == b2);
+        }
     }
     size_t dsubs[] = { 1, 2, 3, 8, 16 }, ksubs[] = { 16, 256 };
     float *cbt = malloc(sizeof(float) * 16 * 256), x[16];
@@ -409,7 +413,8 @@ TEST(pq_argmin_and_nearest_kernels_match_scalar) {
         for (size_t k = 0; k < DS_ARRAY_LEN(ksubs); k++)
             for (int rep = 0; rep < 20; rep++) {
                 for (int i = 0; i < 16; i++) x[i] = (float)ds__rng_normal(&s);
-                ASSERT_EQ_U64(ds__nearest_scalar()(x, cbt, dsubs[d], ksubs[k]), ds__nearest_best(2)(x, cbt, dsubs[d], ksubs[k]));
+                for (unsigned lv = 1; lv <= 2; lv++)
+                    ASSERT_EQ_U64(ds__nearest_scalar()(x, cbt, dsubs[d], ksubs[k]), ds__nearest_best(lv)(x, cbt, dsubs[d], ksubs[k]));
             }
     free(cn); free(dots); free(cbt);
 }
