@@ -32,22 +32,6 @@ void ds_encoder_opts_init(ds_encoder_opts *o) {
     o->load_tokenizer = 1;
 }
 
-float ds__f16_to_f32(uint16_t h) {
-    uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 0x1f, man = h & 0x3ff, u;
-    if (exp == 0) {
-        if (man == 0) u = sign;
-        else {                                  /* subnormal: renormalise */
-            int e = -1;
-            do { e++; man <<= 1; } while ((man & 0x400) == 0);
-            u = sign | ((uint32_t)(127 - 15 - e) << 23) | ((man & 0x3ff) << 13);
-        }
-    } else if (exp == 31) u = sign | 0x7f800000u | (man << 13);
-    else u = sign | ((exp + 127 - 15) << 23) | (man << 13);
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
 float ds__bf16_to_f32(uint16_t h) {
     uint32_t u = (uint32_t)h << 16;
     float f;

@@ -17,6 +17,7 @@
 #define DS_MODEL_H
 
 #include "ds_internal.h"
+#include "simd/simd.h"   /* ds__f16_to_f32 */
 
 /* ------------------------------------------------------------------------ */
 /* safetensors                                                               */
@@ -140,7 +141,6 @@ ds_status ds__forward(const ds_encoder *enc, ds__head head, const int32_t *const
                       const int32_t *const *type_ids, const size_t *lens, size_t n, float *out);
 
 /* Scalar math shared by the forward pass and the tests. */
-float ds__f16_to_f32(uint16_t h);
 float ds__bf16_to_f32(uint16_t h);
 
 #endif /* DS_MODEL_H */

@@ -125,8 +125,5 @@ ds_status ds__fvecs_load(const ds__creader *r, size_t dim, uint32_t n_slots, ds_
 ** best k, best first, into slots/scores. Candidates are already allowed. */
 size_t    ds__rerank(const struct ds_index *ix, const float *vecs, const float *q,
                      const uint32_t *cand, size_t nc, size_t k, uint32_t *slots, float *scores);
-/* Opens an index from bytes in memory (a copy is made; Linux memfd), for fuzz
-** targets and tests: the same code path as ds_index_open. */
-ds_status ds__index_open_mem(ds_env *env, const void *data, size_t size, unsigned flags, ds_index **out);
 
 #endif /* DS_VECTOR_QUANT_H */

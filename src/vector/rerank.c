@@ -61,30 +61,3 @@ size_t ds__rerank(const ds_index *ix, const float *vecs, const float *q,
     }
     return ds__topk_sort(&t);
 }
-
-ds_status ds__index_open_mem(ds_env *env, const void *data, size_t size, unsigned flags, ds_index **out) {
-    *out = NULL;
-#if defined(__linux__)
-    int fd = memfd_create("densearch-mem", 0);
-    if (fd < 0) return ds__fail(DS_ERR_IO, "memfd_create failed");
-    const uint8_t *p = data;
-    size_t left = size;
-    while (left > 0) {
-        ssize_t w = write(fd, p, left);
-        if (w <= 0) {
-            close(fd);
-            return ds__fail(DS_ERR_IO, "memfd write failed");
-        }
-        p += w;
-        left -= (size_t)w;
-    }
-    char path[64];
-    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-    ds_status rc = ds_index_open(env, path, flags, out);
-    close(fd);                 /* the mapping keeps the bytes alive */
-    return rc;
-#else
-    (void)env; (void)data; (void)size; (void)flags;
-    return ds__fail(DS_ERR_UNSUPPORTED, "opening from memory needs memfd (Linux)");
-#endif
-}
