@@ -288,8 +288,9 @@ DS_API ds_status ds_lexical_search_batch(const ds_lexical *lx, const char *const
                                          unsigned n_threads, ds_lexical_hit *hits, size_t *n_hits);
 DS_API uint64_t    ds_lexical_n_docs(const ds_lexical *lx);
 DS_API uint64_t    ds_lexical_n_terms(const ds_lexical *lx);
-/* External id of a document; borrowed, valid until close; NULL if out of range.
-** *len (may be NULL) receives its length. */
+/* External id of a document: len bytes, NOT NUL-terminated (print with
+** "%.*s"); borrowed, valid until close; NULL if doc is out of range or its
+** id record is damaged. *len (may be NULL) receives the length. Thread: any. */
 DS_API const char *ds_lexical_doc_id(const ds_lexical *lx, uint32_t doc, size_t *len);
 /* Stored title and text of a document, decompressed into new NUL-terminated
 ** strings the caller releases with ds_free. DS_ERR_NOTFOUND if the index was

@@ -593,6 +593,7 @@ typedef struct batch_ctx {
     ds__analyzer                 **an;      /* one per thread */
     ds_status                     *rc;      /* per thread: first failure */
     size_t                        *bad;     /* per thread: failing query */
+    char                         (*msg)[256];  /* per thread: its ds_errmsg() */
 } batch_ctx;
 
 static void batch_range(void *vctx, size_t begin, size_t end, unsigned t) {
@@ -601,7 +602,11 @@ static void batch_range(void *vctx, size_t begin, size_t end, unsigned t) {
         if (c->rc[t] != DS_OK) return;
         const char *qs = c->queries[i] ? c->queries[i] : "";
         ds_status rc = search_one(c->lx, c->an[t], qs, strlen(qs), c->k, c->opts, c->hits + i * c->k, &c->n_hits[i]);
-        if (rc != DS_OK) { c->rc[t] = rc; c->bad[t] = i; }
+        if (rc != DS_OK) {
+            c->rc[t] = rc;
+            c->bad[t] = i;
+            snprintf(c->msg[t], sizeof c->msg[t], "%s", ds_errmsg());   /* errmsg is thread-local */
+        }
     }
 }
 
@@ -618,6 +623,7 @@ ds_status ds_lexical_search_batch(const ds_lexical *lx, const char *const *queri
     ds__analyzer *an[64] = { 0 };
     ds_status rcs[64];
     size_t bad[64];
+    static _Thread_local char msgs[64][256];
     ds_status rc = DS_OK;
     for (unsigned t = 0; t < n_threads && rc == DS_OK; t++) {
         rcs[t] = DS_OK;
@@ -625,13 +631,13 @@ ds_status ds_lexical_search_batch(const ds_lexical *lx, const char *const *queri
         rc = ds__analyzer_create(lx->env, &lx->meta.an, &an[t]);
     }
     if (rc == DS_OK) {
-        batch_ctx c = { lx, queries, k, opts, hits, n_hits, an, rcs, bad };
+        batch_ctx c = { lx, queries, k, opts, hits, n_hits, an, rcs, bad, msgs };
         ds__parallel_for(n_threads, n, 4, batch_range, &c);
         for (unsigned t = 0; t < n_threads; t++)
             if (rcs[t] != DS_OK) {
                 rc = rcs[t];
                 /* the message was set on the worker's thread: restate it here */
-                ds__fail(rc, "query %zu failed (%s)", bad[t] + 1, ds_status_name(rc));
+                ds__fail(rc, "query %zu: %s", bad[t] + 1, msgs[t]);
                 break;
             }
     }
