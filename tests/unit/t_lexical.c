@@ -497,6 +497,18 @@ TEST(lexical_pruned_equals_exhaustive_all_datasets) {
         ds_lexical_search_opts_init(&o);
         size_t ks[] = { 1, 10, 100, 1000 };
         for (size_t i = 0; i < DS_ARRAY_LEN(ks); i++) compare_pruned(lx, (const char *const *)q.text, q.n, ks[i], &o);
+        {   /* batch on 2 threads == one by one */
+            ds_lexical_hit *hb = malloc(sizeof *hb * 10 * q.n), one[10];
+            size_t *nb = malloc(sizeof *nb * q.n), n1;
+            ASSERT_OK(ds_lexical_search_batch(lx, (const char *const *)q.text, q.n, 10, &o, 2, hb, nb));
+            for (size_t i = 0; i < q.n; i++) {
+                ASSERT_OK(ds_lexical_search(lx, q.text[i], strlen(q.text[i]), 10, &o, one, &n1));
+                ASSERT_EQ_U64(nb[i], n1);
+                ASSERT(memcmp(one, hb + 10 * i, n1 * sizeof *one) == 0);
+            }
+            free(hb);
+            free(nb);
+        }
         o.k1 = 1.2f;   /* other parameters: bounds from max_tf / min_len */
         o.b = 0.75f;
         compare_pruned(lx, (const char *const *)q.text, q.n, 10, &o);
@@ -757,4 +769,34 @@ TEST(lexical_oom_sweep) {
     }
     env->fail_at = 0;
     ds_env_destroy(env);
+}
+
+/* A format 1.0 index committed in tests/golden/lexical_v1 (built from the
+** corpus.jsonl beside it) must keep opening, verifying and returning the
+** same ranking: the on-disk format is a promise. */
+TEST(lexical_golden_v1) {
+    const char *dir = "tests/golden/lexical_v1";
+    if (access("tests/golden/lexical_v1/lexical.dsx", R_OK) != 0) SKIP("run from the repository root");
+    ASSERT_OK(ds_check(NULL, dir));
+    ds_lexical *lx;
+    ASSERT_OK(ds_lexical_open(NULL, dir, DS_OPEN_VERIFY, &lx));
+    ds_lexical_hit h[3];
+    size_t n;
+    ASSERT_OK(ds_lexical_search(lx, "cats mat", 8, 3, NULL, h, &n));
+    ASSERT_EQ_U64(n, 3);
+    const char *want[3] = { "a", "c", "b" };
+    for (size_t i = 0; i < 3; i++) {
+        size_t il;
+        const char *id = ds_lexical_doc_id(lx, h[i].doc, &il);
+        if (il != 1 || id[0] != want[i][0]) FAIL("rank %zu: %.*s, want %s", i + 1, (int)il, id, want[i]);
+    }
+    /* and a fresh build of the same corpus is byte-identical */
+    ds_lexical_close(lx);
+    build("tests/golden/lexical_v1/corpus.jsonl", DS_CORPUS_BEIR, tmp_path("g1"), NULL, NULL);
+    size_t la, lb;
+    uint8_t *a = read_all("tests/golden/lexical_v1/lexical.dsx", &la), *b = read_all(tmp_path("g1/lexical.dsx"), &lb);
+    ASSERT_EQ_U64(la, lb);
+    ASSERT(memcmp(a, b, la) == 0);
+    free(a);
+    free(b);
 }
