@@ -55,7 +55,7 @@ ds_status ds__lx_attach(ds_lexical *lx) {
     const ds__creader *cr = lx->cr;
     static const uint32_t known[] = { DS__SEC_META, DS__SEC_DLEN, DS__SEC_IDOF, DS__SEC_IDST, DS__SEC_TOFF,
                                       DS__SEC_TSTR, DS__SEC_TINF, DS__SEC_SKIP, DS__SEC_POST, DS__SEC_DOCX,
-                                      DS__SEC_DOCZ };
+                                      DS__SEC_DOCZ, DS__SEC_DOCF };
     ds_status rc = ds__cr_check_known(cr, known, DS_ARRAY_LEN(known));
     if (rc != DS_OK) return rc;
     const uint8_t *p;
@@ -75,10 +75,11 @@ ds_status ds__lx_attach(ds_lexical *lx) {
     if ((rc = need(cr, DS__SEC_POST, UINT64_MAX, &lx->post, &lx->post_len)) != DS_OK) return rc;
     if (m->n_blocks > 0 && lx->post_len < 2 * m->n_blocks) return ds__fail(DS_ERR_CORRUPT, "POST: too short for %llu blocks", (unsigned long long)m->n_blocks);
     if (m->stored_chunk > 0) {
-        uint64_t nc = (nd + m->stored_chunk - 1) / m->stored_chunk;
+        uint64_t nc = m->n_chunks;
         if ((rc = need(cr, DS__SEC_DOCX, (nc + 1) * 8, &lx->docx, &len)) != DS_OK) return rc;
+        if ((rc = need(cr, DS__SEC_DOCF, (nc + 1) * 4, &lx->docf, &len)) != DS_OK) return rc;
         if ((rc = need(cr, DS__SEC_DOCZ, UINT64_MAX, &lx->docz, &lx->docz_len)) != DS_OK) return rc;
-    } else if (ds__cr_find(cr, DS__SEC_DOCX) || ds__cr_find(cr, DS__SEC_DOCZ)) {
+    } else if (ds__cr_find(cr, DS__SEC_DOCX) || ds__cr_find(cr, DS__SEC_DOCZ) || ds__cr_find(cr, DS__SEC_DOCF)) {
         return ds__fail(DS_ERR_CORRUPT, "stored-text sections present but stored_chunk is 0");
     }
     lx->avgdl = nd ? (float)((double)m->n_tokens / (double)nd) : 1.0f;
@@ -669,7 +670,16 @@ ds_status ds_lexical_doc(const ds_lexical *lx, uint32_t doc, char **title, size_
     if (lx == NULL) return ds__fail(DS_ERR_INVALID, "ds_lexical_doc: NULL index");
     if (doc >= lx->meta.n_docs) return ds__fail(DS_ERR_INVALID, "document %u out of range (%u documents)", doc, lx->meta.n_docs);
     if (lx->meta.stored_chunk == 0) return ds__fail(DS_ERR_NOTFOUND, "the index was built without stored text");
-    uint64_t c = doc / lx->meta.stored_chunk;
+    /* the frame holding doc: last c with first_doc[c] <= doc (DOCF ascending) */
+    uint64_t lo = 0, hi = lx->meta.n_chunks;
+    while (hi - lo > 1) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        if (ds__load_u32le(lx->docf + 4 * mid) <= doc) lo = mid; else hi = mid;
+    }
+    uint64_t c = lo;
+    uint32_t f0 = ds__load_u32le(lx->docf + 4 * c), f1 = ds__load_u32le(lx->docf + 4 * c + 4);
+    if (!(f0 <= doc && doc < f1 && f1 - f0 <= lx->meta.stored_chunk))
+        return ds__fail(DS_ERR_CORRUPT, "stored text chunk table damaged near document %u", doc);
     uint64_t a = ds__load_u64le(lx->docx + 8 * c), b = ds__load_u64le(lx->docx + 8 * c + 8);
     if (a >= b || b > lx->docz_len) return ds__fail(DS_ERR_CORRUPT, "stored text chunk %llu: bad offsets", (unsigned long long)c);
     unsigned long long raw = ZSTD_getFrameContentSize(lx->docz + a, (size_t)(b - a));
@@ -685,7 +695,7 @@ ds_status ds_lexical_doc(const ds_lexical *lx, uint32_t doc, char **title, size_
         ds__reader r = { buf, buf + got };
         const uint8_t *tp = NULL, *xp = NULL;
         uint64_t tl = 0, xl = 0;
-        for (uint32_t i = (uint32_t)(c * lx->meta.stored_chunk); i <= doc && rc == DS_OK; i++)
+        for (uint32_t i = f0; i <= doc && rc == DS_OK; i++)
             if (!take_str(&r, &tp, &tl) || !take_str(&r, &xp, &xl))
                 rc = ds__fail(DS_ERR_CORRUPT, "stored text chunk %llu is damaged", (unsigned long long)c);
         if (rc == DS_OK) {
