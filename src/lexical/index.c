@@ -229,105 +229,108 @@ static int cmp_qterm(const void *a, const void *b) {
 
 /* ---- top-k ------------------------------------------------------------------ */
 
-/* a ranks above b: higher score, or equal score and lower doc number */
-static inline int better(const ds_lexical_hit *a, const ds_lexical_hit *b) {
-    return a->score > b->score || (a->score == b->score && a->doc < b->doc);
-}
-
-/* Candidates arrive in increasing doc order, so a newcomer with a score equal
-** to the k-th best ranks below it: it enters only with score > theta. The
-** buffer holds up to 2k candidates; when full, a quickselect keeps the best k
-** and theta rises to the k-th score. That is O(1) amortised per candidate,
+/* A candidate is one u64 key: the f32 score's bits above the inverted doc
+** number. Scores are > 0 (idf > 0, tf factor > 0) and the bits of positive
+** floats order like the floats, so "higher key" is exactly "higher score, or
+** equal score and lower doc": the ranking order, compared as one integer.
+**
+** Candidates arrive in increasing doc order, so a newcomer with a score equal
+** to the k-th best ranks below it: it enters only with a key above theta.
+** The buffer holds up to 2k keys; when full, a quickselect keeps the best k
+** and theta rises to the k-th key. That is O(1) amortised per candidate,
 ** cheaper than a heap for large k; theta never exceeds the true k-th score,
 ** so pruning with it stays safe. */
 typedef struct topk {
-    ds_lexical_hit *h;
-    size_t          n, k, cap;     /* cap = 2k */
-    int             full;          /* theta is valid: k candidates seen */
-    float           theta;
+    uint64_t *key;
+    size_t    n, k, cap;     /* cap = 2k */
+    int       full;          /* theta is valid: k candidates seen */
+    uint64_t  theta_key;
+    float     theta;         /* score part of theta_key */
 } topk;
 
-static void swap_hit(ds_lexical_hit *a, ds_lexical_hit *b) { ds_lexical_hit t = *a; *a = *b; *b = t; }
+static inline uint64_t hit_key(uint32_t doc, float score) {
+    uint32_t bits;
+    memcpy(&bits, &score, sizeof bits);
+    return ((uint64_t)bits << 32) | (uint64_t)(UINT32_MAX - doc);
+}
 
-/* Partially orders h[0..n) so that h[0..k) are the k best (k < n). */
-static void select_best(ds_lexical_hit *h, size_t n, size_t k) {
+static inline void swap_u64(uint64_t *a, uint64_t *b) { uint64_t t = *a; *a = *b; *b = t; }
+
+/* Partially orders h[0..n) so that h[0..k) are the k largest (k < n). */
+static void select_best(uint64_t *h, size_t n, size_t k) {
     size_t lo = 0, hi = n - 1;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        /* median of three as pivot, moved to hi */
-        if (better(&h[mid], &h[lo])) swap_hit(&h[mid], &h[lo]);
-        if (better(&h[hi], &h[lo])) swap_hit(&h[hi], &h[lo]);
-        if (better(&h[mid], &h[hi])) swap_hit(&h[mid], &h[hi]);
-        ds_lexical_hit pv = h[hi];
+        if (h[mid] > h[lo]) swap_u64(&h[mid], &h[lo]);
+        if (h[hi] > h[lo]) swap_u64(&h[hi], &h[lo]);
+        if (h[mid] > h[hi]) swap_u64(&h[mid], &h[hi]);
+        uint64_t pv = h[hi];
         size_t st = lo;
         for (size_t i = lo; i < hi; i++)
-            if (better(&h[i], &pv)) swap_hit(&h[i], &h[st++]);
-        swap_hit(&h[st], &h[hi]);
-        if (st == k || st + 1 == k) return;   /* h[0..k) are the best k */
+            if (h[i] > pv) swap_u64(&h[i], &h[st++]);
+        swap_u64(&h[st], &h[hi]);
+        if (st == k || st + 1 == k) return;
         if (st > k) hi = st - 1; else lo = st + 1;
     }
 }
 
-static void sort_best_first(ds_lexical_hit *h, size_t n) {
-    while (n > 16) {   /* quicksort on the larger side, loop on the smaller */
-        size_t mid = n / 2;
-        if (better(&h[mid], &h[0])) swap_hit(&h[mid], &h[0]);
-        if (better(&h[n - 1], &h[0])) swap_hit(&h[n - 1], &h[0]);
-        if (better(&h[mid], &h[n - 1])) swap_hit(&h[mid], &h[n - 1]);
-        ds_lexical_hit pv = h[n - 1];
-        size_t st = 0;
-        for (size_t i = 0; i + 1 < n; i++)
-            if (better(&h[i], &pv)) swap_hit(&h[i], &h[st++]);
-        swap_hit(&h[st], &h[n - 1]);
-        if (st < n - st - 1) {
-            sort_best_first(h, st);
-            h += st + 1;
-            n -= st + 1;
-        } else {
-            sort_best_first(h + st + 1, n - st - 1);
-            n = st;
-        }
+/* Sorts keys descending: LSD radix sort, 8 passes of 8 bits (no
+** data-dependent branches, which made comparison sorts mispredict). tmp
+** holds n keys. Passes whose digit is the same for every key are skipped. */
+static void sort_desc(uint64_t *h, uint64_t *tmp, size_t n) {
+    uint64_t *src = h, *dst = tmp;
+    for (unsigned shift = 0; shift < 64; shift += 8) {
+        size_t cnt[256] = { 0 };
+        for (size_t i = 0; i < n; i++) cnt[255 - ((src[i] >> shift) & 0xff)]++;   /* 255 - d: descending */
+        if (cnt[255 - ((src[0] >> shift) & 0xff)] == n) continue;
+        size_t sum = 0;
+        for (int b = 0; b < 256; b++) { size_t c = cnt[b]; cnt[b] = sum; sum += c; }
+        for (size_t i = 0; i < n; i++) dst[cnt[255 - ((src[i] >> shift) & 0xff)]++] = src[i];
+        uint64_t *x = src; src = dst; dst = x;
     }
-    for (size_t i = 1; i < n; i++)
-        for (size_t j = i; j > 0 && better(&h[j], &h[j - 1]); j--) swap_hit(&h[j], &h[j - 1]);
+    if (src != h) memcpy(h, src, n * sizeof *h);
 }
 
-static float worst_score(const ds_lexical_hit *h, size_t n) {
-    float w = h[0].score;
-    for (size_t i = 1; i < n; i++)
-        if (h[i].score < w) w = h[i].score;
-    return w;
+static void set_theta(topk *t) {
+    uint64_t w = t->key[0];
+    for (size_t i = 1; i < t->n; i++)
+        if (t->key[i] < w) w = t->key[i];
+    t->theta_key = w;
+    uint32_t bits = (uint32_t)(w >> 32);
+    memcpy(&t->theta, &bits, sizeof bits);
 }
 
 /* Returns 1 when theta changed. */
 static inline int topk_push(topk *t, uint32_t doc, float score) {
-    if (t->full && !(score > t->theta)) return 0;
-    t->h[t->n].doc = doc;
-    t->h[t->n].score = score;
-    t->n++;
+    uint64_t key = hit_key(doc, score);
+    if (t->full && key <= t->theta_key) return 0;
+    t->key[t->n++] = key;
     if (!t->full) {
         if (t->n < t->k) return 0;
         t->full = 1;
-        t->theta = worst_score(t->h, t->n);
+        set_theta(t);
         return 1;
     }
     if (t->n < t->cap) return 0;
-    select_best(t->h, t->n, t->k);
+    select_best(t->key, t->n, t->k);
     t->n = t->k;
-    float th = worst_score(t->h, t->n);
-    int changed = th != t->theta;
-    t->theta = th;
-    return changed;
+    float old = t->theta;
+    set_theta(t);
+    return t->theta != old;
 }
 
 /* Writes the final top k, best first, into out. */
 static size_t topk_finish(topk *t, ds_lexical_hit *out) {
     if (t->n > t->k) {
-        select_best(t->h, t->n, t->k);
+        select_best(t->key, t->n, t->k);
         t->n = t->k;
     }
-    sort_best_first(t->h, t->n);
-    memcpy(out, t->h, t->n * sizeof *out);
+    if (t->n > 0) sort_desc(t->key, t->key + t->n, t->n);   /* the buffer's upper half is free */
+    for (size_t i = 0; i < t->n; i++) {
+        uint32_t bits = (uint32_t)(t->key[i] >> 32);
+        out[i].doc = UINT32_MAX - (uint32_t)t->key[i];
+        memcpy(&out[i].score, &bits, sizeof bits);
+    }
     return t->n;
 }
 
@@ -454,9 +457,9 @@ static ds_status search_one(const ds_lexical *lx, ds__analyzer *an, const char *
     uint32_t *ord = NULL;
     float *cum = NULL;
     size_t nq = q->n;
-    topk top = { NULL, 0, k, 2 * k, 0, 0.0f };
+    topk top = { NULL, 0, k, 2 * k, 0, 0, 0.0f };
     if (rc != DS_OK || nq == 0) goto done;
-    if ((top.h = ds__alloc(env, top.cap * sizeof *top.h, 64)) == NULL) { rc = ds__fail(DS_ERR_NOMEM, "out of memory"); goto done; }
+    if ((top.key = ds__alloc(env, top.cap * sizeof *top.key, 64)) == NULL) { rc = ds__fail(DS_ERR_NOMEM, "out of memory"); goto done; }
     qsort(q->t, nq, sizeof *q->t, cmp_qterm);
     if ((cs = ds__calloc(env, nq, sizeof *cs)) == NULL) { rc = ds__fail(DS_ERR_NOMEM, "out of memory"); goto done; }
     for (size_t i = 0; i < nq; i++) {
@@ -561,7 +564,7 @@ static ds_status search_one(const ds_lexical *lx, ds__analyzer *an, const char *
     }
     *n_hits = topk_finish(&top, hits);
 done:
-    ds__free(env, top.h, top.cap * sizeof *top.h);
+    ds__free(env, top.key, top.cap * sizeof *top.key);
     ds__free(env, cs, nq * sizeof *cs);
     ds__free(env, acc, (size_t)lx->meta.n_docs * sizeof *acc);
     ds__free(env, contr, nq * sizeof *contr);
