@@ -241,8 +241,9 @@ DS_API void      ds_lexical_opts_init(ds_lexical_opts *o);
 DS_API ds_status ds_lexical_builder_create(ds_env *env, const char *index_dir,
                                            const ds_lexical_opts *opts, ds_lexical_builder **out);
 /* Adds one document (copied; doc is borrowed for the call). DS_ERR_INVALID for
-** an empty or over-long (> 1024 bytes) id or a duplicate id: that document is
-** not added and the builder stays usable. Other errors are sticky.
+** an empty or over-long (> 1024 bytes) id, a duplicate id, or a document over
+** 256 MiB (title + text): that document is not added and the builder stays
+** usable. Other errors are sticky.
 ** Thread: exclusive. */
 DS_API ds_status ds_lexical_add(ds_lexical_builder *b, const ds_doc *doc);
 /* Merges, writes and renames lexical.dsx into place, then frees b (also on

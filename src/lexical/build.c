@@ -677,8 +677,9 @@ ds_status ds_lexical_add(ds_lexical_builder *b, const ds_doc *doc) {
     for (size_t i = 0; i < doc->id_len; i++)
         if ((unsigned char)doc->id[i] < 0x20) return ds__fail(DS_ERR_INVALID, "id contains control characters");
     if (b->n_docs >= UINT32_MAX - 2) return b->rc = ds__fail(DS_ERR_RANGE, "too many documents (limit %u)", UINT32_MAX - 2);
-    if (doc->title_len > UINT32_MAX - 1 || doc->text_len > UINT32_MAX - 1)
-        return ds__fail(DS_ERR_INVALID, "document %.*s too large", (int)doc->id_len, doc->id);
+    if (doc->title_len > DS__LX_MAX_DOC || doc->text_len > DS__LX_MAX_DOC - doc->title_len)
+        return ds__fail(DS_ERR_INVALID, "document \"%.*s\" has %zu bytes (limit %u MiB)", (int)doc->id_len, doc->id,
+                        doc->title_len + doc->text_len, DS__LX_MAX_DOC >> 20);
     if (2 * (b->n_docs + 1) > b->id_nslots && !id_table_grow(b)) return b->rc = ds__fail(DS_ERR_NOMEM, "out of memory");
     size_t slot;
     int64_t dup = id_lookup(b, doc->id, doc->id_len, ds__hash64(doc->id, doc->id_len), &slot);

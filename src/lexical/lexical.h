@@ -25,6 +25,11 @@
 #define DS__LX_MAX_ID      1024u
 #define DS__LX_STORED_CHUNK 32u          /* most documents per DOCZ frame */
 #define DS__LX_CHUNK_BYTES  (64u << 10)  /* a frame closes once it holds this much text */
+/* Largest document (title + text bytes) an index accepts, and so the largest
+** decompressed frame a reader ever allocates for: bounds what a hostile file
+** can make us allocate. */
+#define DS__LX_MAX_DOC      (256u << 20)
+#define DS__LX_MAX_CHUNK_RAW (DS__LX_MAX_DOC + DS__LX_CHUNK_BYTES + 64u)
 
 #define DS__SEC_META DS_FOURCC('L', 'X', 'M', 'T')
 #define DS__SEC_DLEN DS_FOURCC('D', 'L', 'E', 'N')
