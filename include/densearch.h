@@ -257,7 +257,8 @@ typedef struct ds_lexical_search_opts {
     size_t   struct_size;
     float    k1;          /* < 0: the index's value (default -1)                   */
     float    b;           /* < 0: the index's value (default -1)                   */
-    int      exhaustive;  /* 1: score every posting, no pruning (for testing)       */
+    int      exhaustive;  /* 1: score every posting without pruning; -1: always use
+                             dynamic pruning; 0 (default): choose by cost          */
 } ds_lexical_search_opts;
 
 /* One result: internal document number (0-based, in indexing order) and its

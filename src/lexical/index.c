@@ -484,14 +484,35 @@ static ds_status search_one(const ds_lexical *lx, ds__analyzer *an, const char *
         if (!cursor_load(&s, c)) { rc = s.rc; goto done; }
     }
 
-    if (exhaustive) {
+    /* Term at a time over an accumulator when k is a large share of the
+    ** collection and the lists cover much of it: MaxScore can then prune
+    ** little and its per-candidate bookkeeping costs more than the plain
+    ** loop. Both paths return the same top k (tested), so this is only a
+    ** speed choice. exhaustive < 0 forces MaxScore (tests). */
+    uint64_t sum_df = 0;
+    for (size_t i = 0; i < nq; i++) sum_df += cs[i].df;
+    if (exhaustive == 0 && (uint64_t)k * 8 >= lx->meta.n_docs && sum_df * 4 >= lx->meta.n_docs) exhaustive = 1;
+    if (exhaustive > 0) {
         /* term at a time into one accumulator: per doc the sum runs over
-        ** terms in term order, the canonical order */
+        ** terms in term order, the canonical order, with the same
+        ** expression as contrib() */
         if ((acc = ds__calloc(env, lx->meta.n_docs, sizeof *acc)) == NULL) { rc = ds__fail(DS_ERR_NOMEM, "out of memory"); goto done; }
         for (size_t i = 0; i < nq && s.rc == DS_OK; i++) {
             cursor *c = &cs[i];
             while (c->cur != UINT32_MAX) {
-                acc[c->cur] += contrib(&s, c);
+                if (s.own_norm) {
+                    for (uint32_t j = c->pos; j < c->n; j++) {
+                        float tf = (float)c->tfs[j];
+                        acc[c->docs[j]] += c->w * (tf / (tf + doc_norm(&s, c->docs[j])));
+                    }
+                } else {
+                    const float *norm = lx->norm;
+                    for (uint32_t j = c->pos; j < c->n; j++) {
+                        float tf = (float)c->tfs[j];
+                        acc[c->docs[j]] += c->w * (tf / (tf + norm[c->docs[j]]));
+                    }
+                }
+                c->pos = c->n - 1;   /* next: the following block */
                 cursor_next(&s, c);
             }
         }

@@ -434,14 +434,20 @@ TEST(lexical_spill_and_threads_are_deterministic) {
 
 /* Compares pruned and exhaustive top-k for every query of a corpus. */
 static void compare_pruned(ds_lexical *lx, const char *const *qs, size_t nq, size_t k, const ds_lexical_search_opts *base) {
-    ds_lexical_hit *h1 = malloc(sizeof *h1 * k), *h2 = malloc(sizeof *h2 * k);
+    ds_lexical_hit *h1 = malloc(sizeof *h1 * k), *h2 = malloc(sizeof *h2 * k), *h3 = malloc(sizeof *h3 * k);
     ds_lexical_search_opts ex = *base;
     ex.exhaustive = 1;
+    ds_lexical_search_opts pr = *base;
+    pr.exhaustive = -1;   /* MaxScore even where auto would pick the accumulator */
     for (size_t q = 0; q < nq; q++) {
         size_t n1, n2;
-        ASSERT_OK(ds_lexical_search(lx, qs[q], strlen(qs[q]), k, base, h1, &n1));
+        ASSERT_OK(ds_lexical_search(lx, qs[q], strlen(qs[q]), k, &pr, h1, &n1));
         ASSERT_OK(ds_lexical_search(lx, qs[q], strlen(qs[q]), k, &ex, h2, &n2));
         if (n1 != n2) FAIL("query %zu (%s): %zu vs %zu hits", q, qs[q], n1, n2);
+        size_t n3;   /* the default (cost-based choice) agrees too */
+        ASSERT_OK(ds_lexical_search(lx, qs[q], strlen(qs[q]), k, base, h3, &n3));
+        ASSERT_EQ_U64(n3, n2);
+        ASSERT(memcmp(h3, h2, n2 * sizeof *h2) == 0);
         for (size_t i = 0; i < n1; i++)
             if (h1[i].doc != h2[i].doc || h1[i].score != h2[i].score)
                 FAIL("query %zu k=%zu rank %zu: pruned doc %u %.9g, exhaustive doc %u %.9g", q, k, i, h1[i].doc,
@@ -449,6 +455,7 @@ static void compare_pruned(ds_lexical *lx, const char *const *qs, size_t nq, siz
     }
     free(h1);
     free(h2);
+    free(h3);
 }
 
 typedef struct qlist { char **id, **text; size_t n; } qlist;
