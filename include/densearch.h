@@ -241,8 +241,9 @@ DS_API void      ds_lexical_opts_init(ds_lexical_opts *o);
 DS_API ds_status ds_lexical_builder_create(ds_env *env, const char *index_dir,
                                            const ds_lexical_opts *opts, ds_lexical_builder **out);
 /* Adds one document (copied; doc is borrowed for the call). DS_ERR_INVALID for
-** an empty or over-long (> 1024 bytes) id or a duplicate id: that document is
-** not added and the builder stays usable. Other errors are sticky.
+** an empty or over-long (> 1024 bytes) id, a duplicate id, or a document over
+** 256 MiB (title + text): that document is not added and the builder stays
+** usable. Other errors are sticky.
 ** Thread: exclusive. */
 DS_API ds_status ds_lexical_add(ds_lexical_builder *b, const ds_doc *doc);
 /* Merges, writes and renames lexical.dsx into place, then frees b (also on
@@ -256,7 +257,8 @@ typedef struct ds_lexical_search_opts {
     size_t   struct_size;
     float    k1;          /* < 0: the index's value (default -1)                   */
     float    b;           /* < 0: the index's value (default -1)                   */
-    int      exhaustive;  /* 1: score every posting, no pruning (for testing)       */
+    int      exhaustive;  /* 1: score every posting without pruning; -1: always use
+                             dynamic pruning; 0 (default): choose by cost          */
 } ds_lexical_search_opts;
 
 /* One result: internal document number (0-based, in indexing order) and its
@@ -288,8 +290,9 @@ DS_API ds_status ds_lexical_search_batch(const ds_lexical *lx, const char *const
                                          unsigned n_threads, ds_lexical_hit *hits, size_t *n_hits);
 DS_API uint64_t    ds_lexical_n_docs(const ds_lexical *lx);
 DS_API uint64_t    ds_lexical_n_terms(const ds_lexical *lx);
-/* External id of a document; borrowed, valid until close; NULL if out of range.
-** *len (may be NULL) receives its length. */
+/* External id of a document: len bytes, NOT NUL-terminated (print with
+** "%.*s"); borrowed, valid until close; NULL if doc is out of range or its
+** id record is damaged. *len (may be NULL) receives the length. Thread: any. */
 DS_API const char *ds_lexical_doc_id(const ds_lexical *lx, uint32_t doc, size_t *len);
 /* Stored title and text of a document, decompressed into new NUL-terminated
 ** strings the caller releases with ds_free. DS_ERR_NOTFOUND if the index was

@@ -54,7 +54,7 @@ typedef struct worker {
     ds_status     rc;
 } worker;
 
-typedef struct chunk_out { uint8_t *p; size_t len, cap; } chunk_out;
+typedef struct chunk_out { uint8_t *p; size_t len, cap; uint32_t d0, d1; /* batch docs [d0, d1) */ } chunk_out;
 
 struct ds_lexical_builder {
     ds_env          *env;
@@ -76,7 +76,7 @@ struct ds_lexical_builder {
     uint32_t        *d_thread;    /* per batch doc: worker that analysed it */
     uint64_t        *d_off;       /* and offset in its out buffer */
     worker          *w;
-    chunk_out       *chunks;      /* BATCH_DOCS / DS__LX_STORED_CHUNK */
+    chunk_out       *chunks;      /* BATCH_DOCS: at most one chunk per doc */
     /* documents */
     uint32_t         n_docs;
     uint32_t        *dlen;
@@ -101,8 +101,9 @@ struct ds_lexical_builder {
     FILE           **runs;
     size_t           n_runs, runs_cap;
     FILE            *docz;
-    uint64_t        *docx;
-    size_t           n_chunks, docx_cap;
+    uint64_t        *docx;        /* n_chunks + 1 offsets into DOCZ */
+    uint32_t        *docf;        /* n_chunks + 1 first docs */
+    size_t           n_chunks, docx_cap, docf_cap;
     uint64_t         docz_len;
     uint32_t         max_chunk_raw;
 };
@@ -175,8 +176,8 @@ static void builder_free(ds_lexical_builder *b) {
         ds__free(env, b->w, b->n_threads * sizeof *b->w);
     }
     if (b->chunks) {
-        for (size_t i = 0; i < BATCH_DOCS / DS__LX_STORED_CHUNK; i++) ds__free(env, b->chunks[i].p, b->chunks[i].cap);
-        ds__free(env, b->chunks, BATCH_DOCS / DS__LX_STORED_CHUNK * sizeof *b->chunks);
+        for (size_t i = 0; i < BATCH_DOCS; i++) ds__free(env, b->chunks[i].p, b->chunks[i].cap);
+        ds__free(env, b->chunks, BATCH_DOCS * sizeof *b->chunks);
     }
     ds__buf_release(&b->batch);
     ds__free(env, b->b_off, (BATCH_DOCS + 1) * sizeof *b->b_off);
@@ -198,6 +199,7 @@ static void builder_free(ds_lexical_builder *b) {
     ds__free(env, b->runs, b->runs_cap * sizeof *b->runs);
     if (b->docz) fclose(b->docz);
     ds__free(env, b->docx, b->docx_cap * sizeof *b->docx);
+    ds__free(env, b->docf, b->docf_cap * sizeof *b->docf);
     ds__free(env, b->path, b->path_cap);
     if (b->dir) ds__free(env, b->dir, strlen(b->dir) + 1);
     ds__free(env, b, sizeof *b);
@@ -248,7 +250,7 @@ ds_status ds_lexical_builder_create(ds_env *env, const char *index_dir, const ds
     b->b_xlen = ds__calloc(env, BATCH_DOCS, sizeof *b->b_xlen);
     b->d_thread = ds__calloc(env, BATCH_DOCS, sizeof *b->d_thread);
     b->d_off = ds__calloc(env, BATCH_DOCS, sizeof *b->d_off);
-    b->chunks = ds__calloc(env, BATCH_DOCS / DS__LX_STORED_CHUNK, sizeof *b->chunks);
+    b->chunks = ds__calloc(env, BATCH_DOCS, sizeof *b->chunks);
     b->w = ds__calloc(env, b->n_threads, sizeof *b->w);
     if (!b->dir || !b->path || !b->b_off || !b->b_tlen || !b->b_xlen || !b->d_thread || !b->d_off || !b->chunks || !b->w) {
         if (b->w == NULL) b->n_threads = 0;
@@ -560,7 +562,7 @@ static void compress_range(void *ctx, size_t begin, size_t end, unsigned t) {
     ds_lexical_builder *b = ((batch_ctx *)ctx)->b;
     worker *w = &b->w[t];
     for (size_t c = begin; c < end && w->rc == DS_OK; c++) {
-        size_t d0 = c * DS__LX_STORED_CHUNK, d1 = DS_MIN(d0 + DS__LX_STORED_CHUNK, b->n_batch);
+        size_t d0 = b->chunks[c].d0, d1 = b->chunks[c].d1;
         w->scratch.len = 0;
         for (size_t i = d0; i < d1; i++) {
             const uint8_t *title = b->batch.p + b->b_off[i];
@@ -592,7 +594,20 @@ static ds_status flush_batch(ds_lexical_builder *b) {
         b->w[t].rc = DS_OK;
     }
     ds__parallel_for(b->n_threads, b->n_batch, 16, analyse_range, &ctx);
-    size_t n_chunks = b->store ? (b->n_batch + DS__LX_STORED_CHUNK - 1) / DS__LX_STORED_CHUNK : 0;
+    /* chunks: up to DS__LX_STORED_CHUNK docs or DS__LX_CHUNK_BYTES of text,
+    ** never spanning batches, so memory stays bounded by the batch size */
+    size_t n_chunks = 0;
+    for (size_t i = 0; b->store && i < b->n_batch;) {
+        size_t j = i, bytes = 0;
+        while (j < b->n_batch && j - i < DS__LX_STORED_CHUNK && (j == i || bytes < DS__LX_CHUNK_BYTES)) {
+            bytes += (size_t)b->b_tlen[j] + b->b_xlen[j];
+            j++;
+        }
+        b->chunks[n_chunks].d0 = (uint32_t)i;
+        b->chunks[n_chunks].d1 = (uint32_t)j;
+        n_chunks++;
+        i = j;
+    }
     if (n_chunks) ds__parallel_for(b->n_threads, n_chunks, 1, compress_range, &ctx);
     for (unsigned t = 0; t < b->n_threads; t++)
         if (b->w[t].rc != DS_OK)
@@ -604,13 +619,16 @@ static ds_status flush_batch(ds_lexical_builder *b) {
         unsigned long long raw = ZSTD_getFrameContentSize(co->p, co->len);
         if (raw > UINT32_MAX) return b->rc = ds__fail(DS_ERR_RANGE, "stored text chunk too large");
         if (raw > b->max_chunk_raw) b->max_chunk_raw = (uint32_t)raw;
-        if (!grow(b->env, (void **)&b->docx, &b->docx_cap, b->n_chunks + 2, sizeof *b->docx))
+        if (!grow(b->env, (void **)&b->docx, &b->docx_cap, b->n_chunks + 2, sizeof *b->docx) ||
+            !grow(b->env, (void **)&b->docf, &b->docf_cap, b->n_chunks + 2, sizeof *b->docf))
             return b->rc = ds__fail(DS_ERR_NOMEM, "out of memory");
-        if (b->n_chunks == 0) b->docx[0] = 0;
+        if (b->n_chunks == 0) { b->docx[0] = 0; b->docf[0] = 0; }
         if (fwrite(co->p, 1, co->len, b->docz) != co->len)
             return b->rc = ds__fail(DS_ERR_IO, "%s: writing stored text failed: %s", b->dir, strerror(errno));
         b->docz_len += co->len;
-        b->docx[++b->n_chunks] = b->docz_len;
+        b->docx[b->n_chunks + 1] = b->docz_len;
+        b->docf[b->n_chunks + 1] = b->n_docs - (uint32_t)b->n_batch + co->d1;
+        b->n_chunks++;
     }
     /* postings, in doc order */
     uint32_t doc0 = b->n_docs - (uint32_t)b->n_batch;
@@ -659,8 +677,9 @@ ds_status ds_lexical_add(ds_lexical_builder *b, const ds_doc *doc) {
     for (size_t i = 0; i < doc->id_len; i++)
         if ((unsigned char)doc->id[i] < 0x20) return ds__fail(DS_ERR_INVALID, "id contains control characters");
     if (b->n_docs >= UINT32_MAX - 2) return b->rc = ds__fail(DS_ERR_RANGE, "too many documents (limit %u)", UINT32_MAX - 2);
-    if (doc->title_len > UINT32_MAX - 1 || doc->text_len > UINT32_MAX - 1)
-        return ds__fail(DS_ERR_INVALID, "document %.*s too large", (int)doc->id_len, doc->id);
+    if (doc->title_len > DS__LX_MAX_DOC || doc->text_len > DS__LX_MAX_DOC - doc->title_len)
+        return ds__fail(DS_ERR_INVALID, "document \"%.*s\" has %zu bytes (limit %u MiB)", (int)doc->id_len, doc->id,
+                        doc->title_len + doc->text_len, DS__LX_MAX_DOC >> 20);
     if (2 * (b->n_docs + 1) > b->id_nslots && !id_table_grow(b)) return b->rc = ds__fail(DS_ERR_NOMEM, "out of memory");
     size_t slot;
     int64_t dup = id_lookup(b, doc->id, doc->id_len, ds__hash64(doc->id, doc->id_len), &slot);
@@ -684,12 +703,7 @@ ds_status ds_lexical_add(ds_lexical_builder *b, const ds_doc *doc) {
     b->dlen[b->n_docs] = 0;
     b->n_docs++;
     b->n_batch++;
-    if (b->n_batch == BATCH_DOCS || b->batch.len >= BATCH_BYTES) {
-        /* a chunk boundary must fall on a batch boundary: only full batches
-        ** of BATCH_DOCS (a multiple of the chunk) or the final one flush with
-        ** a partial chunk, so big documents flush early only at a chunk edge */
-        if (b->n_batch == BATCH_DOCS || b->n_batch % DS__LX_STORED_CHUNK == 0) return flush_batch(b);
-    }
+    if (b->n_batch == BATCH_DOCS || b->batch.len >= BATCH_BYTES) return flush_batch(b);
     return DS_OK;
 }
 
@@ -882,6 +896,13 @@ ds_status ds_lexical_finish(ds_lexical_builder *b, ds_lexical_stats *stats) {
             ds__cw_write(cw, t, 8);
         }
         ds__cw_end(cw);
+        ds__cw_begin(cw, DS__SEC_DOCF, DS_SECTION_REQUIRED);
+        for (size_t c = 0; c <= b->n_chunks; c++) {
+            uint8_t t[4];
+            ds__store_u32le(t, b->docf[c]);
+            ds__cw_write(cw, t, 4);
+        }
+        ds__cw_end(cw);
         rc = ds__cw_begin(cw, DS__SEC_DOCZ, DS_SECTION_REQUIRED);
         if (rc == DS_OK) rc = copy_file_to_section(cw, b->docz, b->docz_len);
         if (rc == DS_OK) rc = ds__cw_end(cw);
@@ -912,6 +933,7 @@ ds_status ds_lexical_finish(ds_lexical_builder *b, ds_lexical_stats *stats) {
         memcpy(meta + 48, b->an.stemmer, 32);
         ds__store_u64le(meta + 80, m->n_blocks);
         ds__store_u32le(meta + 88, b->max_chunk_raw);
+        ds__store_u32le(meta + 92, b->store && b->n_docs > 0 ? (uint32_t)b->n_chunks : 0);
         ds__cw_section(cw, DS__SEC_META, DS_SECTION_REQUIRED, meta, sizeof meta);
     }
     rc = ds__cw_commit(cw);

@@ -165,7 +165,11 @@ ds_status ds__lx_meta_read(const uint8_t *p, uint64_t len, ds__lx_meta *m) {
     if (m->an.version != DS__AN_VERSION) return ds__fail(DS_ERR_FORMAT, "LXMT: analyzer version %u not supported", m->an.version);
     if (m->an.flags & ~(uint32_t)(DS__AN_STOPWORDS | DS__AN_POSSESSIVE)) return ds__fail(DS_ERR_FORMAT, "LXMT: unknown analyzer flags 0x%x", m->an.flags);
     if (memchr(m->an.stemmer, '\0', sizeof m->an.stemmer) == NULL) return ds__fail(DS_ERR_CORRUPT, "LXMT: stemmer name not terminated");
-    if (ds__load_u32le(p + 92) != 0) return ds__fail(DS_ERR_CORRUPT, "LXMT: reserved field not zero");
+    m->n_chunks = ds__load_u32le(p + 92);
+    if (m->max_chunk_raw > DS__LX_MAX_CHUNK_RAW)
+        return ds__fail(DS_ERR_CORRUPT, "LXMT: max_chunk_raw %u exceeds the format limit %u", m->max_chunk_raw, DS__LX_MAX_CHUNK_RAW);
+    if (m->stored_chunk == 0 ? m->n_chunks != 0 : (m->n_chunks == 0 || m->n_chunks > m->n_docs))
+        return ds__fail(DS_ERR_CORRUPT, "LXMT: %u stored-text chunks for %u documents", m->n_chunks, m->n_docs);
     if (m->n_postings < m->n_terms || m->n_blocks < m->n_terms || m->n_blocks > m->n_postings)
         return ds__fail(DS_ERR_CORRUPT, "LXMT: inconsistent counts (terms %u, postings %llu, blocks %llu)", m->n_terms,
                         (unsigned long long)m->n_postings, (unsigned long long)m->n_blocks);

@@ -5,7 +5,8 @@
 **   - Memory is bounded by the longest accepted line / file (max_doc_bytes)
 **     plus the read buffer; the corpus is never held whole. A directory's
 **     file *names* are listed (and sorted, for a deterministic doc order) up
-**     front; contents are read one file at a time.
+**     front; contents are read one file at a time. Symlinks to files are
+**     followed, symlinks to directories are not (they could loop).
 **   - Every returned string is valid UTF-8 (checked with utf8proc) and
 **     NUL-terminated; ids are non-empty and contain no control characters
 **     (they end up in TREC run files, one per line).
@@ -118,8 +119,9 @@ static ds_status list_dir(ds_corpus *c, const char *root, const char *rel, int d
             rc = ds__fail(DS_ERR_RANGE, "%s: path too long", full);
             break;
         }
-        struct stat st;
-        if (stat(path, &st) != 0) continue;   /* dangling symlink: not a document */
+        struct stat st, lst;
+        if (lstat(path, &lst) != 0 || stat(path, &st) != 0) continue;   /* dangling symlink: not a document */
+        if (S_ISDIR(st.st_mode) && S_ISLNK(lst.st_mode)) continue;     /* symlinked directories could loop */
         if (S_ISDIR(st.st_mode)) {
             rc = list_dir(c, root, sub, depth + 1);
         } else if (S_ISREG(st.st_mode)) {

@@ -55,7 +55,7 @@ ds_status ds__lx_attach(ds_lexical *lx) {
     const ds__creader *cr = lx->cr;
     static const uint32_t known[] = { DS__SEC_META, DS__SEC_DLEN, DS__SEC_IDOF, DS__SEC_IDST, DS__SEC_TOFF,
                                       DS__SEC_TSTR, DS__SEC_TINF, DS__SEC_SKIP, DS__SEC_POST, DS__SEC_DOCX,
-                                      DS__SEC_DOCZ };
+                                      DS__SEC_DOCZ, DS__SEC_DOCF };
     ds_status rc = ds__cr_check_known(cr, known, DS_ARRAY_LEN(known));
     if (rc != DS_OK) return rc;
     const uint8_t *p;
@@ -75,10 +75,11 @@ ds_status ds__lx_attach(ds_lexical *lx) {
     if ((rc = need(cr, DS__SEC_POST, UINT64_MAX, &lx->post, &lx->post_len)) != DS_OK) return rc;
     if (m->n_blocks > 0 && lx->post_len < 2 * m->n_blocks) return ds__fail(DS_ERR_CORRUPT, "POST: too short for %llu blocks", (unsigned long long)m->n_blocks);
     if (m->stored_chunk > 0) {
-        uint64_t nc = (nd + m->stored_chunk - 1) / m->stored_chunk;
+        uint64_t nc = m->n_chunks;
         if ((rc = need(cr, DS__SEC_DOCX, (nc + 1) * 8, &lx->docx, &len)) != DS_OK) return rc;
+        if ((rc = need(cr, DS__SEC_DOCF, (nc + 1) * 4, &lx->docf, &len)) != DS_OK) return rc;
         if ((rc = need(cr, DS__SEC_DOCZ, UINT64_MAX, &lx->docz, &lx->docz_len)) != DS_OK) return rc;
-    } else if (ds__cr_find(cr, DS__SEC_DOCX) || ds__cr_find(cr, DS__SEC_DOCZ)) {
+    } else if (ds__cr_find(cr, DS__SEC_DOCX) || ds__cr_find(cr, DS__SEC_DOCZ) || ds__cr_find(cr, DS__SEC_DOCF)) {
         return ds__fail(DS_ERR_CORRUPT, "stored-text sections present but stored_chunk is 0");
     }
     lx->avgdl = nd ? (float)((double)m->n_tokens / (double)nd) : 1.0f;
@@ -228,105 +229,108 @@ static int cmp_qterm(const void *a, const void *b) {
 
 /* ---- top-k ------------------------------------------------------------------ */
 
-/* a ranks above b: higher score, or equal score and lower doc number */
-static inline int better(const ds_lexical_hit *a, const ds_lexical_hit *b) {
-    return a->score > b->score || (a->score == b->score && a->doc < b->doc);
-}
-
-/* Candidates arrive in increasing doc order, so a newcomer with a score equal
-** to the k-th best ranks below it: it enters only with score > theta. The
-** buffer holds up to 2k candidates; when full, a quickselect keeps the best k
-** and theta rises to the k-th score. That is O(1) amortised per candidate,
+/* A candidate is one u64 key: the f32 score's bits above the inverted doc
+** number. Scores are > 0 (idf > 0, tf factor > 0) and the bits of positive
+** floats order like the floats, so "higher key" is exactly "higher score, or
+** equal score and lower doc": the ranking order, compared as one integer.
+**
+** Candidates arrive in increasing doc order, so a newcomer with a score equal
+** to the k-th best ranks below it: it enters only with a key above theta.
+** The buffer holds up to 2k keys; when full, a quickselect keeps the best k
+** and theta rises to the k-th key. That is O(1) amortised per candidate,
 ** cheaper than a heap for large k; theta never exceeds the true k-th score,
 ** so pruning with it stays safe. */
 typedef struct topk {
-    ds_lexical_hit *h;
-    size_t          n, k, cap;     /* cap = 2k */
-    int             full;          /* theta is valid: k candidates seen */
-    float           theta;
+    uint64_t *key;
+    size_t    n, k, cap;     /* cap = 2k */
+    int       full;          /* theta is valid: k candidates seen */
+    uint64_t  theta_key;
+    float     theta;         /* score part of theta_key */
 } topk;
 
-static void swap_hit(ds_lexical_hit *a, ds_lexical_hit *b) { ds_lexical_hit t = *a; *a = *b; *b = t; }
+static inline uint64_t hit_key(uint32_t doc, float score) {
+    uint32_t bits;
+    memcpy(&bits, &score, sizeof bits);
+    return ((uint64_t)bits << 32) | (uint64_t)(UINT32_MAX - doc);
+}
 
-/* Partially orders h[0..n) so that h[0..k) are the k best (k < n). */
-static void select_best(ds_lexical_hit *h, size_t n, size_t k) {
+static inline void swap_u64(uint64_t *a, uint64_t *b) { uint64_t t = *a; *a = *b; *b = t; }
+
+/* Partially orders h[0..n) so that h[0..k) are the k largest (k < n). */
+static void select_best(uint64_t *h, size_t n, size_t k) {
     size_t lo = 0, hi = n - 1;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        /* median of three as pivot, moved to hi */
-        if (better(&h[mid], &h[lo])) swap_hit(&h[mid], &h[lo]);
-        if (better(&h[hi], &h[lo])) swap_hit(&h[hi], &h[lo]);
-        if (better(&h[mid], &h[hi])) swap_hit(&h[mid], &h[hi]);
-        ds_lexical_hit pv = h[hi];
+        if (h[mid] > h[lo]) swap_u64(&h[mid], &h[lo]);
+        if (h[hi] > h[lo]) swap_u64(&h[hi], &h[lo]);
+        if (h[mid] > h[hi]) swap_u64(&h[mid], &h[hi]);
+        uint64_t pv = h[hi];
         size_t st = lo;
         for (size_t i = lo; i < hi; i++)
-            if (better(&h[i], &pv)) swap_hit(&h[i], &h[st++]);
-        swap_hit(&h[st], &h[hi]);
-        if (st == k || st + 1 == k) return;   /* h[0..k) are the best k */
+            if (h[i] > pv) swap_u64(&h[i], &h[st++]);
+        swap_u64(&h[st], &h[hi]);
+        if (st == k || st + 1 == k) return;
         if (st > k) hi = st - 1; else lo = st + 1;
     }
 }
 
-static void sort_best_first(ds_lexical_hit *h, size_t n) {
-    while (n > 16) {   /* quicksort on the larger side, loop on the smaller */
-        size_t mid = n / 2;
-        if (better(&h[mid], &h[0])) swap_hit(&h[mid], &h[0]);
-        if (better(&h[n - 1], &h[0])) swap_hit(&h[n - 1], &h[0]);
-        if (better(&h[mid], &h[n - 1])) swap_hit(&h[mid], &h[n - 1]);
-        ds_lexical_hit pv = h[n - 1];
-        size_t st = 0;
-        for (size_t i = 0; i + 1 < n; i++)
-            if (better(&h[i], &pv)) swap_hit(&h[i], &h[st++]);
-        swap_hit(&h[st], &h[n - 1]);
-        if (st < n - st - 1) {
-            sort_best_first(h, st);
-            h += st + 1;
-            n -= st + 1;
-        } else {
-            sort_best_first(h + st + 1, n - st - 1);
-            n = st;
-        }
+/* Sorts keys descending: LSD radix sort, 8 passes of 8 bits (no
+** data-dependent branches, which made comparison sorts mispredict). tmp
+** holds n keys. Passes whose digit is the same for every key are skipped. */
+static void sort_desc(uint64_t *h, uint64_t *tmp, size_t n) {
+    uint64_t *src = h, *dst = tmp;
+    for (unsigned shift = 0; shift < 64; shift += 8) {
+        size_t cnt[256] = { 0 };
+        for (size_t i = 0; i < n; i++) cnt[255 - ((src[i] >> shift) & 0xff)]++;   /* 255 - d: descending */
+        if (cnt[255 - ((src[0] >> shift) & 0xff)] == n) continue;
+        size_t sum = 0;
+        for (int b = 0; b < 256; b++) { size_t c = cnt[b]; cnt[b] = sum; sum += c; }
+        for (size_t i = 0; i < n; i++) dst[cnt[255 - ((src[i] >> shift) & 0xff)]++] = src[i];
+        uint64_t *x = src; src = dst; dst = x;
     }
-    for (size_t i = 1; i < n; i++)
-        for (size_t j = i; j > 0 && better(&h[j], &h[j - 1]); j--) swap_hit(&h[j], &h[j - 1]);
+    if (src != h) memcpy(h, src, n * sizeof *h);
 }
 
-static float worst_score(const ds_lexical_hit *h, size_t n) {
-    float w = h[0].score;
-    for (size_t i = 1; i < n; i++)
-        if (h[i].score < w) w = h[i].score;
-    return w;
+static void set_theta(topk *t) {
+    uint64_t w = t->key[0];
+    for (size_t i = 1; i < t->n; i++)
+        if (t->key[i] < w) w = t->key[i];
+    t->theta_key = w;
+    uint32_t bits = (uint32_t)(w >> 32);
+    memcpy(&t->theta, &bits, sizeof bits);
 }
 
 /* Returns 1 when theta changed. */
 static inline int topk_push(topk *t, uint32_t doc, float score) {
-    if (t->full && !(score > t->theta)) return 0;
-    t->h[t->n].doc = doc;
-    t->h[t->n].score = score;
-    t->n++;
+    uint64_t key = hit_key(doc, score);
+    if (t->full && key <= t->theta_key) return 0;
+    t->key[t->n++] = key;
     if (!t->full) {
         if (t->n < t->k) return 0;
         t->full = 1;
-        t->theta = worst_score(t->h, t->n);
+        set_theta(t);
         return 1;
     }
     if (t->n < t->cap) return 0;
-    select_best(t->h, t->n, t->k);
+    select_best(t->key, t->n, t->k);
     t->n = t->k;
-    float th = worst_score(t->h, t->n);
-    int changed = th != t->theta;
-    t->theta = th;
-    return changed;
+    float old = t->theta;
+    set_theta(t);
+    return t->theta != old;
 }
 
 /* Writes the final top k, best first, into out. */
 static size_t topk_finish(topk *t, ds_lexical_hit *out) {
     if (t->n > t->k) {
-        select_best(t->h, t->n, t->k);
+        select_best(t->key, t->n, t->k);
         t->n = t->k;
     }
-    sort_best_first(t->h, t->n);
-    memcpy(out, t->h, t->n * sizeof *out);
+    if (t->n > 0) sort_desc(t->key, t->key + t->n, t->n);   /* the buffer's upper half is free */
+    for (size_t i = 0; i < t->n; i++) {
+        uint32_t bits = (uint32_t)(t->key[i] >> 32);
+        out[i].doc = UINT32_MAX - (uint32_t)t->key[i];
+        memcpy(&out[i].score, &bits, sizeof bits);
+    }
     return t->n;
 }
 
@@ -453,9 +457,9 @@ static ds_status search_one(const ds_lexical *lx, ds__analyzer *an, const char *
     uint32_t *ord = NULL;
     float *cum = NULL;
     size_t nq = q->n;
-    topk top = { NULL, 0, k, 2 * k, 0, 0.0f };
+    topk top = { NULL, 0, k, 2 * k, 0, 0, 0.0f };
     if (rc != DS_OK || nq == 0) goto done;
-    if ((top.h = ds__alloc(env, top.cap * sizeof *top.h, 64)) == NULL) { rc = ds__fail(DS_ERR_NOMEM, "out of memory"); goto done; }
+    if ((top.key = ds__alloc(env, top.cap * sizeof *top.key, 64)) == NULL) { rc = ds__fail(DS_ERR_NOMEM, "out of memory"); goto done; }
     qsort(q->t, nq, sizeof *q->t, cmp_qterm);
     if ((cs = ds__calloc(env, nq, sizeof *cs)) == NULL) { rc = ds__fail(DS_ERR_NOMEM, "out of memory"); goto done; }
     for (size_t i = 0; i < nq; i++) {
@@ -480,14 +484,35 @@ static ds_status search_one(const ds_lexical *lx, ds__analyzer *an, const char *
         if (!cursor_load(&s, c)) { rc = s.rc; goto done; }
     }
 
-    if (exhaustive) {
+    /* Term at a time over an accumulator when k is a large share of the
+    ** collection and the lists cover much of it: MaxScore can then prune
+    ** little and its per-candidate bookkeeping costs more than the plain
+    ** loop. Both paths return the same top k (tested), so this is only a
+    ** speed choice. exhaustive < 0 forces MaxScore (tests). */
+    uint64_t sum_df = 0;
+    for (size_t i = 0; i < nq; i++) sum_df += cs[i].df;
+    if (exhaustive == 0 && (uint64_t)k * 8 >= lx->meta.n_docs && sum_df * 4 >= lx->meta.n_docs) exhaustive = 1;
+    if (exhaustive > 0) {
         /* term at a time into one accumulator: per doc the sum runs over
-        ** terms in term order, the canonical order */
+        ** terms in term order, the canonical order, with the same
+        ** expression as contrib() */
         if ((acc = ds__calloc(env, lx->meta.n_docs, sizeof *acc)) == NULL) { rc = ds__fail(DS_ERR_NOMEM, "out of memory"); goto done; }
         for (size_t i = 0; i < nq && s.rc == DS_OK; i++) {
             cursor *c = &cs[i];
             while (c->cur != UINT32_MAX) {
-                acc[c->cur] += contrib(&s, c);
+                if (s.own_norm) {
+                    for (uint32_t j = c->pos; j < c->n; j++) {
+                        float tf = (float)c->tfs[j];
+                        acc[c->docs[j]] += c->w * (tf / (tf + doc_norm(&s, c->docs[j])));
+                    }
+                } else {
+                    const float *norm = lx->norm;
+                    for (uint32_t j = c->pos; j < c->n; j++) {
+                        float tf = (float)c->tfs[j];
+                        acc[c->docs[j]] += c->w * (tf / (tf + norm[c->docs[j]]));
+                    }
+                }
+                c->pos = c->n - 1;   /* next: the following block */
                 cursor_next(&s, c);
             }
         }
@@ -560,7 +585,7 @@ static ds_status search_one(const ds_lexical *lx, ds__analyzer *an, const char *
     }
     *n_hits = topk_finish(&top, hits);
 done:
-    ds__free(env, top.h, top.cap * sizeof *top.h);
+    ds__free(env, top.key, top.cap * sizeof *top.key);
     ds__free(env, cs, nq * sizeof *cs);
     ds__free(env, acc, (size_t)lx->meta.n_docs * sizeof *acc);
     ds__free(env, contr, nq * sizeof *contr);
@@ -593,6 +618,7 @@ typedef struct batch_ctx {
     ds__analyzer                 **an;      /* one per thread */
     ds_status                     *rc;      /* per thread: first failure */
     size_t                        *bad;     /* per thread: failing query */
+    char                         (*msg)[256];  /* per thread: its ds_errmsg() */
 } batch_ctx;
 
 static void batch_range(void *vctx, size_t begin, size_t end, unsigned t) {
@@ -601,7 +627,11 @@ static void batch_range(void *vctx, size_t begin, size_t end, unsigned t) {
         if (c->rc[t] != DS_OK) return;
         const char *qs = c->queries[i] ? c->queries[i] : "";
         ds_status rc = search_one(c->lx, c->an[t], qs, strlen(qs), c->k, c->opts, c->hits + i * c->k, &c->n_hits[i]);
-        if (rc != DS_OK) { c->rc[t] = rc; c->bad[t] = i; }
+        if (rc != DS_OK) {
+            c->rc[t] = rc;
+            c->bad[t] = i;
+            snprintf(c->msg[t], sizeof c->msg[t], "%s", ds_errmsg());   /* errmsg is thread-local */
+        }
     }
 }
 
@@ -618,6 +648,7 @@ ds_status ds_lexical_search_batch(const ds_lexical *lx, const char *const *queri
     ds__analyzer *an[64] = { 0 };
     ds_status rcs[64];
     size_t bad[64];
+    static _Thread_local char msgs[64][256];
     ds_status rc = DS_OK;
     for (unsigned t = 0; t < n_threads && rc == DS_OK; t++) {
         rcs[t] = DS_OK;
@@ -625,13 +656,13 @@ ds_status ds_lexical_search_batch(const ds_lexical *lx, const char *const *queri
         rc = ds__analyzer_create(lx->env, &lx->meta.an, &an[t]);
     }
     if (rc == DS_OK) {
-        batch_ctx c = { lx, queries, k, opts, hits, n_hits, an, rcs, bad };
+        batch_ctx c = { lx, queries, k, opts, hits, n_hits, an, rcs, bad, msgs };
         ds__parallel_for(n_threads, n, 4, batch_range, &c);
         for (unsigned t = 0; t < n_threads; t++)
             if (rcs[t] != DS_OK) {
                 rc = rcs[t];
                 /* the message was set on the worker's thread: restate it here */
-                ds__fail(rc, "query %zu failed (%s)", bad[t] + 1, ds_status_name(rc));
+                ds__fail(rc, "query %zu: %s", bad[t] + 1, msgs[t]);
                 break;
             }
     }
@@ -663,7 +694,16 @@ ds_status ds_lexical_doc(const ds_lexical *lx, uint32_t doc, char **title, size_
     if (lx == NULL) return ds__fail(DS_ERR_INVALID, "ds_lexical_doc: NULL index");
     if (doc >= lx->meta.n_docs) return ds__fail(DS_ERR_INVALID, "document %u out of range (%u documents)", doc, lx->meta.n_docs);
     if (lx->meta.stored_chunk == 0) return ds__fail(DS_ERR_NOTFOUND, "the index was built without stored text");
-    uint64_t c = doc / lx->meta.stored_chunk;
+    /* the frame holding doc: last c with first_doc[c] <= doc (DOCF ascending) */
+    uint64_t lo = 0, hi = lx->meta.n_chunks;
+    while (hi - lo > 1) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        if (ds__load_u32le(lx->docf + 4 * mid) <= doc) lo = mid; else hi = mid;
+    }
+    uint64_t c = lo;
+    uint32_t f0 = ds__load_u32le(lx->docf + 4 * c), f1 = ds__load_u32le(lx->docf + 4 * c + 4);
+    if (!(f0 <= doc && doc < f1 && f1 - f0 <= lx->meta.stored_chunk))
+        return ds__fail(DS_ERR_CORRUPT, "stored text chunk table damaged near document %u", doc);
     uint64_t a = ds__load_u64le(lx->docx + 8 * c), b = ds__load_u64le(lx->docx + 8 * c + 8);
     if (a >= b || b > lx->docz_len) return ds__fail(DS_ERR_CORRUPT, "stored text chunk %llu: bad offsets", (unsigned long long)c);
     unsigned long long raw = ZSTD_getFrameContentSize(lx->docz + a, (size_t)(b - a));
@@ -679,7 +719,7 @@ ds_status ds_lexical_doc(const ds_lexical *lx, uint32_t doc, char **title, size_
         ds__reader r = { buf, buf + got };
         const uint8_t *tp = NULL, *xp = NULL;
         uint64_t tl = 0, xl = 0;
-        for (uint32_t i = (uint32_t)(c * lx->meta.stored_chunk); i <= doc && rc == DS_OK; i++)
+        for (uint32_t i = f0; i <= doc && rc == DS_OK; i++)
             if (!take_str(&r, &tp, &tl) || !take_str(&r, &xp, &xl))
                 rc = ds__fail(DS_ERR_CORRUPT, "stored text chunk %llu is damaged", (unsigned long long)c);
         if (rc == DS_OK) {

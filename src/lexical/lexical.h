@@ -23,7 +23,13 @@
 #define DS__LX_META_SIZE   96u
 #define DS__LX_SKIP_SIZE   24u
 #define DS__LX_MAX_ID      1024u
-#define DS__LX_STORED_CHUNK 32u
+#define DS__LX_STORED_CHUNK 32u          /* most documents per DOCZ frame */
+#define DS__LX_CHUNK_BYTES  (64u << 10)  /* a frame closes once it holds this much text */
+/* Largest document (title + text bytes) an index accepts, and so the largest
+** decompressed frame a reader ever allocates for: bounds what a hostile file
+** can make us allocate. */
+#define DS__LX_MAX_DOC      (256u << 20)
+#define DS__LX_MAX_CHUNK_RAW (DS__LX_MAX_DOC + DS__LX_CHUNK_BYTES + 64u)
 
 #define DS__SEC_META DS_FOURCC('L', 'X', 'M', 'T')
 #define DS__SEC_DLEN DS_FOURCC('D', 'L', 'E', 'N')
@@ -36,6 +42,7 @@
 #define DS__SEC_POST DS_FOURCC('P', 'O', 'S', 'T')
 #define DS__SEC_DOCX DS_FOURCC('D', 'O', 'C', 'X')
 #define DS__SEC_DOCZ DS_FOURCC('D', 'O', 'C', 'Z')
+#define DS__SEC_DOCF DS_FOURCC('D', 'O', 'C', 'F')
 
 /* The decoded LXMT section. */
 typedef struct ds__lx_meta {
@@ -46,6 +53,7 @@ typedef struct ds__lx_meta {
     ds__analyzer_cfg an;
     uint64_t         n_blocks;
     uint32_t         max_chunk_raw;
+    uint32_t         n_chunks;      /* DOCZ frames */
 } ds__lx_meta;
 
 /* BM25 length normalisation k1 * (1 - b + b * dl / avgdl), in f32 exactly as
@@ -80,7 +88,7 @@ struct ds_lexical {
     ds__creader    *cr;
     ds__lx_meta     meta;
     float           avgdl;
-    const uint8_t  *dlen, *idof, *idst, *toff, *tstr, *tinf, *skip, *post, *docx, *docz;
+    const uint8_t  *dlen, *idof, *idst, *toff, *tstr, *tinf, *skip, *post, *docx, *docf, *docz;
     uint64_t        idst_len, tstr_len, post_len, docz_len;
     float          *norm;        /* n_docs: ds__bm25_norm with the index k1, b */
 };

@@ -129,8 +129,15 @@ static ds_status check_postings(const ds_lexical *lx) {
 static ds_status check_stored(const ds_lexical *lx) {
     const ds__lx_meta *m = &lx->meta;
     if (m->stored_chunk == 0) return DS_OK;
-    uint64_t nc = ((uint64_t)m->n_docs + m->stored_chunk - 1) / m->stored_chunk;
+    uint64_t nc = m->n_chunks;
     if (ds__load_u64le(lx->docx) != 0) return ds__fail(DS_ERR_CORRUPT, "DOCX[0] is not 0");
+    if (ds__load_u32le(lx->docf) != 0 || ds__load_u32le(lx->docf + 4 * nc) != m->n_docs)
+        return ds__fail(DS_ERR_CORRUPT, "DOCF does not run from 0 to n_docs");
+    for (uint64_t c = 0; c < nc; c++) {
+        uint32_t f0 = ds__load_u32le(lx->docf + 4 * c), f1 = ds__load_u32le(lx->docf + 4 * c + 4);
+        if (f1 <= f0 || f1 - f0 > m->stored_chunk)
+            return ds__fail(DS_ERR_CORRUPT, "DOCF: chunk %llu holds %lld documents", (unsigned long long)c, (long long)f1 - (long long)f0);
+    }
     if (ds__load_u64le(lx->docx + 8 * nc) != lx->docz_len) return ds__fail(DS_ERR_CORRUPT, "DOCX does not end at the end of DOCZ");
     uint8_t *buf = malloc(m->max_chunk_raw ? m->max_chunk_raw : 1);
     if (buf == NULL) return ds__fail(DS_ERR_NOMEM, "out of memory");
@@ -146,7 +153,7 @@ static ds_status check_stored(const ds_lexical *lx) {
         size_t got = ZSTD_decompress(buf, (size_t)raw, lx->docz + a, (size_t)(b - a));
         if (ZSTD_isError(got) || got != raw) { rc = ds__fail(DS_ERR_CORRUPT, "DOCZ: chunk %llu does not decompress", (unsigned long long)c); break; }
         ds__reader r = { buf, buf + got };
-        uint64_t d0 = c * m->stored_chunk, d1 = DS_MIN(d0 + m->stored_chunk, (uint64_t)m->n_docs);
+        uint64_t d0 = ds__load_u32le(lx->docf + 4 * c), d1 = ds__load_u32le(lx->docf + 4 * c + 4);
         for (uint64_t d = d0; d < d1; d++) {
             for (int f = 0; f < 2; f++) {
                 uint64_t len;

@@ -36,6 +36,8 @@ $D index --corpus "$tmp/c.tsv" --out "$tmp/ix2" --quiet || fail "tsv"
 mkdir -p "$tmp/dir/sub"; echo "alpha beta" > "$tmp/dir/one.txt"; echo "gamma" > "$tmp/dir/sub/two.txt"
 $D index --corpus "$tmp/dir" --out "$tmp/ix3" --quiet || fail "dir"
 $D search --index "$tmp/ix3" gamma --format trec | grep -q " sub/two.txt 1 " || fail "dir id"
+ln -s .. "$tmp/dir/sub/loop"; ln -s one.txt "$tmp/dir/alias.txt"   # a directory loop is not followed
+$D index --corpus "$tmp/dir" --out "$tmp/ix5" | grep -q "indexed 3 docs" || fail "dir symlinks"
 printf '{"docno": "x", "body": "custom fields"}\n' > "$tmp/g.jsonl"
 $D index --corpus "$tmp/g.jsonl" --out "$tmp/ix4" --format jsonl --id-field docno --text-field body --quiet || fail "jsonl fields"
 

@@ -39,7 +39,7 @@ static void index_usage(FILE *f) {
         "  --skip-bad           skip bad documents (malformed JSON, missing id, invalid\n"
         "                       UTF-8, empty text, over-long line, duplicate id) with a\n"
         "                       warning and count them; default: stop at the first one\n"
-        "  --max-doc-mb N       longest accepted line / file in MiB (default 64)\n"
+        "  --max-doc-mb N       longest accepted line / file in MiB (default 64, at most 256)\n"
         "  --threads N          analysis threads (default: all cores)\n"
         "  --k1 X --b X         BM25 defaults recorded in the index (0.9, 0.4)\n"
         "  --stemmer NAME       Snowball stemmer (default english; porter; none)\n"
@@ -81,7 +81,7 @@ int cmd_index(int argc, char **argv) {
         else if (strcmp(a, "--text-field") == 0) co.text_field = v;
         else if (strcmp(a, "--title-field") == 0) co.title_field = v;
         else if (strcmp(a, "--max-doc-mb") == 0) {
-            if (!cli_parse_u64(a, v, 1, 4095, &u)) return CLI_USAGE;
+            if (!cli_parse_u64(a, v, 1, 256, &u)) return CLI_USAGE;   /* the index's document limit */
             co.max_doc_bytes = (size_t)u << 20;
         } else if (strcmp(a, "--threads") == 0) {
             if (!cli_parse_u64(a, v, 1, 64, &u)) return CLI_USAGE;
