@@ -208,7 +208,10 @@ TEST(eval_bad_qrels_lines) {
     static const char nul[] = "q1\td1\t1\nq\0\td2\t1\n";
     expect_qrels_error(nul, sizeof nul - 1, "qrels.tsv:2: NUL");
     /* a header-less BEIR file (3 tab fields) and CRLF ends are accepted */
-    ds_qrels *q = qrels_of("q1\td1\t1\r\nq1\td2\t0\r\n");
+    ds_qrels *q = qrels_of("query-id corpus-id score\nq1 d1 1\n");   /* header and fields with spaces */
+    ASSERT_EQ_U64(ds_qrels_n_judgments(q), 1);
+    ds_qrels_free(q);
+    q = qrels_of("q1\td1\t1\r\nq1\td2\t0\r\n");
     ASSERT_EQ_U64(ds_qrels_n_judgments(q), 2);
     ASSERT_EQ_U64(ds_qrels_n_queries(q), 1);
     ds_qrels_free(q);
