@@ -11,8 +11,9 @@
 # Speed: on the --speed datasets (synth = bench/lexical/gen_corpus.py output,
 # generated once into the out folder): index time, peak RSS (/usr/bin/time -v),
 # index size (bytes under the index folder), top-10 and top-1000 queries/s on
-# one thread, latency p50/p99 (Xapian: measured per query in-process;
-# densearch: taken from `densearch search` if it reports p50/p99, else n/a).
+# one thread, top-10 mean latency (1000 / q/s of the batch), latency p50/p99
+# (Xapian: measured per query in-process; densearch: taken from
+# `densearch search` output if it reports p50/p99, else n/a).
 # Every densearch number is also given as a ratio densearch/Xapian.
 # Writes OUT/results.md (markdown table) and OUT/results.tsv, prints the table.
 #
@@ -125,7 +126,7 @@ PYEOF
     else qps1000=$qps; fi
   done
   q=$(evaljson "$dir/qrels/test.tsv" "$w/ds.top1000.trec")
-  printf '%s\tdensearch\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$kind" "$q" \
+  printf '%s\tdensearch\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$kind" "$q" \
     "$($PY -c "print('%.3f' % ($t1 - $t0))")" "$(cpu_s "$w/ds.time")" "$(rss_kb "$w/ds.time")" "$(du_b "$w/ds.idx")" \
     "$qps10" "${qps1000:-}" "${p50:-n/a}" "${p99:-n/a}" >> "$TSV"
 }
@@ -159,8 +160,8 @@ for name, e in by.items():
         x, d = e["xapian"], e["densearch"]
         out.append("| %s | ratio d/x | %s | %s | %s | %s |" % (name, *[ratio(d[i], x[i]) for i in range(3, 7)]))
 out += ["", "### Speed (%s thread(s); ratios densearch/Xapian: >1 is better for q/s and docs/s, <1 for time/size/RSS)" % sys.argv[3], "",
-        "| dataset | engine | index s | index CPU s | peak RSS MB | index MB | top-10 q/s | top-1000 q/s | p50 ms | p99 ms |",
-        "|---|---|---|---|---|---|---|---|---|---|"]
+        "| dataset | engine | index s | index CPU s | peak RSS MB | index MB | top-10 q/s | top-1000 q/s | top-10 mean ms | p50 ms | p99 ms |",
+        "|---|---|---|---|---|---|---|---|---|---|---|"]
 for name, e in by.items():
     if e.get("xapian", [None, None, ""])[2] != "speed":
         continue
@@ -168,10 +169,12 @@ for name, e in by.items():
         if eng in e:
             r = e[eng]
             mb = lambda v, s=1e6: "%.1f" % (float(v) / s) if f(v) is not None else "-"
-            out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (name, eng, r[7], r[8], mb(r[9], 1024), mb(r[10]), r[11], r[12], r[13], r[14]))
+            mean = "%.3f" % (1000.0 / float(r[11])) if f(r[11]) else "-"
+            r.append(mean)
+            out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (name, eng, r[7], r[8], mb(r[9], 1024), mb(r[10]), r[11], r[12], mean, r[13], r[14]))
     if "xapian" in e and "densearch" in e:
         x, d = e["xapian"], e["densearch"]
-        out.append("| %s | ratio d/x | %s | %s | %s | %s | %s | %s | %s | %s |" % (name, *[ratio(d[i], x[i]) for i in range(7, 15)]))
+        out.append("| %s | ratio d/x | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (name, *[ratio(d[i], x[i]) for i in (7, 8, 9, 10, 11, 12, 15, 13, 14)]))
 text = "\n".join(out) + "\n"
 open(sys.argv[2], "w").write(text)
 print(text)

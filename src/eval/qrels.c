@@ -59,6 +59,7 @@ static ds_status parse_into(ds__etable *t, const char *data, size_t len) {
             if (nf == 3) fmt = 1;
             else {
                 nf = ds__split_fields(line, ll, 0, f, 4);
+                if (is_beir_header(f, nf)) { fmt = 1; continue; }   /* header with spaces */
                 if (nf == 4) fmt = 2;
                 else if (nf == 3) fmt = 1;
                 else

@@ -27,4 +27,9 @@ grep -q "^| tiny | 2 |" "$tmp/out" || { cat "$tmp/out"; exit 1; }
 [ -s "$tmp/run.trec" ] && [ -e "$tmp/idx" ] || { echo "run or kept index missing"; exit 1; }
 # the top result of each query is the relevant doc: MRR@10 = 1
 $D eval --qrels "$tmp/tiny/qrels/test.tsv" --run "$tmp/run.trec" --metrics mrr@10 | grep -q "all	1.0000" || exit 1
+# --json: stdout is one JSON object (the sub-commands' summaries go to stderr)
+if PY=$(command -v python3); then
+  $D beir "$tmp/tiny" --k 10 --threads 1 --json 2>/dev/null |
+    "$PY" -c 'import json,sys; d=json.load(sys.stdin); assert d["eval"]["num_q"] == 2 and d["dataset"] == "tiny"' || exit 1
+fi
 exit 0

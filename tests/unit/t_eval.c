@@ -208,7 +208,10 @@ TEST(eval_bad_qrels_lines) {
     static const char nul[] = "q1\td1\t1\nq\0\td2\t1\n";
     expect_qrels_error(nul, sizeof nul - 1, "qrels.tsv:2: NUL");
     /* a header-less BEIR file (3 tab fields) and CRLF ends are accepted */
-    ds_qrels *q = qrels_of("q1\td1\t1\r\nq1\td2\t0\r\n");
+    ds_qrels *q = qrels_of("query-id corpus-id score\nq1 d1 1\n");   /* header and fields with spaces */
+    ASSERT_EQ_U64(ds_qrels_n_judgments(q), 1);
+    ds_qrels_free(q);
+    q = qrels_of("q1\td1\t1\r\nq1\td2\t0\r\n");
     ASSERT_EQ_U64(ds_qrels_n_judgments(q), 2);
     ASSERT_EQ_U64(ds_qrels_n_queries(q), 1);
     ds_qrels_free(q);
@@ -323,4 +326,24 @@ TEST(eval_scifact_qrels_as_run) {
     ds_eval_free(e);
     ds_run_free(r);
     ds_qrels_free(q);
+}
+
+/* Every shared collection's qrels load with the sizes data/README.md lists. */
+TEST(eval_shared_qrels_counts) {
+    static const struct { const char *name; size_t judgments, queries; } want[] = {
+        { "cranfield", 1612, 225 }, { "cisi", 3114, 76 }, { "medline", 696, 30 },
+        { "cacm", 796, 52 },        { "adi", 170, 35 },   { "scifact", 339, 300 },
+    };
+    ds_test_shared_or_skip("data/scifact/qrels/test.tsv");
+    for (size_t i = 0; i < DS_ARRAY_LEN(want); i++) {
+        char rel[128];
+        snprintf(rel, sizeof rel, "data/%s/qrels/test.tsv", want[i].name);
+        const char *path = ds_test_shared(rel);
+        if (path == NULL) continue;
+        ds_qrels *q = NULL;
+        ASSERT_OK(ds_qrels_load(NULL, path, &q));
+        ASSERT_EQ_U64(ds_qrels_n_judgments(q), want[i].judgments);
+        ASSERT_EQ_U64(ds_qrels_n_queries(q), want[i].queries);
+        ds_qrels_free(q);
+    }
 }

@@ -28,7 +28,7 @@ static void json_str(FILE *f, const char *s) {
     fputc('"', f);
 }
 
-static void print_eval(FILE *f, const ds_eval *e, int json, int per_query) {
+static void print_eval(FILE *f, const ds_eval *e, int json, int per_query, int nested) {
     size_t nm = ds_eval_n_metrics(e), nq = ds_eval_n_queries(e);
     if (json) {
         fprintf(f, "{\"num_q\": %zu, \"missing\": %zu, \"no_relevant\": %zu, \"metrics\": {", nq,
@@ -54,7 +54,7 @@ static void print_eval(FILE *f, const ds_eval *e, int json, int per_query) {
             }
             fprintf(f, "}");
         }
-        fprintf(f, "}\n");
+        fprintf(f, nested ? "}" : "}\n");
         return;
     }
     /* trec_eval's relational layout: measure, query (or "all"), value. */
@@ -126,7 +126,7 @@ int cmd_eval(int argc, char **argv) {
     if (ds_eval_n_missing(e) > 0)
         fprintf(stderr, "densearch: eval: %zu judged quer%s not in the run (%s)\n", ds_eval_n_missing(e),
                 ds_eval_n_missing(e) == 1 ? "y is" : "ies are", o.complete ? "scored 0" : "skipped");
-    print_eval(stdout, e, json, per_query);
+    print_eval(stdout, e, json, per_query, 0);
 done:
     ds_eval_free(e);
     ds_run_free(r);
@@ -152,6 +152,14 @@ static uint64_t dir_bytes(const char *path) {
     if (stat(path, &st) == 0 && !S_ISDIR(st.st_mode)) return (uint64_t)st.st_size;
     nftw(path, du_add, 16, FTW_PHYS);
     return du_total;
+}
+
+static void restore_stdout(int *saved) {
+    if (*saved < 0) return;
+    fflush(stdout);
+    dup2(*saved, STDOUT_FILENO);
+    close(*saved);
+    *saved = -1;
 }
 
 static int file_exists(const char *p) {
@@ -272,12 +280,18 @@ int cmd_beir(int argc, char **argv) {
     char *search_argv[] = { "search", "--index", index_dir, "--queries", queries, "--k", k_s,
                             "--run-out", run_path, "--threads", th_s, NULL };
     fprintf(stderr, "densearch: beir: indexing %s\n", corpus);
-    double t0 = cli_now();
     int index_argc = 0;
     while (index_argv[index_argc] != NULL) index_argc++;
+    /* The sub-commands' summaries go to stderr, so stdout holds only our
+    ** table or JSON (scripts parse it). */
+    fflush(stdout);
+    int saved_out = dup(STDOUT_FILENO);
+    if (saved_out >= 0) dup2(STDERR_FILENO, STDOUT_FILENO);
+    double t0 = cli_now();
     int irc = cmd_index(index_argc, index_argv);
     double t_index = cli_now() - t0;
     if (irc != CLI_OK) {
+        restore_stdout(&saved_out);
         fprintf(stderr, "densearch: beir: indexing failed (exit %d)\n", irc);
         ret = CLI_FAIL;
         goto done;
@@ -288,6 +302,7 @@ int cmd_beir(int argc, char **argv) {
     t0 = cli_now();
     int src = cmd_search((int)(sizeof search_argv / sizeof *search_argv) - 1, search_argv);
     double t_search = cli_now() - t0;
+    restore_stdout(&saved_out);
     if (src != CLI_OK) {
         fprintf(stderr, "densearch: beir: search failed (exit %d)\n", src);
         ret = CLI_FAIL;
@@ -308,7 +323,8 @@ int cmd_beir(int argc, char **argv) {
                "\"qps\": %.1f, \"k\": %llu, \"threads\": %llu, \"eval\": ",
                t_index, (unsigned long long)index_bytes, (unsigned long long)n_queries, t_search, qps,
                (unsigned long long)k, (unsigned long long)threads);
-        print_eval(stdout, e, 1, 0);
+        print_eval(stdout, e, 1, 0, 1);
+        printf("}\n");
     } else {
         printf("| dataset | judged queries |");
         for (size_t m = 0; m < ds_eval_n_metrics(e); m++) printf(" %s |", ds_eval_metric_name(e, m));
