@@ -120,9 +120,6 @@ static ds_status add_added(ds_tokenizer *t, const char *content, int32_t id, int
     a->rstrip = (uint8_t)rstrip;
     a->single_word = (uint8_t)single_word;
     t->n_added++;
-    if (normalized)
-        return ds__fail(DS_ERR_UNSUPPORTED, "added token \"%s\" has normalized=true, which is not supported yet "
-                        "(supported: added tokens matched on the raw text, normalized=false)", content);
     return DS_OK;
 }
 
