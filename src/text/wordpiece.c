@@ -435,7 +435,7 @@ static void encode_piece(enc *e, const uint8_t *s, size_t n) {
     normalize_piece(e, s, n);
     e->collect = NULL;
     if (b.rc != DS_OK) { e->rc = b.rc; e->stop = 1; }
-    else split_added(e, b.p, b.len, 1);
+    else if (b.len > 0) split_added(e, b.p, b.len, 1);
     ds__buf_release(&b);
 }
 

@@ -533,6 +533,29 @@ TEST(tokenizer_oom_sweep) {
         ASSERT_RC(rc, DS_ERR_NOMEM);
         ASSERT(n < 1000);
     }
+    /* The vocab.txt path with a config and added_tokens_decoder, and the
+    ** slow path of normalized added tokens. */
+    const char *vocab = "[PAD]\n[UNK]\n[CLS]\n[SEP]\nhello\n##lo\nhel\n";
+    const char *cfg = "{\"do_lower_case\": true, \"added_tokens_decoder\": {\"7\": {\"content\": \"Foo\", \"normalized\": true}}}";
+    for (uint64_t n = 1;; n++) {
+        env->n_allocs = 0;
+        env->fail_at = n;
+        ds_tokenizer *t = NULL;
+        ds_status rc = ds__tokenizer_load_vocab(env, vocab, strlen(vocab), "vocab.txt", cfg, strlen(cfg), "cfg.json", &t);
+        if (rc == DS_OK) {
+            int32_t ids[16];
+            size_t k;
+            rc = ds_tokenizer_encode(t, "hello FOO hello", 15, 0, ids, 16, &k);
+            if (rc == DS_OK) {
+                ASSERT_EQ_U64(k, 5);
+                ASSERT_EQ_I64(ids[2], 7);
+            }
+            ds_tokenizer_close(t);
+            if (rc == DS_OK) break;
+        }
+        ASSERT_RC(rc, DS_ERR_NOMEM);
+        ASSERT(n < 1000);
+    }
     env->fail_at = 0;
     ds_env_destroy(env);
 }
