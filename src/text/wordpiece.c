@@ -3,10 +3,14 @@
 ** Streams each text once: bytes -> code points (lossy UTF-8) -> added-token
 ** split -> BertNormalizer -> BertPreTokenizer -> WordPiece -> ids, with no
 ** allocation for single texts (the word buffer lives on the stack unless a
-** tokenizer allows words longer than WORD_STACK bytes). Definitions follow
-** Hugging Face `tokenizers` (normalizers/bert.rs, pre_tokenizers/bert.rs,
-** models/wordpiece) as documented; each one is commented where it is used.
-** Character properties come from utf8proc (Unicode 15), not from tables here.
+** tokenizer allows words longer than WORD_STACK bytes; tokenizers with
+** normalized=true added tokens normalize each piece into a buffer first).
+** Definitions follow Hugging Face `tokenizers` (normalizers/bert.rs,
+** pre_tokenizers/bert.rs, models/wordpiece, added_vocabulary) as
+** documented; each one is commented where it is used, and
+** bench/tokenizer/run.sh checks them against the Rust library on every code
+** point. Character properties come from utf8proc, masked to Unicode 8.0 where
+** Hugging Face's tables are older (hf_unicode8.h).
 **
 ** Invalid UTF-8: each maximal invalid subpart becomes U+FFFD (the Unicode /
 ** WHATWG "substitution of maximal subparts" that Python's and JavaScript's
