@@ -334,8 +334,10 @@ static void normalize_piece(enc *e, const uint8_t *s, size_t n) {
     while (i < n && !e->stop) {
         uint8_t b = s[i];
         if (b < 0x80 && e->collect == NULL) {
-            if (e->n_pend) flush_pending(e);
             uint8_t cls = t->ascii_class[b];
+            /* A removed control character does not end a run of combining
+            ** marks: clean_text runs before NFD. */
+            if (e->n_pend && cls != DS__AC_SKIP) flush_pending(e);
             if (cls == DS__AC_WORD) {
                 /* ASCII fast path: a run of word bytes goes straight into the word. */
                 do {
