@@ -413,24 +413,38 @@ typedef enum ds_special_token {
 } ds_special_token;
 
 /* Loads the tokenizer of a Hugging Face model directory: tokenizer.json
-** (BertNormalizer, BertPreTokenizer, WordPiece, TemplateProcessing), or
-** vocab.txt + tokenizer_config.json when there is no tokenizer.json.
-** Errors name the file and the problem (DS_ERR_IO, DS_ERR_CORRUPT for bad
-** JSON, DS_ERR_UNSUPPORTED for a normalizer/model type other than BERT
-** WordPiece). Thread: any. */
+** (BertNormalizer, BertPreTokenizer, WordPiece, TemplateProcessing or
+** BertProcessing, added tokens), or vocab.txt + tokenizer_config.json when
+** there is no tokenizer.json; both are also looked for in model_dir/
+** 0_Transformer/ (old sentence-transformers layout). model_dir may also be
+** the path of a tokenizer.json. Output ids equal Hugging Face tokenizers'
+** (see docs/tokenizer.md). Errors name the file and the field: DS_ERR_NOTFOUND
+** (no tokenizer files), DS_ERR_IO, DS_ERR_CORRUPT (bad JSON, wrong types,
+** ids out of range, unknown token missing), DS_ERR_UNSUPPORTED (a model,
+** normalizer, pre-tokenizer or post-processor type other than the ones
+** above: the message names it and lists what is supported), DS_ERR_NOMEM.
+** The tokenizer is immutable once open. Thread: any. */
 DS_API ds_status ds_tokenizer_open(ds_env *env, const char *model_dir, ds_tokenizer **out);
 DS_API void      ds_tokenizer_close(ds_tokenizer *tok);                       /* NULL ok */
 
-/* Encodes one text (UTF-8, len bytes; invalid UTF-8 is replaced, never an
-** error) as [CLS] tokens [SEP] per the template. max_tokens > 0 truncates to
-** that many ids including special tokens; 0 means no truncation. Writes at
-** most cap ids; *n receives the full count, and DS_ERR_RANGE is returned if
-** it exceeds cap (call again with a bigger buffer). Thread: any. */
+/* Encodes one text (UTF-8, len bytes, borrowed; each invalid UTF-8 sequence
+** becomes U+FFFD, which the BERT normalizer removes: never an error; NUL
+** bytes are removed too) as [CLS] tokens [SEP] per the template. max_tokens
+** > 0 truncates to that many ids including the special tokens (the first
+** max_tokens - 2 tokens are kept); 0 means no truncation; a max_tokens
+** below ds_tokenizer_num_special(tok, 0) is DS_ERR_INVALID. Writes at most
+** cap ids (ids may be NULL when cap is 0); *n receives the full count, and
+** DS_ERR_RANGE is returned if it exceeds cap (call again with a bigger
+** buffer). No allocation unless a word exceeds 1 KB or the tokenizer has
+** normalized added tokens. Thread: any. */
 DS_API ds_status ds_tokenizer_encode(const ds_tokenizer *tok, const char *text, size_t len,
                                      size_t max_tokens, int32_t *ids, size_t cap, size_t *n);
-/* Pair encoding [CLS] a [SEP] b [SEP] with token type ids 0 for the first
-** segment and 1 for the second; truncation longest-first to max_tokens.
-** Same buffer rules as ds_tokenizer_encode (both arrays hold cap). */
+/* Pair encoding [CLS] a [SEP] b [SEP] with the template's token type ids
+** (0 for the first segment, 1 for the second and its [SEP]); truncation to
+** max_tokens is Hugging Face's LongestFirst: if the shorter sequence fits in
+** half the budget the longer one gets the rest, else both get half and the
+** longer one (the second on a tie) the odd token. Same buffer rules as
+** ds_tokenizer_encode (both arrays hold cap). Thread: any. */
 DS_API ds_status ds_tokenizer_encode_pair(const ds_tokenizer *tok, const char *a, size_t alen,
                                           const char *b, size_t blen, size_t max_tokens,
                                           int32_t *ids, int32_t *type_ids, size_t cap, size_t *n);

@@ -2,6 +2,7 @@
 //
 //   node compare.js MODEL_DIR INPUT.jsonl DS_IDS [REPEATS]
 //   node compare.js --codepoints OUT.jsonl      (writes one probe text per code point)
+//   node compare.js --variant NAME MODEL_DIR OUT_DIR   (tokenizer.json with other normalizer flags)
 //
 // Loads MODEL_DIR/tokenizer.json with the `tokenizers` npm package (the Rust
 // library), encodes every text (title + " " + text for BEIR lines, no
@@ -14,6 +15,22 @@ const { Tokenizer } = require('tokenizers');
 
 async function main() {
   const args = process.argv.slice(2);
+  if (args[0] === '--variant') {
+    // --variant NAME MODEL_DIR OUT_DIR: the same tokenizer.json with other
+    // BertNormalizer flags, to check paths the fixtures' settings do not take.
+    const flags = {
+      cased: { lowercase: false, strip_accents: null },
+      strip_cased: { lowercase: false, strip_accents: true },
+      lower_nostrip: { lowercase: true, strip_accents: false },
+      nochinese_noclean: { handle_chinese_chars: false, clean_text: false },
+    }[args[1]];
+    if (!flags) throw new Error(`unknown variant ${args[1]}`);
+    const j = JSON.parse(fs.readFileSync(`${args[2]}/tokenizer.json`, 'utf8'));
+    Object.assign(j.normalizer, flags);
+    fs.mkdirSync(args[3], { recursive: true });
+    fs.writeFileSync(`${args[3]}/tokenizer.json`, JSON.stringify(j));
+    return;
+  }
   if (args[0] === '--codepoints') {
     // "a{c}b {c}": shows whether c is dropped, splits words, is punctuation,
     // is isolated as CJK, or how it is normalized inside and alone.

@@ -9,7 +9,9 @@
 # Env: MODEL (default ../shared/models/tiny-bert-mean-f32), CORPUS (default
 # ../shared/data/scifact/corpus.jsonl; BEIR lines are encoded as
 # title + " " + text), REPEATS (3; best time counts), CODEPOINTS=1 (default)
-# also compares one probe text "a{c}b {c}" per Unicode code point.
+# also compares one probe text "a{c}b {c}" per Unicode code point;
+# VARIANTS=1 repeats that sweep with other BertNormalizer flags (cased,
+# strip_cased, lower_nostrip, nochinese_noclean), about 2 minutes each.
 set -eu
 cd "$(dirname "$0")/../.."
 MODEL=${MODEL:-../shared/models/tiny-bert-mean-f32}
@@ -36,5 +38,14 @@ if [ "${CODEPOINTS:-1}" = 1 ]; then
   "$WORK/b_tokenize" "$MODEL" "$WORK/cp.jsonl" "$WORK/cp_ds.ids" 1 >/dev/null
   TOKENIZERS_PARALLELISM=false node bench/tokenizer/compare.js "$MODEL" "$WORK/cp.jsonl" "$WORK/cp_ds.ids" 1 \
       | grep -v '^hf_mb_s=' | grep -v '^huggingface:' || status=1
+fi
+if [ "${VARIANTS:-0}" = 1 ]; then
+  for v in cased strip_cased lower_nostrip nochinese_noclean; do
+    echo "--- every code point, normalizer variant $v"
+    node bench/tokenizer/compare.js --variant "$v" "$MODEL" "$WORK/$v"
+    "$WORK/b_tokenize" "$WORK/$v" "$WORK/cp.jsonl" "$WORK/$v/cp_ds.ids" 1 >/dev/null
+    TOKENIZERS_PARALLELISM=false node bench/tokenizer/compare.js "$WORK/$v" "$WORK/cp.jsonl" "$WORK/$v/cp_ds.ids" 1 \
+        | grep -v '^hf_mb_s=' | grep -v '^huggingface:' || status=1
+  done
 fi
 exit $status

@@ -72,6 +72,8 @@ const char *ds__vocab_token(const ds__vocab *v, int32_t id);                    
 typedef struct ds__added_token {
     char    *content;     /* NUL-terminated, owned */
     size_t   len;         /* bytes */
+    char    *norm;        /* normalized=true: the content normalized (what is matched), owned */
+    size_t   norm_len, norm_cap;
     int32_t  id;
     uint8_t  special, normalized, lstrip, rstrip, single_word;
 } ds__added_token;
@@ -99,6 +101,7 @@ struct ds_tokenizer {
     ds__added_token *added;
     size_t           n_added;
     uint8_t          added_first[256];   /* 1 if some raw-matched added token starts with this byte */
+    uint8_t          added_first_norm[256];  /* same for tokens matched on normalized text */
     int              has_normalized_added;
     /* BertNormalizer */
     int              clean_text, chinese, strip_accents, lowercase;

@@ -120,9 +120,6 @@ static ds_status add_added(ds_tokenizer *t, const char *content, int32_t id, int
     a->rstrip = (uint8_t)rstrip;
     a->single_word = (uint8_t)single_word;
     t->n_added++;
-    if (normalized)
-        return ds__fail(DS_ERR_UNSUPPORTED, "added token \"%s\" has normalized=true, which is not supported yet "
-                        "(supported: added tokens matched on the raw text, normalized=false)", content);
     return DS_OK;
 }
 
@@ -249,6 +246,9 @@ static ds_status load_json(ds_tokenizer *t, const cJSON *root, const cJSON *cfg,
         return ds__fail(DS_ERR_UNSUPPORTED, "%s: model type \"%s\" is not supported (supported: WordPiece)",
                         name, type->valuestring);
     if (type != NULL && !cJSON_IsString(type)) return ds__fail(DS_ERR_CORRUPT, "%s: model.type must be a string", name);
+    /* Files from before "type" was written: only WordPiece has this field. */
+    if (type == NULL && cJSON_GetObjectItemCaseSensitive(model, "continuing_subword_prefix") == NULL)
+        return ds__fail(DS_ERR_UNSUPPORTED, "%s: model has no type and is not WordPiece (supported: WordPiece)", name);
     const cJSON *prefix = cJSON_GetObjectItemCaseSensitive(model, "continuing_subword_prefix");
     const char *pfx = "##";
     if (prefix != NULL && !cJSON_IsNull(prefix)) {

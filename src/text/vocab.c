@@ -94,6 +94,10 @@ ds_status ds__vocab_finish(ds__vocab *v, const char *prefix, size_t prefix_len) 
     if (rc != DS_OK) return rc;
     if (v->n_pend == 0) return ds__fail(DS_ERR_CORRUPT, "the vocabulary is empty");
     size_t n_ids = (size_t)v->max_id + 1;
+    /* Vocabularies are dense; a few tokens with a huge id would only make us
+    ** allocate tables for ids that do not exist. Validate before allocating. */
+    if (n_ids > 2 * v->n_pend + 1024)
+        return v->rc = ds__fail(DS_ERR_CORRUPT, "token ids are sparse: largest id %u for %zu tokens", v->max_id, v->n_pend);
     /* Pass 1: the text of each id (last definition wins), as offsets into pend. */
     size_t *src = ds__calloc(v->env, n_ids, sizeof *src);   /* pend offset + 1; 0 = hole */
     if (src == NULL) return ds__fail(DS_ERR_NOMEM, "out of memory for the vocabulary");

@@ -3,10 +3,14 @@
 ** Streams each text once: bytes -> code points (lossy UTF-8) -> added-token
 ** split -> BertNormalizer -> BertPreTokenizer -> WordPiece -> ids, with no
 ** allocation for single texts (the word buffer lives on the stack unless a
-** tokenizer allows words longer than WORD_STACK bytes). Definitions follow
-** Hugging Face `tokenizers` (normalizers/bert.rs, pre_tokenizers/bert.rs,
-** models/wordpiece) as documented; each one is commented where it is used.
-** Character properties come from utf8proc (Unicode 15), not from tables here.
+** tokenizer allows words longer than WORD_STACK bytes; tokenizers with
+** normalized=true added tokens normalize each piece into a buffer first).
+** Definitions follow Hugging Face `tokenizers` (normalizers/bert.rs,
+** pre_tokenizers/bert.rs, models/wordpiece, added_vocabulary) as
+** documented; each one is commented where it is used, and
+** bench/tokenizer/run.sh checks them against the Rust library on every code
+** point. Character properties come from utf8proc, masked to Unicode 8.0 where
+** Hugging Face's tables are older (hf_unicode8.h).
 **
 ** Invalid UTF-8: each maximal invalid subpart becomes U+FFFD (the Unicode /
 ** WHATWG "substitution of maximal subparts" that Python's and JavaScript's
@@ -174,6 +178,7 @@ typedef struct enc {
     uint8_t pend_ccc[PEND_MAX];
     int     n_pend;
     int     stop;          /* truncation limit reached */
+    ds__buf *collect;      /* non-NULL: normalized text goes here, not to the pre-tokenizer */
     ds_status rc;
 } enc;
 
@@ -245,6 +250,7 @@ static void word_end(enc *e) {
 ** (and is dropped), punctuation is a word of its own. */
 static void pretok_cp(enc *e, int32_t c) {
     char b[4];
+    if (e->collect != NULL) { ds__buf_put(e->collect, b, utf8_put(b, c)); return; }
     if (is_rust_ws(c)) { word_end(e); return; }
     if (is_punct(c)) {
         word_end(e);
@@ -320,15 +326,18 @@ static void normalize_cp(enc *e, int32_t c) {
     strip_cp(e, c);
 }
 
-/* Encodes a piece of raw text that contains no added token. */
-static void encode_piece(enc *e, const uint8_t *s, size_t n) {
+/* Normalizes and pre-tokenizes a piece of raw text that contains no
+** raw-matched added token (or, in collect mode, only normalizes it). */
+static void normalize_piece(enc *e, const uint8_t *s, size_t n) {
     const ds_tokenizer *t = e->tok;
     size_t i = 0;
     while (i < n && !e->stop) {
         uint8_t b = s[i];
-        if (b < 0x80) {
-            if (e->n_pend) flush_pending(e);
+        if (b < 0x80 && e->collect == NULL) {
             uint8_t cls = t->ascii_class[b];
+            /* A removed control character does not end a run of combining
+            ** marks: clean_text runs before NFD. */
+            if (e->n_pend && cls != DS__AC_SKIP) flush_pending(e);
             if (cls == DS__AC_WORD) {
                 /* ASCII fast path: a run of word bytes goes straight into the word. */
                 do {
@@ -360,45 +369,84 @@ static void encode_piece(enc *e, const uint8_t *s, size_t n) {
 static int ascii_ws(uint8_t b) { return b == ' ' || (b >= 9 && b <= 13); }
 static int ascii_wordch(uint8_t b) { return (b >= '0' && b <= '9') || ((b | 0x20) >= 'a' && (b | 0x20) <= 'z') || b == '_'; }
 
-/* The longest added token (matched on raw text) starting at s, or NULL. */
-static const ds__added_token *match_added(const ds_tokenizer *t, const uint8_t *s, size_t n) {
+/* The longest added token of the given kind (normalized or matched on raw
+** text) starting at s, or NULL. */
+static const ds__added_token *match_added(const ds_tokenizer *t, const uint8_t *s, size_t n, int normalized) {
     const ds__added_token *best = NULL;
     for (size_t k = 0; k < t->n_added; k++) {
         const ds__added_token *a = &t->added[k];
-        if (a->normalized || a->len == 0 || a->len > n) continue;
-        if (memcmp(s, a->content, a->len) != 0) continue;
-        if (best == NULL || a->len > best->len) best = a;
+        if (a->normalized != normalized) continue;
+        const char *m = normalized ? a->norm : a->content;
+        size_t ml = normalized ? a->norm_len : a->len;
+        if (ml == 0 || ml > n || memcmp(s, m, ml) != 0) continue;
+        if (best == NULL || ml > (normalized ? best->norm_len : best->len)) best = a;
     }
     return best;
 }
 
-/* Splits raw text on added tokens (leftmost-longest, as HF's AddedVocabulary
-** does for tokens with normalized=false), encoding the text between them. */
-static void encode_seq(enc *e, const char *text, size_t len) {
-    const ds_tokenizer *t = e->tok;
-    const uint8_t *s = (const uint8_t *)text;
-    size_t seg = 0, i = 0;
-    if (t->n_added > 0) {
-        while (i < len && !e->stop) {
-            if (!t->added_first[s[i]]) { i++; continue; }
-            const ds__added_token *a = match_added(t, s + i, len - i);
-            if (a == NULL) { i++; continue; }
-            /* single_word: the match must not touch a word character (ASCII
-            ** letters, digits, '_'; non-ASCII neighbours are not checked). */
-            if (a->single_word && ((i > 0 && ascii_wordch(s[i - 1])) ||
-                                   (i + a->len < len && ascii_wordch(s[i + a->len])))) { i++; continue; }
-            size_t piece_end = i;
-            if (a->lstrip) while (piece_end > seg && ascii_ws(s[piece_end - 1])) piece_end--;
-            encode_piece(e, s + seg, piece_end - seg);
-            if (e->stop) return;
-            sink_push(e->out, a->id);
-            if (e->out->n >= e->out->limit) { e->stop = 1; return; }
-            i += a->len;
-            if (a->rstrip) while (i < len && ascii_ws(s[i])) i++;
-            seg = i;
-        }
+static void encode_piece(enc *e, const uint8_t *s, size_t n);
+
+/* Pre-tokenizes normalized UTF-8 (written by us, so valid). */
+static void pretok_normalized(enc *e, const uint8_t *s, size_t n) {
+    size_t i = 0;
+    while (i < n && !e->stop) {
+        int32_t c;
+        i += utf8_next(s + i, n - i, &c);
+        pretok_cp(e, c);
     }
-    if (!e->stop) encode_piece(e, s + seg, len - seg);
+    word_end(e);
+}
+
+/* Splits text on added tokens (leftmost-longest, as HF's AddedVocabulary):
+** pass 0 matches tokens with normalized=false on the raw text and hands the
+** rest to encode_piece; pass 1 matches normalized=true tokens on normalized
+** text and hands the rest to the pre-tokenizer. */
+static void split_added(enc *e, const uint8_t *s, size_t len, int pass) {
+    const ds_tokenizer *t = e->tok;
+    const uint8_t *first = pass ? t->added_first_norm : t->added_first;
+    size_t seg = 0, i = 0;
+    while (i < len && !e->stop) {
+        if (!first[s[i]]) { i++; continue; }
+        const ds__added_token *a = match_added(t, s + i, len - i, pass);
+        if (a == NULL) { i++; continue; }
+        /* single_word: the match must not touch a word character (ASCII
+        ** letters, digits, '_'; non-ASCII neighbours are not checked). */
+        size_t mlen = pass ? a->norm_len : a->len;
+        if (a->single_word && ((i > 0 && ascii_wordch(s[i - 1])) ||
+                               (i + mlen < len && ascii_wordch(s[i + mlen])))) { i++; continue; }
+        size_t piece_end = i;
+        if (a->lstrip) while (piece_end > seg && ascii_ws(s[piece_end - 1])) piece_end--;
+        if (pass) pretok_normalized(e, s + seg, piece_end - seg);
+        else encode_piece(e, s + seg, piece_end - seg);
+        if (e->stop) return;
+        sink_push(e->out, a->id);
+        if (e->out->n >= e->out->limit) { e->stop = 1; return; }
+        i += mlen;
+        if (a->rstrip) while (i < len && ascii_ws(s[i])) i++;
+        seg = i;
+    }
+    if (e->stop) return;
+    if (pass) pretok_normalized(e, s + seg, len - seg);
+    else encode_piece(e, s + seg, len - seg);
+}
+
+/* A raw piece: straight through the streaming pipeline, unless some added
+** token is matched on normalized text; then the piece is normalized into a
+** buffer first (the slow path: one allocation per piece). */
+static void encode_piece(enc *e, const uint8_t *s, size_t n) {
+    if (!e->tok->has_normalized_added) { normalize_piece(e, s, n); return; }
+    ds__buf b;
+    ds__buf_init(&b, e->tok->env);
+    e->collect = &b;
+    normalize_piece(e, s, n);
+    e->collect = NULL;
+    if (b.rc != DS_OK) { e->rc = b.rc; e->stop = 1; }
+    else if (b.len > 0) split_added(e, b.p, b.len, 1);
+    ds__buf_release(&b);
+}
+
+static void encode_seq(enc *e, const char *text, size_t len) {
+    split_added(e, (const uint8_t *)text, len, 0);
 }
 
 /* Runs the whole pipeline for one sequence into out. */
@@ -458,9 +506,41 @@ ds_status ds__tokenizer_finish(ds_tokenizer *t, const char *const names[5]) {
         t->ascii_class[b] = cls;
         t->ascii_map[b] = (uint8_t)c;
     }
+    /* Tokens with normalized=true are matched in their normalized form. */
+    for (size_t k = 0; k < t->n_added; k++) {
+        ds__added_token *a = &t->added[k];
+        if (!a->normalized || a->norm != NULL) continue;
+        ds__buf b;
+        ds__buf_init(&b, t->env);
+        enc e;
+        memset(&e, 0, sizeof e);
+        sink none = { NULL, 0, 0, SIZE_MAX, NULL, DS_OK };
+        char stack[16];
+        e.tok = t;
+        e.out = &none;
+        e.word = stack;
+        e.wcap = sizeof stack;
+        e.collect = &b;
+        normalize_piece(&e, (const uint8_t *)a->content, a->len);
+        ds__buf_put_u8(&b, 0);
+        if (b.rc != DS_OK || e.rc != DS_OK) { ds__buf_release(&b); return ds__fail(DS_ERR_NOMEM, "out of memory"); }
+        a->norm = (char *)b.p;          /* allocated with b.cap bytes: keep the size */
+        a->norm_len = b.len - 1;
+        a->norm_cap = b.cap;
+    }
     memset(t->added_first, 0, sizeof t->added_first);
-    for (size_t k = 0; k < t->n_added; k++)
-        if (!t->added[k].normalized && t->added[k].len > 0) t->added_first[(uint8_t)t->added[k].content[0]] = 1;
+    memset(t->added_first_norm, 0, sizeof t->added_first_norm);
+    t->has_normalized_added = 0;
+    for (size_t k = 0; k < t->n_added; k++) {
+        const ds__added_token *a = &t->added[k];
+        if (a->len == 0) continue;
+        if (a->normalized) {
+            if (a->norm_len == 0) continue;            /* normalizes to nothing: never matches */
+            t->added_first_norm[(uint8_t)a->norm[0]] = 1;
+            t->has_normalized_added = 1;
+        }
+        else t->added_first[(uint8_t)a->content[0]] = 1;
+    }
     for (int i = 0; i < 5; i++) t->special[i] = names[i] ? find_token(t, names[i]) : -1;
     size_t vs = ds_tokenizer_vocab_size(t);
     if (t->unk_id < 0 || (size_t)t->unk_id >= vs)
@@ -478,7 +558,10 @@ ds_status ds__tokenizer_finish(ds_tokenizer *t, const char *const names[5]) {
 void ds_tokenizer_close(ds_tokenizer *tok) {
     if (tok == NULL) return;
     ds_env *env = tok->env;
-    for (size_t k = 0; k < tok->n_added; k++) ds__free(env, tok->added[k].content, tok->added[k].len + 1);
+    for (size_t k = 0; k < tok->n_added; k++) {
+        ds__free(env, tok->added[k].content, tok->added[k].len + 1);
+        ds__free(env, tok->added[k].norm, tok->added[k].norm_cap);
+    }
     ds__free(env, tok->added, tok->n_added * sizeof *tok->added);
     ds__vocab_release(&tok->vocab);
     ds__free(env, tok, sizeof *tok);

@@ -244,6 +244,89 @@ TEST(tokenizer_minilm_layouts) {
     cJSON_Delete(fx);
 }
 
+/* Code points where Unicode's current data and Hugging Face's (Unicode 8.0
+** category tables) disagree; expected ids are the Rust library's output
+** (bench/tokenizer/run.sh sweeps every code point). Text: "a{c}b {c}". */
+TEST(tokenizer_unicode_versions) {
+    ds_tokenizer *t = open_model("models/tiny-bert-mean-f32");
+    struct { const char *s; const char *want; } cases[] = {
+        { "a\xd8\x9d" "b \xd8\x9d", "101 100 100 102" },             /* U+061D Po since 14.0: a letter to HF */
+        { "a\xdf\xbd" "b \xdf\xbd", "101 100 100 102" },             /* U+07FD Mn since 11.0: kept */
+        { "a\xcd\xb8" "b \xcd\xb8", "101 100 100 102" },             /* U+0378 unassigned: kept */
+        { "a\xe1\x99\xad" "b \xe1\x99\xad", "101 1037 100 1038 100 102" }, /* U+166D Po in 8.0 */
+        { "a\xe1\x9c\xb4" "b \xe1\x9c\xb4", "101 11113 102" },     /* U+1734 Mn in 8.0: stripped */
+        { "a\xf0\xab\xa0\xa0" "b \xf0\xab\xa0\xa0", "101 100 100 102" }, /* U+2B820: not in HF's CJK ranges */
+        { "a\xe2\x80\x8b" "b", "101 11113 102" },                      /* U+200B Cf: removed */
+        { "a\xe1\x9a\x80" "b", "101 1037 1038 102" },                  /* U+1680 White_Space */
+        { "a\x1c" "b", "101 11113 102" },                                /* U+001C Cc: removed */
+    };
+    for (size_t i = 0; i < DS_ARRAY_LEN(cases); i++) {
+        int32_t ids[32];
+        size_t n = 0;
+        ASSERT_OK(ds_tokenizer_encode(t, cases[i].s, strlen(cases[i].s), 0, ids, 32, &n));
+        char got[256] = "";
+        for (size_t k = 0; k < n; k++) {
+            char x[16];
+            snprintf(x, sizeof x, "%s%d", k ? " " : "", ids[k]);
+            strcat(got, x);
+        }
+        if (strcmp(got, cases[i].want) != 0) FAIL("case %zu: got %s, want %s", i, got, cases[i].want);
+    }
+    ds_tokenizer_close(t);
+}
+
+/* Added tokens beyond the specials: normalized=true ones are matched on the
+** normalized text in their normalized form, lstrip/rstrip eat spaces,
+** single_word needs non-word neighbours. Expected ids are the Rust
+** library's output for the same tokenizer.json. */
+TEST(tokenizer_added_tokens) {
+    const char *path = ds_test_shared_or_skip("models/tiny-bert-mean-f32/tokenizer.json");
+    size_t len;
+    char *text = slurp(path, &len);
+    cJSON *j = cJSON_ParseWithLength(text, len);
+    free(text);
+    ASSERT(j != NULL);
+    const char *extra =
+        "[{\"id\":30522,\"content\":\"COVID-19\",\"single_word\":false,\"lstrip\":false,\"rstrip\":false,\"normalized\":true,\"special\":false},"
+        "{\"id\":30523,\"content\":\"\u00c5ngstr\u00f6m\",\"single_word\":false,\"lstrip\":false,\"rstrip\":false,\"normalized\":true,\"special\":false},"
+        "{\"id\":30524,\"content\":\"<doc>\",\"single_word\":false,\"lstrip\":true,\"rstrip\":true,\"normalized\":false,\"special\":false},"
+        "{\"id\":30525,\"content\":\"xyz\",\"single_word\":true,\"lstrip\":false,\"rstrip\":false,\"normalized\":true,\"special\":false},"
+        "{\"id\":30526,\"content\":\"covid\",\"single_word\":false,\"lstrip\":false,\"rstrip\":false,\"normalized\":true,\"special\":false}]";
+    cJSON *ex = cJSON_Parse(extra), *e;
+    cJSON *added = cJSON_GetObjectItem(j, "added_tokens");
+    while ((e = cJSON_DetachItemFromArray(ex, 0)) != NULL) cJSON_AddItemToArray(added, e);
+    cJSON_Delete(ex);
+    char *js = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    ds_tokenizer *t = NULL;
+    ASSERT_OK(ds__tokenizer_load_json(NULL, js, strlen(js), "added.json", NULL, 0, NULL, &t));
+    free(js);
+    ASSERT_EQ_U64(ds_tokenizer_vocab_size(t), 30527);
+    ASSERT_STR_EQ(ds_tokenizer_token(t, 30522), "COVID-19");
+    struct { const char *s, *want; } cases[] = {
+        { "covid-19 is COVID-19 or Covid-19x", "101 30522 2003 30522 2030 30522 1060 102" },
+        { "angstrom \xc3\x85NGSTR\xc3\x96M \xc3\xa5ngstr\xc3\xb6m", "101 30523 30523 30523 102" },
+        { "a <doc> b<doc>c  <doc>  d", "101 1037 30524 1038 30524 1039 30524 1040 102" },
+        { "xyz axyz xyzb (xyz) xyz_", "101 30525 22260 2100 2480 1060 2100 2480 2497 1006 30525 1007 1060 2100 2480 1035 102" },
+        { "the covidity of covid", "101 1996 30526 2009 2100 1997 30526 102" },
+        { "[CLS]covid-19[SEP]", "101 101 30522 102 102" },
+        { "COVID-19COVID-19", "101 30522 30522 102" },
+    };
+    for (size_t i = 0; i < DS_ARRAY_LEN(cases); i++) {
+        int32_t ids[64];
+        size_t n = 0;
+        ASSERT_OK(ds_tokenizer_encode(t, cases[i].s, strlen(cases[i].s), 0, ids, 64, &n));
+        char got[512] = "";
+        for (size_t k = 0; k < n; k++) {
+            char x[16];
+            snprintf(x, sizeof x, "%s%d", k ? " " : "", ids[k]);
+            strcat(got, x);
+        }
+        if (strcmp(got, cases[i].want) != 0) FAIL("case %zu: got %s, want %s", i, got, cases[i].want);
+    }
+    ds_tokenizer_close(t);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Small in-memory tokenizers: no ../shared needed                            */
 /* ------------------------------------------------------------------------ */
@@ -372,8 +455,6 @@ TEST(tokenizer_hostile_files) {
         { "\"ids\":[2]", "\"ids\":[70000]", DS_ERR_CORRUPT, "outside the vocabulary" },
         { "\"lowercase\":true", "\"lowercase\":1", DS_ERR_CORRUPT, "normalizer.lowercase" },
         { "{\"Sequence\":{\"id\":\"B\",\"type_id\":1}},", "", DS_ERR_CORRUPT, "sequence A and sequence B" },
-        { "\"normalized\":false,\"special\":true},{\"id\":1", "\"normalized\":true,\"special\":true},{\"id\":1",
-          DS_ERR_UNSUPPORTED, "normalized=true" },
         { "\"vocab\":{", "\"vocab\":[],\"x\":{", DS_ERR_CORRUPT, "model.vocab must be an object" },
     };
     for (size_t i = 0; i < DS_ARRAY_LEN(cases); i++) {
@@ -446,6 +527,29 @@ TEST(tokenizer_oom_sweep) {
             int32_t ids[16], types[16];
             size_t k;
             rc = ds_tokenizer_encode_pair(t, "hello", 5, "world", 5, 0, ids, types, 16, &k);
+            ds_tokenizer_close(t);
+            if (rc == DS_OK) break;
+        }
+        ASSERT_RC(rc, DS_ERR_NOMEM);
+        ASSERT(n < 1000);
+    }
+    /* The vocab.txt path with a config and added_tokens_decoder, and the
+    ** slow path of normalized added tokens. */
+    const char *vocab = "[PAD]\n[UNK]\n[CLS]\n[SEP]\nhello\n##lo\nhel\n";
+    const char *cfg = "{\"do_lower_case\": true, \"added_tokens_decoder\": {\"7\": {\"content\": \"Foo\", \"normalized\": true}}}";
+    for (uint64_t n = 1;; n++) {
+        env->n_allocs = 0;
+        env->fail_at = n;
+        ds_tokenizer *t = NULL;
+        ds_status rc = ds__tokenizer_load_vocab(env, vocab, strlen(vocab), "vocab.txt", cfg, strlen(cfg), "cfg.json", &t);
+        if (rc == DS_OK) {
+            int32_t ids[16];
+            size_t k;
+            rc = ds_tokenizer_encode(t, "hello FOO hello", 15, 0, ids, 16, &k);
+            if (rc == DS_OK) {
+                ASSERT_EQ_U64(k, 5);
+                ASSERT_EQ_I64(ids[2], 7);
+            }
             ds_tokenizer_close(t);
             if (rc == DS_OK) break;
         }
