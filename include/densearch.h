@@ -220,6 +220,9 @@ typedef struct ds_encoder_opts {
     int            load_tokenizer;  /* default 1; 0: ids-only encoder (the *_ids calls) */
     ds_progress_fn progress;        /* called after each batch with sequences done; may cancel */
     void          *progress_ud;
+    int            int8;            /* default 0. 1: encoder-layer weights quantized to int8
+                                       per output channel, activations per token at run time
+                                       (faster, approximate: see docs/benchmarks.md)   */
 } ds_encoder_opts;
 
 /* One SPLADE vector: nnz (token id, weight) entries, ids ascending, weights > 0.
