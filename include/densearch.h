@@ -236,7 +236,8 @@ typedef struct ds_sparse_vec {
 DS_API void ds_encoder_opts_init(ds_encoder_opts *o);
 
 /* Opens the model in model_dir. Every field of the checkpoint is validated:
-** DS_ERR_IO (missing/unreadable file), DS_ERR_CORRUPT (bad safetensors header,
+** DS_ERR_NOTFOUND (no config.json), DS_ERR_IO (no model.safetensors, an
+** unreadable file), DS_ERR_CORRUPT (bad safetensors header,
 ** offsets outside the file, overlapping tensors, bad JSON), DS_ERR_FORMAT
 ** (shape disagreeing with config.json, missing tensor), DS_ERR_UNSUPPORTED
 ** (architecture, activation, pooling or module we do not run; the message
