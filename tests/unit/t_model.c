@@ -482,3 +482,53 @@ TEST(model_int8_quality_minilm_shape) {
     snprintf(dir, sizeof dir, "%s/minilm-l6-shape", ds_test_tmpdir());
     check_int8_quality(dir, 64, "minilm-l6-shape");
 }
+
+/* ---- the text path (tokenizer + encoder) ------------------------------------
+** Skipped while the tokenizer is a stub; once it is merged these check the
+** whole pipeline against the fixtures, texts in, reference numbers out. */
+static ds_encoder *open_with_tokenizer(const char *dir, size_t max_seq) {
+    ds_encoder_opts o;
+    ds_encoder_opts_init(&o);
+    o.max_seq_length = max_seq;
+    ds_encoder *enc = NULL;
+    ds_status rc = ds_encoder_open(NULL, dir, &o, &enc);
+    if (rc == DS_ERR_UNSUPPORTED) SKIP("tokenizer not available: %s", ds_errmsg());
+    ASSERT_OK(rc);
+    return enc;
+}
+
+TEST(model_text_path_embeddings_and_rerank) {
+    cJSON *fx = load_fixtures();
+    ds_encoder *enc = open_with_tokenizer(ds_test_shared_or_skip("models/tiny-bert-mean-f32"), 0);
+    const cJSON *texts = jget(fx, "texts");
+    size_t n = (size_t)cJSON_GetArraySize(texts), dim = ds_encoder_dim(enc);
+    const char **tx = calloc(n, sizeof *tx);
+    for (size_t i = 0; i < n; i++) tx[i] = cJSON_GetArrayItem(texts, (int)i)->valuestring;
+    float *out = malloc(n * dim * sizeof *out);
+    ASSERT_OK(ds_encoder_encode(enc, tx, NULL, n, out));
+    const cJSON *ref = jget(jget(fx, "st_mean_f32"), "embeddings");
+    for (size_t i = 0; i < n; i++) {
+        size_t k;
+        float *r = floats(cJSON_GetArrayItem(ref, (int)i), &k);
+        double c = cosine(out + i * dim, r, dim);
+        if (c < 0.9999) FAIL("text %zu: cosine %.6f through the tokenizer", i, c);
+        free(r);
+    }
+    ds_encoder_close(enc);
+    enc = open_with_tokenizer(ds_test_shared_or_skip("models/tiny-cross-encoder"), 128);
+    const cJSON *pairs = jget(fx, "pairs");
+    size_t np = (size_t)cJSON_GetArraySize(pairs);
+    const char **q = calloc(np, sizeof *q), **p = calloc(np, sizeof *p);
+    for (size_t i = 0; i < np; i++) {
+        q[i] = jget(cJSON_GetArrayItem(pairs, (int)i), "query")->valuestring;
+        p[i] = jget(cJSON_GetArrayItem(pairs, (int)i), "passage")->valuestring;
+    }
+    float *sc = malloc(np * sizeof *sc);
+    ASSERT_OK(ds_encoder_rerank(enc, q, p, np, sc));
+    size_t k;
+    float *rs = floats(jget(jget(fx, "cross_encoder"), "scores"), &k);
+    for (size_t i = 0; i < np; i++) ASSERT_NEAR_F32(sc[i], rs[i], 1e-3);
+    free(rs); free(sc); free(q); free(p); free(out); free(tx);
+    ds_encoder_close(enc);
+    cJSON_Delete(fx);
+}
