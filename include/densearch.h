@@ -505,6 +505,9 @@ typedef struct ds_encoder_opts {
     int            load_tokenizer;  /* default 1; 0: ids-only encoder (the *_ids calls) */
     ds_progress_fn progress;        /* called after each batch with sequences done; may cancel */
     void          *progress_ud;
+    int            int8;            /* default 0. 1: encoder-layer weights quantized to int8
+                                       per output channel, activations per token at run time
+                                       (faster, approximate: see docs/benchmarks.md)   */
 } ds_encoder_opts;
 
 /* One SPLADE vector: nnz (token id, weight) entries, ids ascending, weights > 0.
@@ -518,7 +521,8 @@ typedef struct ds_sparse_vec {
 DS_API void ds_encoder_opts_init(ds_encoder_opts *o);
 
 /* Opens the model in model_dir. Every field of the checkpoint is validated:
-** DS_ERR_IO (missing/unreadable file), DS_ERR_CORRUPT (bad safetensors header,
+** DS_ERR_NOTFOUND (no config.json), DS_ERR_IO (no model.safetensors, an
+** unreadable file), DS_ERR_CORRUPT (bad safetensors header,
 ** offsets outside the file, overlapping tensors, bad JSON), DS_ERR_FORMAT
 ** (shape disagreeing with config.json, missing tensor), DS_ERR_UNSUPPORTED
 ** (architecture, activation, pooling or module we do not run; the message

@@ -4,6 +4,7 @@
 **   b_encoder MODEL_DIR fixed BATCH SEQ SECONDS
 **   b_encoder MODEL_DIR ids FILE.jsonl BATCH
 ** Prints one JSON line, including peak RSS (ru_maxrss) for the ids mode.
+** DS_BENCH_INT8=1 runs the int8 path.
 */
 #include "densearch.h"
 
@@ -39,6 +40,7 @@ int main(int argc, char **argv) {
     ds_encoder_opts_init(&o);
     o.load_tokenizer = 0;
     o.max_seq_length = 512;
+    o.int8 = getenv("DS_BENCH_INT8") != NULL && atoi(getenv("DS_BENCH_INT8")) != 0;
     int fixed = strcmp(argv[2], "fixed") == 0;
     o.batch_size = (size_t)atoi(fixed ? argv[3] : argv[4]);
     ds_encoder *enc;
@@ -67,8 +69,8 @@ int main(int argc, char **argv) {
             n++;
             el = now() - t0;
         }
-        printf("{\"engine\":\"densearch\",\"shape\":\"%zux%zu\",\"runs\":%d,\"seconds\":%.3f,\"seq_per_s\":%.3f,\"ms_per_batch\":%.3f}\n",
-               B, L, n, el, n * (double)B / el, 1000 * el / n);
+        printf("{\"engine\":\"densearch%s\",\"shape\":\"%zux%zu\",\"runs\":%d,\"seconds\":%.3f,\"seq_per_s\":%.3f,\"ms_per_batch\":%.3f}\n",
+               o.int8 ? "-int8" : "", B, L, n, el, n * (double)B / el, 1000 * el / n);
         free(out); free(lens); free(pp); free(ids);
     } else {
         FILE *f = fopen(argv[3], "r");
@@ -102,8 +104,8 @@ int main(int argc, char **argv) {
         double el = now() - t0;
         struct rusage ru;
         getrusage(RUSAGE_SELF, &ru);
-        printf("{\"engine\":\"densearch\",\"docs\":%zu,\"tokens\":%zu,\"seconds\":%.3f,\"docs_per_s\":%.3f,\"peak_rss_mb\":%.1f}\n",
-               n, tokens, el, n / el, ru.ru_maxrss / 1024.0);
+        printf("{\"engine\":\"densearch%s\",\"docs\":%zu,\"tokens\":%zu,\"seconds\":%.3f,\"docs_per_s\":%.3f,\"peak_rss_mb\":%.1f}\n",
+               o.int8 ? "-int8" : "", n, tokens, el, n / el, ru.ru_maxrss / 1024.0);
         for (size_t i = 0; i < n; i++) free(seqs[i]);
         free(seqs); free(lens); free(out);
     }

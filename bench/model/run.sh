@@ -33,14 +33,20 @@ OUT="$W/model-results.txt"
   echo "# $(date -u) $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2) load: $(cut -d' ' -f1-3 /proc/loadavg)"
   for r in 1 2; do
     nice "$W/b_encoder" "$W/minilm-l6-shape" fixed 32 128 15
+    DS_BENCH_INT8=1 nice "$W/b_encoder" "$W/minilm-l6-shape" fixed 32 128 15
     nice node bench/model/ort_bench.js "$W/minilm-l6-shape.onnx" fixed 32 128 15
     nice "$W/b_encoder" "$W/minilm-l6-shape" fixed 1 16 5
+    DS_BENCH_INT8=1 nice "$W/b_encoder" "$W/minilm-l6-shape" fixed 1 16 5
     nice node bench/model/ort_bench.js "$W/minilm-l6-shape.onnx" fixed 1 16 5
   done
   nice "$W/b_encoder" "$W/minilm-l6-shape" ids "$W/docs.jsonl" 32
   nice node bench/model/ort_bench.js "$W/minilm-l6-shape.onnx" ids "$W/docs.jsonl" 32
 } | tee "$OUT"
-# ratios (densearch / ORT) per pair of consecutive lines
-awk -F'"seq_per_s":|"docs_per_s":' 'NF > 1 { split($2, a, /[,}]/); v[NR] = a[1]; l[NR] = $0 }
-  END { for (i = 2; i <= NR; i += 2) if (v[i] > 0 && v[i + 1] > 0) {
-          match(l[i], /"shape":"[^"]*"|"docs":[0-9]+/); printf "ratio densearch/ort %s: %.2fx\n", substr(l[i], RSTART, RLENGTH), v[i] / v[i + 1] } }' "$OUT" | tee -a "$OUT"
+# ratios: each densearch line against the next ORT line of the same workload
+awk '/"engine"/ {
+    e = $0; sub(/.*"engine":"/, "", e); sub(/".*/, "", e)
+    w = $0; if (w ~ /"shape"/) { sub(/.*"shape":"/, "", w); sub(/".*/, "", w) } else { sub(/.*"docs":/, "docs ", w); sub(/,.*/, "", w) }
+    v = $0; sub(/.*"(seq|docs)_per_s":/, "", v); sub(/[,}].*/, "", v)
+    if (e == "ort") { for (k in pend) { split(k, kk, SUBSEP); if (kk[2] == w) { printf "ratio %s/ort %s: %.2fx\n", kk[1], w, pend[k] / v; delete pend[k] } } }
+    else pend[e, w] = v
+  }' "$OUT" | tee -a "$OUT"

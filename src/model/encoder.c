@@ -17,6 +17,7 @@
 ** Thread: the encoder is read-only after open; every call is "Thread: any".
 */
 #include "model/model.h"
+#include "model/kernels.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -170,6 +171,40 @@ static ds_status bind_all(ds_encoder *enc) {
     return DS_OK;
 }
 
+/* Per-output-channel symmetric int8 copy of W[n, K]: one owned block holding
+** the n scales (floats) then the n*K int8 values. */
+static ds_status quantize_weight(ds_encoder *enc, const float *W, size_t n, size_t K, const int8_t **q,
+                                 const float **s) {
+    size_t bytes = n * K, floats = n + (bytes + 3) / 4;
+    float *blk = ds__alloc(enc->env, floats * sizeof(float) + 1, 64);
+    if (blk == NULL) return DS_ERR_NOMEM;
+    if (own_push(enc, blk, floats) != DS_OK) {
+        ds__free(enc->env, blk, floats * sizeof(float) + 1);
+        return DS_ERR_NOMEM;
+    }
+    int8_t *qq = (int8_t *)(void *)(blk + n);
+    ds__quantize_rows(W, n, K, qq, blk);
+    *q = qq;
+    *s = blk;
+    return DS_OK;
+}
+
+static ds_status quantize_all(ds_encoder *enc) {
+    size_t H = enc->cfg.hidden, F = enc->cfg.ffn;
+    ds_status rc = DS_OK;
+    for (size_t l = 0; l < enc->cfg.n_layers && rc == DS_OK; l++) {
+        ds__layer_w *L = &enc->w.layers[l];
+        if ((rc = quantize_weight(enc, L->q_w, H, H, &L->q_q, &L->q_s)) ||
+            (rc = quantize_weight(enc, L->k_w, H, H, &L->k_q, &L->k_s)) ||
+            (rc = quantize_weight(enc, L->v_w, H, H, &L->v_q, &L->v_s)) ||
+            (rc = quantize_weight(enc, L->ao_w, H, H, &L->ao_q, &L->ao_s)) ||
+            (rc = quantize_weight(enc, L->i_w, F, H, &L->i_q, &L->i_s)) ||
+            (rc = quantize_weight(enc, L->o_w, H, F, &L->o_q, &L->o_s)))
+            break;
+    }
+    return rc;
+}
+
 static ds_status read_json(ds_env *env, const char *dir, const char *rel, char **txt, size_t *len) {
     char path[4096];
     if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, rel) >= sizeof path)
@@ -247,6 +282,8 @@ ds_status ds_encoder_open(ds_env *env, const char *model_dir, const ds_encoder_o
     enc->max_seq = ms;
     enc->batch_size = DS_OPT(opts, batch_size, (size_t)32);
     if (enc->batch_size == 0) enc->batch_size = 32;
+    enc->int8 = DS_OPT(opts, int8, 0) != 0;
+    if (enc->int8 && (rc = quantize_all(enc)) != DS_OK) goto done;
     enc->progress = DS_OPT(opts, progress, (ds_progress_fn)NULL);
     enc->progress_ud = DS_OPT(opts, progress_ud, (void *)NULL);
     if (DS_OPT(opts, load_tokenizer, 1)) {

@@ -44,6 +44,8 @@ typedef struct fwd {
     float  *scratch;             /* per thread: attention scores / splade logits */
     size_t  scratch_per;         /* floats per thread */
     float  *out;
+    int8_t *xq;                  /* int8 path: quantized rows [T, max(H, F)] */
+    float  *xs;                  /* their scales [T] */
     unsigned nt;
     pthread_barrier_t bar;
     /* start gate: workers wait until the gang size is final */
@@ -70,6 +72,20 @@ static void linear(const model_kernels *k, const float *x, size_t m, size_t nin,
     for (size_t i = 0; i < m; i++) memcpy(y + i * nout, b, nout * sizeof *y);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)nout, (int)nin, 1.0f, x, (int)nin, W,
                 (int)nin, 1.0f, y, (int)nout);
+}
+
+/* A layer linear: float32 (OpenBLAS or our small-row kernel), or int8 with
+** the rows quantized on the fly (each thread quantizes its own rows). */
+static void layer_linear(const fwd *f, const float *x, size_t r0, size_t m, size_t K, const float *W,
+                         const int8_t *Wq, const float *Ws, const float *b, size_t n, float *y) {
+    if (!f->enc->int8) {
+        linear(f->k, x, m, K, W, b, n, y);
+        return;
+    }
+    if (m == 0) return;
+    int8_t *q = f->xq + r0 * (f->enc->cfg.ffn > f->enc->cfg.hidden ? f->enc->cfg.ffn : f->enc->cfg.hidden);
+    f->k->quantize_rows(x, m, K, q, f->xs + r0);
+    f->k->linear_i8(q, f->xs + r0, m, K, Wq, Ws, b, n, y);
 }
 
 static void rows_of(const fwd *f, unsigned t, size_t *r0, size_t *r1) {
@@ -188,14 +204,14 @@ static void run(fwd *f, unsigned t) {
     }
     for (size_t l = 0; l < c->n_layers; l++) {
         const ds__layer_w *L = &w->layers[l];
-        linear(f->k, f->x + r0 * H, m, H, L->q_w, L->q_b, H, f->q + r0 * H);
-        linear(f->k, f->x + r0 * H, m, H, L->k_w, L->k_b, H, f->kk + r0 * H);
-        linear(f->k, f->x + r0 * H, m, H, L->v_w, L->v_b, H, f->v + r0 * H);
+        layer_linear(f, f->x + r0 * H, r0, m, H, L->q_w, L->q_q, L->q_s, L->q_b, H, f->q + r0 * H);
+        layer_linear(f, f->x + r0 * H, r0, m, H, L->k_w, L->k_q, L->k_s, L->k_b, H, f->kk + r0 * H);
+        layer_linear(f, f->x + r0 * H, r0, m, H, L->v_w, L->v_q, L->v_s, L->v_b, H, f->v + r0 * H);
         pthread_barrier_wait(&f->bar);
         attention(f, t, l);
         pthread_barrier_wait(&f->bar);
         /* a = LN1(x + Wo ctx) */
-        linear(f->k, f->ctx + r0 * H, m, H, L->ao_w, L->ao_b, H, f->tmp + r0 * H);
+        layer_linear(f, f->ctx + r0 * H, r0, m, H, L->ao_w, L->ao_q, L->ao_s, L->ao_b, H, f->tmp + r0 * H);
         for (size_t r = r0; r < r1; r++) {
             float *xr = f->x + r * H;
             const float *tr = f->tmp + r * H;
@@ -203,9 +219,9 @@ static void run(fwd *f, unsigned t) {
             f->k->layernorm(xr, H, L->ln1_g, L->ln1_b, c->ln_eps);
         }
         /* x = LN2(a + W2 act(W1 a)) */
-        linear(f->k, f->x + r0 * H, m, H, L->i_w, L->i_b, F, f->ffn + r0 * F);
+        layer_linear(f, f->x + r0 * H, r0, m, H, L->i_w, L->i_q, L->i_s, L->i_b, F, f->ffn + r0 * F);
         act_rows(f, f->ffn + r0 * F, m * F);
-        linear(f->k, f->ffn + r0 * F, m, F, L->o_w, L->o_b, H, f->tmp + r0 * H);
+        layer_linear(f, f->ffn + r0 * F, r0, m, F, L->o_w, L->o_q, L->o_s, L->o_b, H, f->tmp + r0 * H);
         for (size_t r = r0; r < r1; r++) {
             float *xr = f->x + r * H;
             const float *tr = f->tmp + r * H;
@@ -291,7 +307,17 @@ ds_status ds__forward(const ds_encoder *enc, ds__head head, const int32_t *const
     float *mem = ds__alloc(env, tot * sizeof(float), 64);
     if (mem == NULL) return ds__fail(DS_ERR_NOMEM, "cannot allocate %zu MB of activations", tot * sizeof(float) >> 20);
     f.off = ds__alloc(env, (n + 1) * sizeof *f.off, 64);
-    if (f.off == NULL) {
+    size_t q_bytes = 0;
+    if (enc->int8) {
+        /* cannot overflow: tot (6H + F floats per row) bounded it */
+        size_t qa = (size_t)ds__align_up(T * DS_MAX(H, F), 16);
+        q_bytes = qa + T * sizeof(float);
+        f.xq = ds__alloc(env, q_bytes, 64);
+        f.xs = f.xq ? (float *)(void *)(f.xq + qa) : NULL;
+    }
+    if (f.off == NULL || (enc->int8 && f.xq == NULL)) {
+        ds__free(env, f.xq, q_bytes);
+        ds__free(env, f.off, (n + 1) * sizeof *f.off);
         ds__free(env, mem, tot * sizeof(float));
         return DS_ERR_NOMEM;
     }
@@ -329,6 +355,7 @@ ds_status ds__forward(const ds_encoder *enc, ds__head head, const int32_t *const
     pthread_barrier_destroy(&f.bar);
     pthread_cond_destroy(&f.cv);
     pthread_mutex_destroy(&f.mu);
+    ds__free(env, f.xq, q_bytes);
     ds__free(env, f.off, (n + 1) * sizeof *f.off);
     ds__free(env, mem, tot * sizeof(float));
     return rc;

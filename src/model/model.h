@@ -97,6 +97,9 @@ typedef struct ds__layer_w {
     const float *ao_w, *ao_b, *ln1_g, *ln1_b;         /* attention output   */
     const float *i_w, *i_b;                           /* [F,H], [F]         */
     const float *o_w, *o_b, *ln2_g, *ln2_b;           /* [H,F], [H]         */
+    /* int8 copies (ds_encoder_opts.int8): per output channel scale */
+    const int8_t *q_q, *k_q, *v_q, *ao_q, *i_q, *o_q;
+    const float  *q_s, *k_s, *v_s, *ao_s, *i_s, *o_s;
 } ds__layer_w;
 
 typedef struct ds__weights {
@@ -120,6 +123,7 @@ struct ds_encoder {
     ds_tokenizer     *tok;
     ds_pooling        pooling;
     int               normalize;
+    int               int8;
     size_t            max_seq;
     size_t            batch_size;
     ds_progress_fn    progress;

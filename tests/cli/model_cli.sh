@@ -23,6 +23,8 @@ $D embed --model "$S/models/tiny-bert-mean-f32" --input "$tmp/ids.jsonl" --outpu
 tail -c $((64 * 4)) "$tmp/e.npy" > "$tmp/a"; tail -c $((64 * 4)) "$tmp/e.fvecs" > "$tmp/b"
 cmp -s "$tmp/a" "$tmp/b" || { echo "npy and fvecs differ"; exit 1; }
 $D embed --model "$S/models/tiny-bert-mean-f32" --input "$tmp/ids.jsonl" --output "$tmp/e.jsonl" --ids 2>/dev/null || exit 1
+$D embed --model "$S/models/tiny-bert-mean-f32" --input "$tmp/ids.jsonl" --output "$tmp/q.npy" --ids --int8 2>/dev/null || exit 1
+[ "$(wc -c < "$tmp/q.npy")" -eq $((128 + 3 * 64 * 4)) ] || { echo "bad int8 npy size"; exit 1; }
 [ "$(wc -l < "$tmp/e.jsonl")" -eq 3 ] || exit 1
 # reference: first value of fixture text 0 ("Hello, world!") is known to 1e-3 from the unit test; here just sanity
 head -n 1 "$tmp/e.jsonl" | grep -q '^\[' || exit 1

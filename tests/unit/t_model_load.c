@@ -287,6 +287,7 @@ TEST(model_load_oom_sweep) {
     ds_encoder_opts o;
     ds_encoder_opts_init(&o);
     o.load_tokenizer = 0;
+    o.int8 = 1;                    /* covers the quantized copies and their buffers too */
     int32_t ids[3] = { 2, 5, 3 };
     const int32_t *ip = ids;
     size_t len = 3;
