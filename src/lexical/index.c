@@ -136,7 +136,7 @@ ds_status ds_lexical_open(ds_env *env, const char *path, unsigned flags, ds_lexi
     if (rc != DS_OK) return rc;
     ds__creader *cr = NULL;
     rc = ds__cr_open(env, full, DS__LX_KIND, flags, &cr);
-    if (rc != DS_OK) return ds__fail_prefix(rc, "%s: ", full);
+    if (rc != DS_OK) return rc;                 /* ds__cr_open already names the file */
     rc = lx_open_common(env, cr, out);
     if (rc != DS_OK) ds__fail_prefix(rc, "%s: ", full);
     return rc;

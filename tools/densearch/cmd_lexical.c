@@ -294,6 +294,11 @@ static int load_queries(const char *path, query_set *q) {
     return ret;
 }
 
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
 int cmd_search(int argc, char **argv) {
     const char *index = NULL, *queries = NULL, *run_out = NULL, *tag = "densearch", *qid = "q", *format = "text";
     uint64_t k = 0, snippet = 240;
@@ -369,9 +374,29 @@ int cmd_search(int argc, char **argv) {
             if (!hits || !n_hits) ret = cli_fail_rc(DS_ERR_NOMEM, "out of memory for %zu x %llu results", qs.n, (unsigned long long)k);
         }
         if (ret == CLI_OK && qs.n > 0) {
+            /* On one thread the queries are answered one by one, as an online
+            ** service would, so per-query latency percentiles can be reported. */
+            unsigned eff = threads ? threads : ds_env_threads(env);
+            double *lat = eff == 1 ? calloc(qs.n, sizeof *lat) : NULL;
             double t0 = cli_now();
-            rc = ds_lexical_search_batch(lx, (const char *const *)qs.texts, qs.n, (size_t)k, &so, threads, hits, n_hits);
+            if (lat != NULL) {
+                rc = DS_OK;
+                for (size_t q = 0; q < qs.n && rc == DS_OK; q++) {
+                    double tq = cli_now();
+                    rc = ds_lexical_search(lx, qs.texts[q], strlen(qs.texts[q]), (size_t)k, &so,
+                                           hits + q * (size_t)k, &n_hits[q]);
+                    lat[q] = cli_now() - tq;
+                }
+            } else {
+                rc = ds_lexical_search_batch(lx, (const char *const *)qs.texts, qs.n, (size_t)k, &so, threads, hits, n_hits);
+            }
             double el = cli_now() - t0;
+            if (lat != NULL && rc == DS_OK) {
+                qsort(lat, qs.n, sizeof *lat, cmp_double);
+                fprintf(stderr, "latency p50 %.3f ms, p99 %.3f ms, max %.3f ms\n", 1e3 * lat[(qs.n - 1) / 2],
+                        1e3 * lat[(size_t)((double)(qs.n - 1) * 0.99)], 1e3 * lat[qs.n - 1]);
+            }
+            free(lat);
             if (rc != DS_OK) ret = cli_fail_rc(rc, "search failed");
             else {
                 for (size_t q = 0; q < qs.n; q++)
