@@ -161,7 +161,10 @@ static ds_status ivf_train(ds_index *ix, const float *x, size_t n) {
         rc = ds__fail(DS_ERR_NOMEM, "out of memory for IVF-PQ training");
         goto done;
     }
-    ds__kmeans_opts ko = { .n_iter = 16, .seed = seed, .max_points = 64 * nlist, .n_threads = nt };
+    /* 10 Lloyd iterations on <= 48 points per list: the lists only need to
+    ** be balanced and coherent (re-scoring repairs the rest), and this step
+    ** is the bulk of the training time. */
+    ds__kmeans_opts ko = { .n_iter = 10, .seed = seed, .max_points = 48 * nlist, .n_threads = nt };
     rc = ds__kmeans(env, x, n, dim, nlist, &ko, v->cent);
     if (rc != DS_OK) goto done;
     /* PQ learns the residuals of a sample. */

@@ -418,3 +418,26 @@ TEST(pq_argmin_and_nearest_kernels_match_scalar) {
             }
     free(cn); free(dots); free(cbt);
 }
+
+TEST(kmeans_assign_matches_brute_force_both_paths) {
+    /* dim <= 16 with k % 16 == 0 takes the direct kernel path, others BLAS. */
+    size_t dims[] = { 8, 20 }, ks[] = { 32, 10 };
+    for (int t = 0; t < 2; t++) {
+        size_t n = 700, dim = dims[t], k = ks[t];
+        float *x = qt_mixture(n, dim, 5, 1.0f, 0, 100 + t, NULL), *c = qt_mixture(k, dim, 5, 1.0f, 0, 200 + t, NULL);
+        uint32_t *asg = malloc(sizeof(uint32_t) * n);
+        float *dist = malloc(sizeof(float) * n);
+        ASSERT_OK(ds__kmeans_assign(NULL, c, k, dim, x, n, 2, asg, dist));
+        for (size_t i = 0; i < n; i++) {
+            double best = INFINITY;
+            for (size_t j = 0; j < k; j++) {
+                double d = -qt_score(DS_METRIC_L2, x + i * dim, c + j * dim, dim);
+                if (d < best) best = d;
+            }
+            double mine = -qt_score(DS_METRIC_L2, x + i * dim, c + asg[i] * dim, dim);
+            ASSERT_NEAR_F32(mine, best, 1e-4 * (1 + best));       /* the nearest, up to rounding ties */
+            ASSERT_NEAR_F32(dist[i], best, 1e-3 * (1 + best));
+        }
+        free(x); free(c); free(asg); free(dist);
+    }
+}
