@@ -231,6 +231,19 @@ TEST(ivfpq_filters_deletes_and_untrained) {
         if (got[i] != UINT64_MAX) ASSERT(allowed[got[i]]);
     qt_brute(DS_METRIC_IP, x, N, D, q, NQ, K, allowed, truth);
     ASSERT(qt_recall(got, truth, NQ, K) >= 0.95);
+    /* A selective filter (1 id in 100) with nprobe = 1: the probe widens
+    ** until k results exist. */
+    uint8_t sparse[(N + 7) / 8] = { 0 }, sparse_ok[N];
+    for (int i = 0; i < N; i++) {
+        sparse_ok[i] = (i % 100 == 1) && (i % 7 != 0);     /* deleted ids are never results */
+        if (sparse_ok[i]) sparse[i / 8] |= (uint8_t)(1u << (i % 8));
+    }
+    so.filter = sparse;
+    so.nprobe = 1;
+    ASSERT_OK(ds_index_search(ix, q, NQ, K, &so, got, sc, found));
+    for (int i = 0; i < NQ; i++) ASSERT_EQ_U64(found[i], K);
+    qt_brute(DS_METRIC_IP, x, N, D, q, NQ, K, sparse_ok, truth);
+    ASSERT(qt_recall(got, truth, NQ, K) >= 0.9);
     /* A filter that allows one id. */
     uint8_t one[(N + 7) / 8] = { 0 };
     one[1] = 2;                                  /* id 9 */
