@@ -87,6 +87,12 @@ def main():
     faiss.omp_set_num_threads(2)          # builds on both cores, like densearch
     quant = faiss.IndexFlatIP(d)
     ivf = faiss.IndexIVFPQ(quant, d, a.nlist, a.m, a.nbits, faiss.METRIC_INNER_PRODUCT)
+    # The same training budget as densearch: coarse k-means 10 iterations on
+    # <= 48 points per list, PQ 20 iterations on <= 256 points per centroid.
+    ivf.cp.niter = 10
+    ivf.cp.max_points_per_centroid = 48
+    ivf.pq.cp.niter = 20
+    ivf.pq.cp.max_points_per_centroid = 256
     ivf.train(x)
     ref = faiss.IndexRefineFlat(ivf)     # adds go to the IVF-PQ and to an f32 copy
     ref.add(x)
