@@ -38,8 +38,41 @@ ds__hamming_fn ds__hamming_scalar(void) { return hamming_scalar; }
 #if defined(__x86_64__) && !defined(DS_NO_SIMD)
 #include <immintrin.h>
 
+/* Fixed code lengths (384, 512, 768, 1024 bits...) get fully unrolled loops:
+** with `words` known, each code is W loads, XORs and POPCNTs and no branch. */
+#define HAMMING_FIXED(W)                                                                         \
+    DS_TARGET("popcnt")                                                                          \
+    static void hamming_popcnt_##W(const uint64_t *q, const uint64_t *codes, size_t n, uint16_t *out) { \
+        uint64_t qq[W];                                                                          \
+        memcpy(qq, q, sizeof qq);                                                                \
+        for (size_t i = 0; i < n; i++) {                                                         \
+            const uint64_t *c = codes + i * (W);                                                 \
+            unsigned d = 0;                                                                      \
+            _Pragma("GCC unroll 16")                                                             \
+            for (size_t w = 0; w < (W); w++) d += (unsigned)__builtin_popcountll(qq[w] ^ c[w]);  \
+            out[i] = (uint16_t)d;                                                                \
+        }                                                                                        \
+    }
+HAMMING_FIXED(1)
+HAMMING_FIXED(2)
+HAMMING_FIXED(4)
+HAMMING_FIXED(6)
+HAMMING_FIXED(8)
+HAMMING_FIXED(12)
+HAMMING_FIXED(16)
+
 DS_TARGET("popcnt")
 static void hamming_popcnt(const uint64_t *q, const uint64_t *codes, size_t words, size_t n, uint16_t *out) {
+    switch (words) {
+    case 1: hamming_popcnt_1(q, codes, n, out); return;
+    case 2: hamming_popcnt_2(q, codes, n, out); return;
+    case 4: hamming_popcnt_4(q, codes, n, out); return;
+    case 6: hamming_popcnt_6(q, codes, n, out); return;
+    case 8: hamming_popcnt_8(q, codes, n, out); return;
+    case 12: hamming_popcnt_12(q, codes, n, out); return;
+    case 16: hamming_popcnt_16(q, codes, n, out); return;
+    default: break;
+    }
     for (size_t i = 0; i < n; i++) {
         const uint64_t *c = codes + i * words;
         unsigned d = 0;

@@ -33,7 +33,7 @@
 #define PARAMS_SIZE 64
 #define FLAG_ITQ 1u
 #define ITQ_ITERS 50
-#define ITQ_SAMPLE 20000
+#define ITQ_SAMPLE 10000   /* 50 iterations x 2 products of 10000 x dim x dim: seconds, not minutes */
 #define CODE_BLOCK 256
 
 typedef struct binidx {

@@ -161,7 +161,10 @@ static ds_status ivf_train(ds_index *ix, const float *x, size_t n) {
         rc = ds__fail(DS_ERR_NOMEM, "out of memory for IVF-PQ training");
         goto done;
     }
-    ds__kmeans_opts ko = { .n_iter = 16, .seed = seed, .max_points = 64 * nlist, .n_threads = nt };
+    /* 10 Lloyd iterations on <= 48 points per list: the lists only need to
+    ** be balanced and coherent (re-scoring repairs the rest), and this step
+    ** is the bulk of the training time. */
+    ds__kmeans_opts ko = { .n_iter = 10, .seed = seed, .max_points = 48 * nlist, .n_threads = nt };
     rc = ds__kmeans(env, x, n, dim, nlist, &ko, v->cent);
     if (rc != DS_OK) goto done;
     /* PQ learns the residuals of a sample. */
@@ -335,51 +338,63 @@ static ds_status ivf_search(const ds_index *ix, const float *q, size_t k, const 
 
     /* One scratch block: coarse heap, table, rotated query, residual, ADC
     ** batch, candidate heap. */
-    size_t f_cnt = nlist + m * ksub + 2 * dim + ADC_BATCH + nr, u_cnt = nlist + nr, bytes;
+    size_t f_cnt = 2 * nlist + m * ksub + 2 * dim + ADC_BATCH + nr, u_cnt = nlist + nr, bytes;
     if (!ds__mul_ok(f_cnt + u_cnt, sizeof(float), &bytes)) return ds__fail(DS_ERR_RANGE, "search scratch too large");
     float *f = ds__alloc(env, bytes, 64);
     if (f == NULL) return ds__fail(DS_ERR_NOMEM, "out of memory for search scratch");
-    float *cscore = f, *table = cscore + nlist, *qr = table + m * ksub, *rq = qr + dim, *batch = rq + dim;
+    float *call = f, *cscore = call + nlist, *table = cscore + nlist, *qr = table + m * ksub, *rq = qr + dim, *batch = rq + dim;
     float *cand_s = batch + ADC_BATCH;
     uint32_t *cslot = (uint32_t *)(void *)(cand_s + nr), *cand = cslot + nlist;
 
-    ds__topk ct;
-    ds__topk_init(&ct, cscore, cslot, nprobe);
     for (size_t l = 0; l < nlist; l++) {
         const float *c = v->cent + l * dim;
-        ds__topk_push(&ct, l2 ? -kern->l2sq_f32(q, c, dim) : kern->dot_f32(q, c, dim), (uint32_t)l);
+        call[l] = l2 ? -kern->l2sq_f32(q, c, dim) : kern->dot_f32(q, c, dim);
     }
-    size_t np = ds__topk_sort(&ct);
     if (v->rot) cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)dim, (int)dim, 1.0f, v->rot, (int)dim, q, 1, 0.0f, qr, 1);
     else memcpy(qr, q, dim * sizeof(float));
     if (!l2) ds__pq_table_ip(&v->pq, qr, table);
 
     ds__topk t;
     ds__topk_init(&t, cand_s, cand, nr);
-    for (size_t pi = 0; pi < np; pi++) {
-        size_t l = cslot[pi];
-        const ivf_list *L = &v->lists[l];
-        if (L->n == 0) continue;
-        float base = 0, sign = 1;
-        if (l2) {
-            const float *c = v->rcent ? v->rcent + l * dim : v->cent + l * dim;
-            for (size_t j = 0; j < dim; j++) rq[j] = qr[j] - c[j];
-            ds__pq_table_l2(&v->pq, rq, table);
-            sign = -1;
-        } else {
-            base = cscore[pi];
-        }
-        for (size_t b = 0; b < L->n; b += ADC_BATCH) {
-            size_t cnt = DS_MIN((size_t)ADC_BATCH, L->n - b);
-            if (v->pq.nbits == 8) v->adc8(table, m, L->codes + b * cs, cnt, batch);
-            else ds__adc4_scalar(table, m, L->codes + b * cs, cnt, batch);
-            for (size_t i = 0; i < cnt; i++) {
-                float s = base + sign * batch[i];
-                if (s < ds__topk_threshold(&t)) continue;
-                uint32_t slot = L->slots[b + i];
-                if (ds__slot_allowed(ix, p, slot)) ds__topk_push(&t, s, slot);
+    /* Lists are scanned best-first. When filters or deletes leave fewer than
+    ** `rerank` candidates in the nprobe best lists, the probe widens (x4 per
+    ** round) until the re-scoring budget is filled or every list was scanned:
+    ** a selective filter costs time, not results. The ranking is a total order (ties: smaller list),
+    ** so a wider round's prefix is the lists already scanned. */
+    size_t done = 0;
+    for (size_t want = nprobe;; want = DS_MIN(nlist, want * 4)) {
+        ds__topk ct;
+        ds__topk_init(&ct, cscore, cslot, want);
+        for (size_t l = 0; l < nlist; l++) ds__topk_push(&ct, call[l], (uint32_t)l);
+        size_t np = ds__topk_sort(&ct);
+        for (size_t pi = done; pi < np; pi++) {
+            size_t l = cslot[pi];
+            const ivf_list *L = &v->lists[l];
+            if (L->n == 0) continue;
+            float base = 0, sign = 1;
+            if (l2) {
+                const float *c = v->rcent ? v->rcent + l * dim : v->cent + l * dim;
+                for (size_t j = 0; j < dim; j++) rq[j] = qr[j] - c[j];
+                ds__pq_table_l2(&v->pq, rq, table);
+                sign = -1;
+            } else {
+                base = cscore[pi];
+            }
+            for (size_t b = 0; b < L->n; b += ADC_BATCH) {
+                size_t cnt = DS_MIN((size_t)ADC_BATCH, L->n - b);
+                if (v->pq.nbits == 8) v->adc8(table, m, L->codes + b * cs, cnt, batch);
+                else ds__adc4_scalar(table, m, L->codes + b * cs, cnt, batch);
+                for (size_t i = 0; i < cnt; i++) {
+                    float s = base + sign * batch[i];
+                    if (s < ds__topk_threshold(&t)) continue;
+                    uint32_t slot = L->slots[b + i];
+                    if (ds__slot_allowed(ix, p, slot)) ds__topk_push(&t, s, slot);
+                }
             }
         }
+        done = np;
+        if (t.n >= nr || np >= nlist) break;
+        if (p->cancel != NULL && p->cancel(p->cancel_ud)) break;
     }
     *n_found = ds__rerank(ix, v->full.v, q, cand, t.n, k, slots, scores);
     ds__free(env, f, bytes);

@@ -50,7 +50,30 @@ typedef struct assign_ctx {
     uint32_t *assign;
     float *dist;
     ds__argmin_fn argmin;
+    const float *ct;         /* small-dim path: centroids transposed (dim x k), else NULL */
+    ds__nearest_fn nearest;
 } assign_ctx;
+
+/* Small dimensions (PQ sub-quantizers, dsub <= 16): a product with K = dsub
+** costs BLAS as much in setup and in zeroing the output as in arithmetic, so
+** the nearest centroid is found directly, 8 or 16 centroids per register. */
+static void assign_range_small(void *vctx, size_t begin, size_t end, unsigned thread) {
+    assign_ctx *a = vctx;
+    (void)thread;
+    for (size_t i = begin; i < end; i++) {
+        const float *v = a->x + i * a->dim;
+        uint32_t c = a->nearest(v, a->ct, a->dim, a->k);
+        a->assign[i] = c;
+        if (a->dist) {
+            float d = 0;
+            for (size_t j = 0; j < a->dim; j++) {
+                float e = v[j] - a->c[(size_t)c * a->dim + j];
+                d += e * e;
+            }
+            a->dist[i] = d;
+        }
+    }
+}
 
 static void assign_range(void *vctx, size_t begin, size_t end, unsigned thread) {
     assign_ctx *a = vctx;
@@ -81,6 +104,18 @@ ds_status ds__kmeans_assign(ds_env *env, const float *centroids, size_t k, size_
     if (n == 0) return DS_OK;
     if (k == 0 || k > INT32_MAX || dim > INT32_MAX) return ds__fail(DS_ERR_INVALID, "k-means: bad sizes");
     if (n_threads == 0) n_threads = 1;
+    unsigned level = env->kernels ? env->kernels->level : 0;
+    if (dim <= 16 && k % 16 == 0) {
+        size_t ct_bytes = k * dim * sizeof(float);
+        float *ct = ds__alloc(env, ct_bytes, 64);
+        if (ct == NULL) return ds__fail(DS_ERR_NOMEM, "out of memory for k-means assignment");
+        for (size_t c = 0; c < k; c++)
+            for (size_t j = 0; j < dim; j++) ct[j * k + c] = centroids[c * dim + j];
+        assign_ctx a = { centroids, NULL, x, k, dim, NULL, assign, dist, NULL, ct, ds__nearest_best(level) };
+        ds__parallel_for(n_threads, n, 4096, assign_range_small, &a);
+        ds__free(env, ct, ct_bytes);
+        return DS_OK;
+    }
     size_t blocks = (n + ASSIGN_BLOCK - 1) / ASSIGN_BLOCK;
     if (n_threads > blocks) n_threads = (unsigned)blocks;
     size_t buf_bytes;
@@ -98,7 +133,7 @@ ds_status ds__kmeans_assign(ds_env *env, const float *centroids, size_t k, size_
         for (size_t j = 0; j < dim; j++) s += centroids[c * dim + j] * centroids[c * dim + j];
         cn[c] = s;
     }
-    assign_ctx a = { centroids, cn, x, k, dim, bufs, assign, dist, ds__argmin_best(env->kernels ? env->kernels->level : 0) };
+    assign_ctx a = { centroids, cn, x, k, dim, bufs, assign, dist, ds__argmin_best(level), NULL, NULL };
     /* Chunks are whole blocks so each sgemm call sees a full block. */
     ds__parallel_for(n_threads, n, ASSIGN_BLOCK * 4, assign_range, &a);
     ds__free(env, cn, k * sizeof(float));
@@ -109,18 +144,10 @@ ds_status ds__kmeans_assign(ds_env *env, const float *centroids, size_t k, size_
 /* ------------------------------------------------------------------------ */
 /* k-means                                                                  */
 /* ------------------------------------------------------------------------ */
-static float l2sq(const float *a, const float *b, size_t dim) {
-    float s = 0;
-    for (size_t j = 0; j < dim; j++) {
-        float d = a[j] - b[j];
-        s += d * d;
-    }
-    return s;
-}
-
 /* k-means++ seeding over xs (ns rows): each next centroid is drawn with
 ** probability proportional to its squared distance to the nearest chosen one. */
 static ds_status kmeanspp(ds_env *env, const float *xs, size_t ns, size_t dim, size_t k, uint64_t *rng, float *cent) {
+    float (*l2sq)(const float *, const float *, size_t) = env->kernels->l2sq_f32;
     double *d2 = ds__alloc(env, ns * sizeof(double), 64);
     if (d2 == NULL) return ds__fail(DS_ERR_NOMEM, "out of memory for k-means++");
     size_t first = ds__rng_below(rng, ns);

@@ -231,6 +231,19 @@ TEST(ivfpq_filters_deletes_and_untrained) {
         if (got[i] != UINT64_MAX) ASSERT(allowed[got[i]]);
     qt_brute(DS_METRIC_IP, x, N, D, q, NQ, K, allowed, truth);
     ASSERT(qt_recall(got, truth, NQ, K) >= 0.95);
+    /* A selective filter (1 id in 100) with nprobe = 1: the probe widens
+    ** until k results exist. */
+    uint8_t sparse[(N + 7) / 8] = { 0 }, sparse_ok[N];
+    for (int i = 0; i < N; i++) {
+        sparse_ok[i] = (i % 100 == 1) && (i % 7 != 0);     /* deleted ids are never results */
+        if (sparse_ok[i]) sparse[i / 8] |= (uint8_t)(1u << (i % 8));
+    }
+    so.filter = sparse;
+    so.nprobe = 1;
+    ASSERT_OK(ds_index_search(ix, q, NQ, K, &so, got, sc, found));
+    for (int i = 0; i < NQ; i++) ASSERT_EQ_U64(found[i], K);
+    qt_brute(DS_METRIC_IP, x, N, D, q, NQ, K, sparse_ok, truth);
+    ASSERT(qt_recall(got, truth, NQ, K) >= 0.9);
     /* A filter that allows one id. */
     uint8_t one[(N + 7) / 8] = { 0 };
     one[1] = 2;                                  /* id 9 */
@@ -417,4 +430,27 @@ TEST(pq_argmin_and_nearest_kernels_match_scalar) {
                     ASSERT_EQ_U64(ds__nearest_scalar()(x, cbt, dsubs[d], ksubs[k]), ds__nearest_best(lv)(x, cbt, dsubs[d], ksubs[k]));
             }
     free(cn); free(dots); free(cbt);
+}
+
+TEST(kmeans_assign_matches_brute_force_both_paths) {
+    /* dim <= 16 with k % 16 == 0 takes the direct kernel path, others BLAS. */
+    size_t dims[] = { 8, 20 }, ks[] = { 32, 10 };
+    for (int t = 0; t < 2; t++) {
+        size_t n = 700, dim = dims[t], k = ks[t];
+        float *x = qt_mixture(n, dim, 5, 1.0f, 0, 100 + t, NULL), *c = qt_mixture(k, dim, 5, 1.0f, 0, 200 + t, NULL);
+        uint32_t *asg = malloc(sizeof(uint32_t) * n);
+        float *dist = malloc(sizeof(float) * n);
+        ASSERT_OK(ds__kmeans_assign(NULL, c, k, dim, x, n, 2, asg, dist));
+        for (size_t i = 0; i < n; i++) {
+            double best = INFINITY;
+            for (size_t j = 0; j < k; j++) {
+                double d = -qt_score(DS_METRIC_L2, x + i * dim, c + j * dim, dim);
+                if (d < best) best = d;
+            }
+            double mine = -qt_score(DS_METRIC_L2, x + i * dim, c + asg[i] * dim, dim);
+            ASSERT_NEAR_F32(mine, best, 1e-4 * (1 + best));       /* the nearest, up to rounding ties */
+            ASSERT_NEAR_F32(dist[i], best, 1e-3 * (1 + best));
+        }
+        free(x); free(c); free(asg); free(dist);
+    }
 }
