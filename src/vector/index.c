@@ -531,6 +531,7 @@ static ds_status load_common(ds_index *ix, const ds__creader *r) {
 
 static ds_status open_reader(ds_env *env, const ds__creader *r, ds_index **out) {
     *out = NULL;
+    env = DS_ENV(env);
     char k[5];
     const ds__index_ops *ops = ops_for_kind(r->file_kind);
     if (ops == NULL) return ds__fail(DS_ERR_FORMAT, "not a vector index (file kind '%s')", ds__fourcc_str(r->file_kind, k));
