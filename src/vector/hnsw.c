@@ -244,7 +244,9 @@ static ds_status search_layer(const ds_index *ix, scratch *s, const float *q, ui
     if (rc != DS_OK) return rc;
     s->tags[ep] = epoch;
     minh_push(s->cand, &nc, (dpair){ ep_d, ep });
-    int ok_ep = p ? ds__slot_allowed(ix, p, ep) : !ds__slot_deleted(ix, ep);
+    /* p == NULL is the build: every node, tombstones included, may be a
+    ** result (insert() prefers live ones when it picks links). */
+    int ok_ep = p ? ds__slot_allowed(ix, p, ep) : 1;
     if (ok_ep) maxh_push(s->top, &nt, (dpair){ ep_d, ep });
     float bound = nt ? s->top[0].d : INFINITY;
     while (nc > 0) {
@@ -270,7 +272,7 @@ static ds_status search_layer(const ds_index *ix, scratch *s, const float *q, ui
             float d = dist(ix, q, vec_of(h, x));
             if (nt < ef || d < bound) {
                 minh_push(s->cand, &nc, (dpair){ d, x });
-                int ok = p ? ds__slot_allowed(ix, p, x) : !ds__slot_deleted(ix, x);
+                int ok = p ? ds__slot_allowed(ix, p, x) : 1;
                 if (ok) {
                     maxh_push(s->top, &nt, (dpair){ d, x });
                     if (nt > ef) maxh_pop(s->top, &nt);
@@ -375,9 +377,13 @@ static ds_status insert(const ds_index *ix, scratch *s_scr, uint32_t s) {
         dpair cand[1024];
         size_t nc = 0;
         for (size_t i = 0; i < nt && nc < DS_ARRAY_LEN(cand); i++) {
-            cand[nc++] = s_scr->top[i];
             if (before_min(s_scr->top[i], best)) best = s_scr->top[i];
+            if (!ds__slot_deleted(ix, s_scr->top[i].id)) cand[nc++] = s_scr->top[i];
         }
+        /* Only tombstones nearby (e.g. after deleting everything): link to
+        ** them rather than leave the new node unreachable. */
+        for (size_t i = 0; nc == 0 && i < nt && i < DS_ARRAY_LEN(cand); i++) cand[i] = s_scr->top[i];
+        if (nc == 0) nc = DS_MIN(nt, DS_ARRAY_LEN(cand));
         uint32_t sel[512];
         unsigned k = select_heuristic(ix, cand, nc, h->m, sel);
         /* Write own links first, then the reverse links. Other inserts may
