@@ -240,6 +240,8 @@ static ds_status search_layer(const ds_index *ix, scratch *s, const float *q, ui
     size_t nc = 0, nt = 0;
     uint16_t epoch = s->epoch;
     uint32_t buf[512];
+    float dists[512];
+    int ip = ix->metric != DS_METRIC_L2;
     ds_status rc = cand_reserve(ix, s, 1024);
     if (rc != DS_OK) return rc;
     s->tags[ep] = epoch;
@@ -266,9 +268,17 @@ static ds_status search_layer(const ds_index *ix, scratch *s, const float *q, ui
             __builtin_prefetch(vec_of(h, x));
         }
         if ((rc = cand_reserve(ix, s, nc + m + 1)) != DS_OK) return rc;
+        if (ip && m > 1) {
+            const float *rows[512];
+            for (unsigned i = 0; i < m; i++) rows[i] = vec_of(h, buf[i]);
+            ix->env->kernels->dot_f32_ptrs(q, rows, m, ix->dim, dists);
+            for (unsigned i = 0; i < m; i++) dists[i] = -dists[i];
+        } else {
+            for (unsigned i = 0; i < m; i++) dists[i] = dist(ix, q, vec_of(h, buf[i]));
+        }
         for (unsigned i = 0; i < m; i++) {
             uint32_t x = buf[i];
-            float d = dist(ix, q, vec_of(h, x));
+            float d = dists[i];
             if (nt < ef || d < bound) {
                 minh_push(s->cand, &nc, (dpair){ d, x });
                 int ok = p ? ds__slot_allowed(ix, p, x) : 1;
