@@ -368,8 +368,8 @@ TEST(hnsw_oom_sweep) {
         env->n_allocs = 0;
         env->fail_at = fail;
         ds_index *ix = NULL, *iy = NULL;
-        uint64_t ids[K];
-        float sc[K];
+        uint64_t ids[2 * K];
+        float sc[2 * K];
         ds_status rc = ds_index_create(env, D, &o, &ix);
         if (rc == DS_OK) rc = ds_index_add(ix, x, n, NULL);
         if (rc == DS_OK) rc = ds_index_delete(ix, 7);
