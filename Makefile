@@ -32,7 +32,7 @@ FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 # Keep intermediate objects (the fuzz drivers) so rebuilds stay incremental.
 .SECONDARY:
 
-.PHONY: all test asan fuzz demo deps bench clean unit-bin
+.PHONY: all test asan tsan fuzz demo deps bench clean unit-bin
 all: $(BUILD)/libdensearch.a $(BUILD)/libdensearch.so $(BUILD)/densearch
 
 $(BUILD)/obj/%.o: %.c
@@ -74,6 +74,13 @@ asan:
 	$(MAKE) BUILD=build-asan OPT="-O1 -g" \
 	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
 
+# ThreadSanitizer over the tests that run threads (parallel HNSW build,
+# concurrent searches); slow, so not part of `make test`.
+tsan:
+	$(MAKE) BUILD=build-tsan OPT="-O1 -g" SAN="-fsanitize=thread" build-tsan/test_unit
+	TSAN_OPTIONS=halt_on_error=1 build-tsan/test_unit hnsw_concurrent
+	TSAN_OPTIONS=halt_on_error=1 build-tsan/test_unit hnsw_recall
+
 # libFuzzer builds (clang): each fz_<target> links the fuzzer runtime instead of
 # regress_main.c. Run e.g. build-fuzz/fz_container -max_total_time=60 tests/fuzz/corpus/fz_container
 FUZZ_CC ?= clang
@@ -98,6 +105,6 @@ bench: all
 	@echo "benchmarks are run one by one; see bench/README.md"
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz build-tsan
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

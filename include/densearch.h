@@ -611,7 +611,7 @@ typedef struct ds_index_opts {
     size_t        struct_size;
     ds_index_type type;             /* default DS_INDEX_FLAT                          */
     ds_metric     metric;           /* default DS_METRIC_IP                           */
-    ds_storage    storage;          /* flat/HNSW vector storage, default F32          */
+    ds_storage    storage;          /* flat vector storage, default F32 (HNSW: F32 only) */
     /* HNSW */
     unsigned      hnsw_m;           /* links per node on upper layers (2*M on layer 0), default 16 */
     unsigned      hnsw_ef_construction; /* default 200                                */

@@ -97,7 +97,7 @@ def main():
     ap.add_argument("--ef-construction", type=int, default=200)
     ap.add_argument("--build-threads", type=int, default=2)
     ap.add_argument("--out", default=None)
-    ap.add_argument("--skip", default="", help="comma list: hnswlib,faiss,flat")
+    ap.add_argument("--skip", default="", help="comma list: hnswlib,faiss,usearch,flat")
     a = ap.parse_args()
     skip = set(a.skip.split(",")) if a.skip else set()
 
@@ -169,6 +169,15 @@ def main():
         record("faiss", build, bpv, pts)
         del ix
 
+    here = os.path.dirname(os.path.abspath(__file__))
+    if "usearch" not in skip and os.path.isdir(os.path.join(here, "node_modules", "usearch")):
+        import json
+        out = subprocess.run(["node", os.path.join(here, "usearch_bench.js"), a.data, str(a.m), str(a.ef_construction),
+                              str(a.build_threads), ",".join(map(str, EF_SWEEP))],
+                             check=True, capture_output=True, text=True).stdout
+        u = json.loads(out)
+        record("usearch", tuple(u["build"]), u["bpv"], [tuple(p) for p in u["points"]])
+
     flat = {}
     if "flat" not in skip:
         faiss.omp_set_num_threads(1)
@@ -202,7 +211,7 @@ def main():
               f"{max(p[1] for p in pts):.4f} |")
     ds = summary.get("densearch")
     rt = lambda x, y: f"x{x / y:.2f}" if x and y else "n/a"
-    for other in ("hnswlib", "faiss"):
+    for other in ("hnswlib", "faiss", "usearch"):
         if ds and other in summary:
             o = summary[other]
             print(f"densearch / {other}: QPS@0.95 {rt(ds[2], o[2])} wall, {rt(ds[5], o[5])} cpu; "

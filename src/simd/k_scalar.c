@@ -108,6 +108,10 @@ static void dot_f32_rows(const float *q, const float *rows, size_t stride, size_
     for (size_t r = 0; r < n_rows; r++) out[r] = dot_f32(q, rows + r * stride, dim);
 }
 
+static void dot_f32_ptrs(const float *q, const float *const *rows, size_t n_rows, size_t dim, float *out) {
+    for (size_t r = 0; r < n_rows; r++) out[r] = dot_f32(q, rows[r], dim);
+}
+
 static const ds__kernels table = {
     .name = "scalar",
     .level = 0,
@@ -120,6 +124,7 @@ static const ds__kernels table = {
     .dot_i8 = dot_i8,
     .l2sq_i8 = l2sq_i8,
     .dot_f32_rows = dot_f32_rows,
+    .dot_f32_ptrs = dot_f32_ptrs,
 };
 
 const ds__kernels *ds__kernels_scalar(void) { return &table; }

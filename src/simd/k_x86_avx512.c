@@ -163,6 +163,28 @@ static void dot_f32_rows(const float *q, const float *rows, size_t stride, size_
     for (; r < n_rows; r++) out[r] = dot_f32(q, rows + r * stride, dim);
 }
 
+DS_TARGET(ISA512)
+static void dot_f32_ptrs(const float *q, const float *const *rows, size_t n_rows, size_t dim, float *out) {
+    size_t r = 0;
+    for (; r + 4 <= n_rows; r += 4) {
+        const float *r0 = rows[r], *r1 = rows[r + 1], *r2 = rows[r + 2], *r3 = rows[r + 3];
+        __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps(), s2 = _mm512_setzero_ps(), s3 = _mm512_setzero_ps();
+        for (size_t i = 0; i < dim; i += 16) {
+            __mmask16 m = dim - i >= 16 ? (__mmask16)0xffff : tail16(dim - i);
+            __m512 qv = _mm512_maskz_loadu_ps(m, q + i);
+            s0 = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(m, r0 + i), s0);
+            s1 = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(m, r1 + i), s1);
+            s2 = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(m, r2 + i), s2);
+            s3 = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(m, r3 + i), s3);
+        }
+        out[r] = _mm512_reduce_add_ps(s0);
+        out[r + 1] = _mm512_reduce_add_ps(s1);
+        out[r + 2] = _mm512_reduce_add_ps(s2);
+        out[r + 3] = _mm512_reduce_add_ps(s3);
+    }
+    for (; r < n_rows; r++) out[r] = dot_f32(q, rows[r], dim);
+}
+
 static const ds__kernels table = {
     .name = "avx512",
     .level = 2,
@@ -175,6 +197,7 @@ static const ds__kernels table = {
     .dot_i8 = dot_i8,
     .l2sq_i8 = l2sq_i8,
     .dot_f32_rows = dot_f32_rows,
+    .dot_f32_ptrs = dot_f32_ptrs,
 };
 
 static const ds__kernels table_vnni = {
@@ -189,6 +212,7 @@ static const ds__kernels table_vnni = {
     .dot_i8 = dot_i8_vnni,
     .l2sq_i8 = l2sq_i8,
     .dot_f32_rows = dot_f32_rows,
+    .dot_f32_ptrs = dot_f32_ptrs,
 };
 
 int32_t ds__dot_i8_avx512_novnni(const int8_t *a, const int8_t *b, size_t n) { return dot_i8(a, b, n); }

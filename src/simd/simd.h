@@ -48,6 +48,9 @@ typedef struct ds__kernels {
     ** many rows, prefetching the next rows (HNSW neighbour lists, flat scan). */
     void  (*dot_f32_rows)(const float *q, const float *rows, size_t stride, size_t n_rows,
                           size_t dim, float *out);
+    /* out[i] = dot(q, rows[i]) for scattered rows (graph neighbours): four
+    ** rows at a time, so their cache misses overlap. */
+    void  (*dot_f32_ptrs)(const float *q, const float *const *rows, size_t n_rows, size_t dim, float *out);
 } ds__kernels;
 
 /* Scalar IEEE half <-> float conversions (exact reference for the SIMD ones). */

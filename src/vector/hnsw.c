@@ -240,18 +240,25 @@ static ds_status search_layer(const ds_index *ix, scratch *s, const float *q, ui
     size_t nc = 0, nt = 0;
     uint16_t epoch = s->epoch;
     uint32_t buf[512];
+    float dists[512];
+    int ip = ix->metric != DS_METRIC_L2;
     ds_status rc = cand_reserve(ix, s, 1024);
     if (rc != DS_OK) return rc;
     s->tags[ep] = epoch;
     minh_push(s->cand, &nc, (dpair){ ep_d, ep });
-    int ok_ep = p ? ds__slot_allowed(ix, p, ep) : !ds__slot_deleted(ix, ep);
+    /* p == NULL is the build: every node, tombstones included, may be a
+    ** result (insert() prefers live ones when it picks links). */
+    int ok_ep = p ? ds__slot_allowed(ix, p, ep) : 1;
     if (ok_ep) maxh_push(s->top, &nt, (dpair){ ep_d, ep });
     float bound = nt ? s->top[0].d : INFINITY;
     while (nc > 0) {
         dpair c = minh_pop(s->cand, &nc);
         if (c.d > bound && nt >= ef) break;
         unsigned n = read_links(ix, c.id, lv, locking, buf);
-        /* First pass: drop visited, prefetch the rest; second: distances. */
+        /* First pass: drop visited, prefetch the first line of every
+        ** remaining record (the hardware prefetcher follows the rest of a
+        ** record once it is touched; prefetching whole records measured
+        ** slower: it fills the line-fill buffers); second: distances. */
         unsigned m = 0;
         for (unsigned i = 0; i < n; i++) {
             uint32_t x = buf[i];
@@ -261,16 +268,20 @@ static ds_status search_layer(const ds_index *ix, scratch *s, const float *q, ui
             __builtin_prefetch(vec_of(h, x));
         }
         if ((rc = cand_reserve(ix, s, nc + m + 1)) != DS_OK) return rc;
+        if (ip && m > 1) {
+            const float *rows[512];
+            for (unsigned i = 0; i < m; i++) rows[i] = vec_of(h, buf[i]);
+            ix->env->kernels->dot_f32_ptrs(q, rows, m, ix->dim, dists);
+            for (unsigned i = 0; i < m; i++) dists[i] = -dists[i];
+        } else {
+            for (unsigned i = 0; i < m; i++) dists[i] = dist(ix, q, vec_of(h, buf[i]));
+        }
         for (unsigned i = 0; i < m; i++) {
             uint32_t x = buf[i];
-            if (i + 1 < m) {
-                const char *nx = (const char *)vec_of(h, buf[i + 1]);
-                for (size_t off = 64; off < h->vec_bytes; off += 64) __builtin_prefetch(nx + off);
-            }
-            float d = dist(ix, q, vec_of(h, x));
+            float d = dists[i];
             if (nt < ef || d < bound) {
                 minh_push(s->cand, &nc, (dpair){ d, x });
-                int ok = p ? ds__slot_allowed(ix, p, x) : !ds__slot_deleted(ix, x);
+                int ok = p ? ds__slot_allowed(ix, p, x) : 1;
                 if (ok) {
                     maxh_push(s->top, &nt, (dpair){ d, x });
                     if (nt > ef) maxh_pop(s->top, &nt);
@@ -375,9 +386,13 @@ static ds_status insert(const ds_index *ix, scratch *s_scr, uint32_t s) {
         dpair cand[1024];
         size_t nc = 0;
         for (size_t i = 0; i < nt && nc < DS_ARRAY_LEN(cand); i++) {
-            cand[nc++] = s_scr->top[i];
             if (before_min(s_scr->top[i], best)) best = s_scr->top[i];
+            if (!ds__slot_deleted(ix, s_scr->top[i].id)) cand[nc++] = s_scr->top[i];
         }
+        /* Only tombstones nearby (e.g. after deleting everything): link to
+        ** them rather than leave the new node unreachable. */
+        for (size_t i = 0; nc == 0 && i < nt && i < DS_ARRAY_LEN(cand); i++) cand[i] = s_scr->top[i];
+        if (nc == 0) nc = DS_MIN(nt, DS_ARRAY_LEN(cand));
         uint32_t sel[512];
         unsigned k = select_heuristic(ix, cand, nc, h->m, sel);
         /* Write own links first, then the reverse links. Other inserts may

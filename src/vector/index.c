@@ -553,7 +553,7 @@ static ds_status open_reader(ds_env *env, const ds__creader *r, ds_index **out) 
     if (o.type != ops->type) return ds__fail(DS_ERR_CORRUPT, "META type %u disagrees with the file kind", (unsigned)o.type);
     ds_index *ix;
     rc = index_alloc(env, dim, &o, &ix);
-    if (rc != DS_OK) return ds__fail_prefix(DS_ERR_CORRUPT, "META: ");
+    if (rc != DS_OK) return ds__fail_prefix(rc == DS_ERR_NOMEM ? rc : DS_ERR_CORRUPT, "META: ");
     ix->n_slots = ds__load_u32le(m + 16);
     ix->n_live = ds__load_u64le(m + 24);
     if (ix->n_live > ix->n_slots || ix->n_slots == UINT32_MAX) rc = ds__fail(DS_ERR_CORRUPT, "META counts are inconsistent");

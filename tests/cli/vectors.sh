@@ -55,6 +55,11 @@ for i in range(20):
     k, first = struct.unpack_from("<ii", b, i * 24)
     assert k == 5 and first == i, (i, k, first)
 PYEOF
+# client threads and library-batched queries give the same answers
+$D vectors search --index "$tmp/h.dsx" --queries "$tmp/q.fvecs" --k 5 --ef 50 --batch 1 --threads 3 --out "$tmp/r3.ivecs" 2> "$tmp/err" || fail "threaded search"
+$D vectors search --index "$tmp/h.dsx" --queries "$tmp/q.fvecs" --k 5 --ef 50 --batch 7 --threads 2 --out "$tmp/r4.ivecs" 2> "$tmp/err" || fail "batched search"
+cmp -s "$tmp/r.ivecs" "$tmp/r3.ivecs" || fail "threaded search differs"
+cmp -s "$tmp/r.ivecs" "$tmp/r4.ivecs" || fail "batched search differs"
 $D vectors build --input "$tmp/base.npy" --type flat --metric cosine --out "$tmp/f.dsx" 2> "$tmp/err" || fail "flat build from npy"
 $D vectors search --index "$tmp/f.dsx" --queries "$tmp/q.fvecs" --k 3 --out "$tmp/r2.ivecs" 2> "$tmp/err" || fail "flat search"
 $D vectors bench --base "$tmp/base.fvecs" --queries "$tmp/q.fvecs" --truth "$tmp/gt.ivecs" --type hnsw --svg "$tmp/p.svg" > "$tmp/out" 2> "$tmp/err" || fail "bench"

@@ -150,6 +150,17 @@ TEST(hnsw_deletes_keep_recall) {
     ASSERT_OK(ds_index_search(ix, q, 1, K, NULL, ids, sc, &found));
     ASSERT_EQ_U64(found, 0);
     ASSERT_EQ_U64(ids[0], UINT64_MAX);
+    /* New vectors added after that are found again (the graph of
+    ** tombstones still connects them). */
+    uint64_t new_ids[300];
+    for (int i = 0; i < 300; i++) new_ids[i] = 100000 + (uint64_t)i;
+    ASSERT_OK(ds_index_add(ix, q, 100, new_ids));
+    ASSERT_OK(ds_index_add(ix, x, 200, new_ids + 100));
+    for (int i = 0; i < 100; i += 7) {
+        ASSERT_OK(ds_index_search(ix, q + i * D, 1, K, NULL, ids, sc, &found));
+        ASSERT_EQ_U64(found, K);
+        ASSERT_EQ_U64(ids[0], 100000 + (uint64_t)i);
+    }
     ds_index_close(ix);
     ds_index_close(fresh);
     free(truth); free(live); free(live_ids); free(keep); free(x); free(q);
@@ -333,4 +344,46 @@ TEST(hnsw_concurrent_search_matches_serial) {
     free(batch);
     ds_index_close(ix);
     free(serial); free(ssc); free(x); free(q);
+}
+
+/* Every allocation failure during create/add/delete/search/save/open gives
+** DS_ERR_NOMEM (never a crash; ASan reports any leak), until the sweep gets
+** far enough for the whole sequence to succeed. */
+TEST(hnsw_oom_sweep) {
+    enum { n = 300 };
+    float *x = rand_vecs(n, D, 71);
+    char path[512];
+    snprintf(path, sizeof path, "%s/oom_h.dsx", ds_test_tmpdir());
+    ds_env_opts eo;
+    ds_env_opts_init(&eo);
+    eo.n_threads = 1;             /* fault injection is single-threaded by design */
+    ds_env *env;
+    ASSERT_OK(ds_env_create(&eo, &env));
+    ds_index_opts o;
+    ds_index_opts_init(&o);
+    o.type = DS_INDEX_HNSW;
+    o.hnsw_m = 8;
+    o.hnsw_ef_construction = 32;
+    for (uint64_t fail = 1;; fail++) {
+        env->n_allocs = 0;
+        env->fail_at = fail;
+        ds_index *ix = NULL, *iy = NULL;
+        uint64_t ids[2 * K];
+        float sc[2 * K];
+        ds_status rc = ds_index_create(env, D, &o, &ix);
+        if (rc == DS_OK) rc = ds_index_add(ix, x, n, NULL);
+        if (rc == DS_OK) rc = ds_index_delete(ix, 7);
+        if (rc == DS_OK) rc = ds_index_search(ix, x, 1, K, NULL, ids, sc, NULL);
+        if (rc == DS_OK) rc = ds_index_save(ix, path);
+        if (rc == DS_OK) rc = ds_index_open(env, path, 0, &iy);
+        if (rc == DS_OK) rc = ds_index_search(iy, x, 2, K, NULL, ids, sc, NULL);
+        ds_index_close(iy);
+        ds_index_close(ix);
+        if (rc == DS_OK) break;
+        ASSERT_RC(rc, DS_ERR_NOMEM);
+        ASSERT(fail < 5000);
+    }
+    env->fail_at = 0;
+    ds_env_destroy(env);
+    free(x);
 }

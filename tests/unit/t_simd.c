@@ -98,6 +98,11 @@ TEST(simd_kernels_match_scalar_all_types) {
             k->dot_f32_rows(a + 1, b + 1, stride, rows, dim, out);
             ref->dot_f32_rows(a + 1, b + 1, stride, rows, dim, want);
             for (size_t r = 0; r < rows; r++) ASSERT_NEAR_F32(out[r], want[r], tol_for(dim, 1));
+            const float *ptrs[16];
+            for (size_t r = 0; r < rows; r++) ptrs[r] = b + 1 + ((r * 7) % (rows ? rows : 1)) * stride;
+            k->dot_f32_ptrs(a + 1, ptrs, rows, dim, out);
+            ref->dot_f32_ptrs(a + 1, ptrs, rows, dim, want);
+            for (size_t r = 0; r < rows; r++) ASSERT_NEAR_F32(out[r], want[r], tol_for(dim, 1));
         }
     }
     /* All int8 extremes: 1024 x (-128 * -128) is the largest product sum. */

@@ -7,12 +7,14 @@
 ** the file, the row or the field, and exit 1 -- never a crash.
 **
 ** Uses only densearch.h; the library parallelises builds and batched
-** searches itself over --threads.
+** searches itself over --threads; `search --batch 1 --threads N` runs N
+** client threads (searches on one index are thread-safe).
 */
 #include "cli.h"
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -375,15 +377,50 @@ static void fill_search_opts(const vopts *o, ds_search_opts *so) {
 
 /* Runs nq queries in batches of `batch` (1: one call per query, as an
 ** online service). Returns seconds spent, or a negative value on failure. */
-static double run_queries(const ds_index *ix, const vecs *q, size_t nq, size_t k, size_t batch, const ds_search_opts *so,
-                          uint64_t *ids, float *scores) {
-    double t0 = cli_now();
-    for (size_t i = 0; i < nq; i += batch) {
-        size_t b = nq - i < batch ? nq - i : batch;
-        ds_status rc = ds_index_search(ix, q->x + i * q->dim, b, k, so, ids + i * k, scores + i * k, NULL);
-        if (rc != DS_OK) { cli_fail_rc(rc, "search failed at query %zu", i); return -1; }
+typedef struct qjob {
+    const ds_index *ix;
+    const vecs *q;
+    size_t begin, end, k, batch;
+    const ds_search_opts *so;
+    uint64_t *ids;
+    float *scores;
+    ds_status rc;
+    size_t failed_at;
+} qjob;
+
+static void *qjob_run(void *arg) {
+    qjob *j = arg;
+    for (size_t i = j->begin; i < j->end && j->rc == DS_OK; i += j->batch) {
+        size_t b = j->end - i < j->batch ? j->end - i : j->batch;
+        j->rc = ds_index_search(j->ix, j->q->x + i * j->q->dim, b, j->k, j->so, j->ids + i * j->k, j->scores + i * j->k, NULL);
+        if (j->rc != DS_OK) j->failed_at = i;
     }
-    return cli_now() - t0;
+    return NULL;
+}
+
+/* Batches larger than one are spread over threads by the library itself
+** (--threads sets the env); with --batch 1 and --threads N, N client
+** threads each send single queries, as N connections to a service would. */
+static double run_queries(const ds_index *ix, const vecs *q, size_t nq, size_t k, size_t batch, unsigned threads,
+                          const ds_search_opts *so, uint64_t *ids, float *scores) {
+    enum { MAX_CLIENTS = 64 };
+    qjob jobs[MAX_CLIENTS];
+    pthread_t tids[MAX_CLIENTS];
+    unsigned nt = batch == 1 && threads > 1 ? (threads > MAX_CLIENTS ? MAX_CLIENTS : threads) : 1;
+    if (nt > nq) nt = nq ? (unsigned)nq : 1;
+    double t0 = cli_now();
+    unsigned started = 0;
+    for (unsigned t = 0; t < nt; t++) {
+        jobs[t] = (qjob){ ix, q, nq * t / nt, nq * (t + 1) / nt, k, batch, so, ids, scores, DS_OK, 0 };
+        if (t > 0 && pthread_create(&tids[t], NULL, qjob_run, &jobs[t]) == 0) started = t;
+        else if (t > 0) qjob_run(&jobs[t]);
+    }
+    qjob_run(&jobs[0]);
+    for (unsigned t = 1; t <= started; t++) pthread_join(tids[t], NULL);
+    double secs = cli_now() - t0;
+    for (unsigned t = 0; t < nt; t++)
+        if (jobs[t].rc != DS_OK) { cli_fail_rc(jobs[t].rc, "search failed at query %zu", jobs[t].failed_at); return -1; }
+    return secs;
 }
 
 static int vectors_search(int argc, char **argv) {
@@ -408,7 +445,7 @@ static int vectors_search(int argc, char **argv) {
             ds_search_opts so;
             fill_search_opts(&o, &so);
             size_t batch = o.batch ? (size_t)o.batch : nq;
-            double secs = run_queries(ix, &q, nq, k, batch, &so, ids, sc);
+            double secs = run_queries(ix, &q, nq, k, batch, (unsigned)o.threads, &so, ids, sc);
             if (secs < 0) rc = CLI_FAIL;
             else {
                 fprintf(stderr, "%zu queries in %.3f s: %.0f QPS (batch %zu)\n", nq, secs, (double)nq / (secs > 0 ? secs : 1e-9), batch);
@@ -509,7 +546,7 @@ static int vectors_bench(int argc, char **argv) {
         else if (o.io.type == DS_INDEX_IVFPQ) so.nprobe = prm;
         else if (o.io.type == DS_INDEX_BINARY) so.rerank = prm;
         double c0 = cpu_now();
-        double secs = run_queries(ix, &q, nq, k, o.batch ? (size_t)o.batch : 1, &so, ids, sc);
+        double secs = run_queries(ix, &q, nq, k, o.batch ? (size_t)o.batch : 1, 1, &so, ids, sc);
         double csecs = cpu_now() - c0;
         if (secs < 0) { rc = CLI_FAIL; break; }
         size_t hit = 0;
