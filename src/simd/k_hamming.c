@@ -1,5 +1,5 @@
 /* k_hamming.c -- Hamming distances between one query code and n codes of
-** `words` u64 each (docs/format.md §3.4), written as u16 (dim <= 65536).
+** `words` u64 each (docs/format.md §3.5), written as u16 (dim <= 65536).
 **
 ** Three variants with a tiny dispatch of their own (ds__hamming_best):
 **  - scalar: a portable SWAR popcount, the reference;

@@ -1,4 +1,4 @@
-/* k_pqadc.c -- PQ asymmetric-distance lookup-and-sum (docs/format.md §3.3).
+/* k_pqadc.c -- PQ asymmetric-distance lookup-and-sum (docs/format.md §3.4).
 **
 ** For each 8-bit code c of m bytes: out = sum_j table[j*256 + c[j]]. The
 ** AVX-512 variant widens 16 sub-codes to 32-bit indices, adds the row offsets

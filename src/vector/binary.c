@@ -1,4 +1,4 @@
-/* binary.c -- sign-bit codes + exact re-scoring (file kind VBIN, docs/format.md §3.4).
+/* binary.c -- sign-bit codes + exact re-scoring (file kind VBIN, docs/format.md §3.5).
 **
 ** A vector becomes dim bits: bit i = [ (R (x - mu))_i > 0 ]. mu is the mean of
 ** the training vectors (zero if never trained); R is the identity, or with

@@ -1,4 +1,4 @@
-/* ivfpq.c -- IVF-PQ with exact re-scoring (file kind VIVF, docs/format.md §3.3).
+/* ivfpq.c -- IVF-PQ with exact re-scoring (file kind VIVF, docs/format.md §3.4).
 **
 ** Train: k-means coarse quantizer (nlist centroids), then PQ (optionally OPQ)
 ** on the residuals x - c of a training sample. Add: each vector goes to the

@@ -3,7 +3,7 @@
 **
 ** A vector of dim floats is cut into m sub-vectors of dsub = dim / m floats;
 ** sub-vector j is replaced by the index of the nearest of ksub = 2^nbits
-** centroids of codebook j (docs/format.md §3.3 for the code layout). Distances
+** centroids of codebook j (docs/format.md §3.4 for the code layout). Distances
 ** from a query to a code are sums of m table lookups (ADC): the query is never
 ** quantized, only the database.
 **

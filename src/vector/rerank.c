@@ -1,5 +1,5 @@
 /* rerank.c -- what IVF-PQ and binary share: the full-precision vectors kept
-** for exact re-scoring (section FVEC, docs/format.md §3.3/§3.4), the
+** for exact re-scoring (section FVEC, docs/format.md §3.4/§3.5), the
 ** re-scoring itself, and an open-from-memory helper for fuzzing.
 **
 ** The bi-granular design: compact codes answer the query approximately from
