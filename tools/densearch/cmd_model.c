@@ -353,6 +353,27 @@ static void close_input(line_reader *r) {
     free(r->buf);
 }
 
+/* rerank and sparse print text: to --output when given, else to stdout.
+** Unlike embed's binary outputs these are written in place (no .tmp), as
+** a shell redirect would be. */
+static int text_out_open(const char *path, FILE **out) {
+    *out = stdout;
+    if (path != NULL && (*out = fopen(path, "w")) == NULL) {
+        fprintf(stderr, "densearch: %s: %s\n", path, strerror(errno));
+        return CLI_FAIL;
+    }
+    return CLI_OK;
+}
+
+/* Flush or close the text output; a failed write (disk full) turns rc into
+** CLI_FAIL, since the scores are then silently incomplete. */
+static int text_out_close(FILE *out, int rc) {
+    if (out == stdout) {
+        if (fflush(stdout) != 0) rc = CLI_FAIL;
+    } else if (fclose(out) != 0) rc = CLI_FAIL;
+    return rc;
+}
+
 /* ---- commands ------------------------------------------------------------- */
 static const char embed_usage[] =
     "usage: densearch embed --model MODEL_DIR --input texts.jsonl --output out.{npy,fvecs,jsonl}\n"
@@ -431,14 +452,9 @@ int cmd_rerank(int argc, char **argv) {
     chunk c;
     memset(&c, 0, sizeof c);
     float *sc = NULL;
-    FILE *out = stdout;
+    FILE *out = NULL;
     if ((rc = open_input(&r, a.input)) != CLI_OK) { ds_encoder_close(enc); return rc; }
-    if (a.output && (out = fopen(a.output, "w")) == NULL) {
-        fprintf(stderr, "densearch: %s: %s\n", a.output, strerror(errno));
-        close_input(&r);
-        ds_encoder_close(enc);
-        return CLI_FAIL;
-    }
+    if ((rc = text_out_open(a.output, &out)) != CLI_OK) { close_input(&r); ds_encoder_close(enc); return rc; }
     rc = CLI_FAIL;
     sc = malloc(CHUNK * sizeof *sc);
     if (sc == NULL || !chunk_alloc(&c)) goto done;
@@ -464,9 +480,7 @@ int cmd_rerank(int argc, char **argv) {
 done:
     chunk_free(&c);
     free(sc);
-    if (out == stdout) {
-        if (fflush(stdout) != 0) rc = CLI_FAIL;
-    } else if (fclose(out) != 0) rc = CLI_FAIL;
+    rc = text_out_close(out, rc);
     close_input(&r);
     ds_encoder_close(enc);
     if (rc == CLI_OK) cli_progress_done(&pg.bar, pg.base);
@@ -492,14 +506,9 @@ int cmd_sparse(int argc, char **argv) {
     chunk c;
     memset(&c, 0, sizeof c);
     ds_sparse_vec *v = NULL;
-    FILE *out = stdout;
+    FILE *out = NULL;
     if ((rc = open_input(&r, a.input)) != CLI_OK) { ds_encoder_close(enc); return rc; }
-    if (a.output && (out = fopen(a.output, "w")) == NULL) {
-        fprintf(stderr, "densearch: %s: %s\n", a.output, strerror(errno));
-        close_input(&r);
-        ds_encoder_close(enc);
-        return CLI_FAIL;
-    }
+    if ((rc = text_out_open(a.output, &out)) != CLI_OK) { close_input(&r); ds_encoder_close(enc); return rc; }
     rc = CLI_FAIL;
     v = calloc(CHUNK, sizeof *v);
     if (v == NULL || !chunk_alloc(&c)) goto done;
@@ -523,9 +532,7 @@ int cmd_sparse(int argc, char **argv) {
 done:
     chunk_free(&c);
     free(v);
-    if (out == stdout) {
-        if (fflush(stdout) != 0) rc = CLI_FAIL;
-    } else if (fclose(out) != 0) rc = CLI_FAIL;
+    rc = text_out_close(out, rc);
     close_input(&r);
     ds_encoder_close(enc);
     if (rc == CLI_OK) cli_progress_done(&pg.bar, pg.base);
