@@ -306,3 +306,19 @@ TEST(model_load_oom_sweep) {
     env->fail_at = 0;
     ds_env_destroy(env);
 }
+
+/* Every JSON file of a model directory must have the right top-level type:
+** a valid JSON value of another type is corrupt, not silently empty. */
+TEST(model_config_files_top_level_type) {
+    ds__model_config cfg;
+    char pool[64];
+    ASSERT_RC(ds__config_parse("[1]", 3, &cfg), DS_ERR_CORRUPT);
+    ASSERT(strstr(ds_errmsg(), "config.json: not a JSON object") != NULL);
+    ASSERT_RC(ds__modules_parse("{}", 2, &cfg, pool, sizeof pool), DS_ERR_CORRUPT);
+    ASSERT(strstr(ds_errmsg(), "modules.json: not a JSON array") != NULL);
+    ASSERT_RC(ds__pooling_parse("7", 1, &cfg), DS_ERR_CORRUPT);
+    ASSERT_RC(ds__st_config_parse("[]", 2, &cfg), DS_ERR_CORRUPT);
+    ASSERT(strstr(ds_errmsg(), "sentence_bert_config.json: not a JSON object") != NULL);
+    ASSERT_RC(ds__st_config_parse("{", 1, &cfg), DS_ERR_CORRUPT);
+    ASSERT_OK(ds__st_config_parse("{}", 2, &cfg));
+}
