@@ -1,0 +1,30 @@
+#!/bin/sh
+# Hostile inputs the CLI once got wrong: an empty qrels file made eval and
+# beir print 0.0000 for every metric and exit 0; tokenize named no reason
+# for an unreadable input. Each must be one clear line and exit 1.
+set -u
+D=${DENSEARCH:?}
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+: > "$tmp/empty"
+printf 'q1 Q0 d1 1 5 t\n' > "$tmp/run.trec"
+printf 'query-id\tcorpus-id\tscore\n' > "$tmp/header_only.tsv"
+for q in "$tmp/empty" "$tmp/header_only.tsv"; do
+    $D eval --qrels "$q" --run "$tmp/run.trec" > "$tmp/out" 2> "$tmp/err"; [ $? -eq 1 ] || { echo "eval $q: want exit 1"; exit 1; }
+    [ -s "$tmp/out" ] && { echo "eval $q printed a result:"; cat "$tmp/out"; exit 1; }
+    grep -q "no judgments" "$tmp/err" && [ "$(wc -l < "$tmp/err")" -eq 1 ] || { cat "$tmp/err"; exit 1; }
+done
+mkdir -p "$tmp/ds/qrels"
+printf '{"_id":"d1","text":"hello world"}\n' > "$tmp/ds/corpus.jsonl"
+printf '{"_id":"q1","text":"hello"}\n' > "$tmp/ds/queries.jsonl"
+: > "$tmp/ds/qrels/test.tsv"
+$D beir "$tmp/ds" > "$tmp/out" 2> "$tmp/err"; [ $? -eq 1 ] || { echo "beir: want exit 1"; exit 1; }
+grep -q "test.tsv: no judgments" "$tmp/err" || { cat "$tmp/err"; exit 1; }
+# tokenize: the reason is named (the model is only needed to get that far)
+M=${DS_SHARED:-../shared}/models/tiny-bert-mean-f32
+if [ -d "$M" ]; then
+    $D tokenize --model "$M" --input "$tmp/nope.jsonl" 2> "$tmp/err"; [ $? -eq 1 ] || exit 1
+    grep -q "nope.jsonl: cannot open: No such file" "$tmp/err" || { cat "$tmp/err"; exit 1; }
+    $D tokenize --model "$M" --input "$tmp" 2> "$tmp/err"; [ $? -eq 1 ] || exit 1
+    grep -q "read error: Is a directory" "$tmp/err" || { cat "$tmp/err"; exit 1; }
+fi
+exit 0
