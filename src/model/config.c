@@ -15,18 +15,27 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define SUPPORTED_ARCHS "BertModel, BertForSequenceClassification, BertForMaskedLM"
 
 ds_status ds__read_small_file(ds_env *env, const char *path, size_t max, char **out, size_t *len) {
     *out = NULL;
     *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) return ds__fail(errno == ENOENT ? DS_ERR_NOTFOUND : DS_ERR_IO, "%s: %s", path, strerror(errno));
+    /* O_NONBLOCK: a FIFO must fail the S_ISREG check, not block in open();
+    ** it does not affect reads of a regular file. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) return ds__fail(errno == ENOENT ? DS_ERR_NOTFOUND : DS_ERR_IO, "%s: %s", path, strerror(errno));
+    FILE *f = fdopen(fd, "rb");
+    if (f == NULL) {
+        close(fd);
+        return ds__fail(DS_ERR_NOMEM, "%s: out of memory", path);
+    }
     struct stat sb;
     if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
         fclose(f);

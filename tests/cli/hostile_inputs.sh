@@ -1,7 +1,8 @@
 #!/bin/sh
 # Hostile inputs the CLI once got wrong: an empty qrels file made eval and
 # beir print 0.0000 for every metric and exit 0; tokenize named no reason
-# for an unreadable input. Each must be one clear line and exit 1.
+# for an unreadable input; a FIFO given as an index or a model file blocked
+# in open() forever. Each must be one clear line and exit 1.
 set -u
 D=${DENSEARCH:?}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
@@ -26,5 +27,19 @@ if [ -d "$M" ]; then
     grep -q "nope.jsonl: cannot open: No such file" "$tmp/err" || { cat "$tmp/err"; exit 1; }
     $D tokenize --model "$M" --input "$tmp" 2> "$tmp/err"; [ $? -eq 1 ] || exit 1
     grep -q "read error: Is a directory" "$tmp/err" || { cat "$tmp/err"; exit 1; }
+fi
+# a FIFO (no writer) is refused, not waited on
+mkfifo "$tmp/fifo" || exit 77
+for c in "check $tmp/fifo" "search --index $tmp/fifo hello"; do
+    timeout 20 $D $c 2> "$tmp/err"; [ $? -eq 1 ] || { echo "$c: want exit 1"; exit 1; }
+    grep -q "not a regular file" "$tmp/err" || { cat "$tmp/err"; exit 1; }
+done
+if [ -d "$M" ]; then
+    for f in config.json model.safetensors tokenizer.json; do
+        rm -rf "$tmp/m"; cp -r "$M" "$tmp/m"; rm "$tmp/m/$f"; mkfifo "$tmp/m/$f"
+        timeout 20 $D embed --model "$tmp/m" --input "$tmp/nope.jsonl" --output "$tmp/o.npy" 2> "$tmp/err"
+        [ $? -eq 1 ] || { echo "embed with a FIFO $f: want exit 1"; exit 1; }
+        grep -q "$f: not a regular file" "$tmp/err" || { cat "$tmp/err"; exit 1; }
+    done
 fi
 exit 0
