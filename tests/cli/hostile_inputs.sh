@@ -2,7 +2,8 @@
 # Hostile inputs the CLI once got wrong: an empty qrels file made eval and
 # beir print 0.0000 for every metric and exit 0; tokenize named no reason
 # for an unreadable input; a FIFO given as an index or a model file blocked
-# in open() forever. Each must be one clear line and exit 1.
+# in open() forever; rerank/sparse on a full disk exited 1 without a word.
+# Each must be one clear line and exit 1.
 set -u
 D=${DENSEARCH:?}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
@@ -27,6 +28,17 @@ if [ -d "$M" ]; then
     grep -q "nope.jsonl: cannot open: No such file" "$tmp/err" || { cat "$tmp/err"; exit 1; }
     $D tokenize --model "$M" --input "$tmp" 2> "$tmp/err"; [ $? -eq 1 ] || exit 1
     grep -q "read error: Is a directory" "$tmp/err" || { cat "$tmp/err"; exit 1; }
+fi
+# a full disk is reported, not just an exit code
+if [ -w /dev/full ] && [ -d "$M" ]; then
+    printf '{"query":"a","passage":"b"}\n' > "$tmp/pairs.jsonl"
+    $D rerank --model "$(dirname "$M")/tiny-cross-encoder" --pairs "$tmp/pairs.jsonl" > /dev/full 2> "$tmp/err"
+    [ $? -eq 1 ] || { echo "rerank > /dev/full: want exit 1"; exit 1; }
+    grep -q "write error on standard output" "$tmp/err" || { cat "$tmp/err"; exit 1; }
+    printf '{"text":"hello"}\n' > "$tmp/t.jsonl"
+    $D sparse --model "$(dirname "$M")/tiny-splade" --input "$tmp/t.jsonl" --output /dev/full 2> "$tmp/err"
+    [ $? -eq 1 ] || { echo "sparse --output /dev/full: want exit 1"; exit 1; }
+    grep -q "write error on /dev/full" "$tmp/err" || { cat "$tmp/err"; exit 1; }
 fi
 # a FIFO (no writer) is refused, not waited on
 mkfifo "$tmp/fifo" || exit 77
