@@ -29,7 +29,17 @@ if [ -d "$M" ]; then
     $D tokenize --model "$M" --input "$tmp" 2> "$tmp/err"; [ $? -eq 1 ] || exit 1
     grep -q "read error: Is a directory" "$tmp/err" || { cat "$tmp/err"; exit 1; }
 fi
-# a full disk is reported, not just an exit code
+# a full disk is reported, not just an exit code, for every command that
+# prints its result on stdout (search, eval, check exited 0 and lost it)
+if [ -w /dev/full ]; then
+    printf 'q1 0 d1 1\n' > "$tmp/qrels.txt"
+    printf '{"_id":"d1","text":"hello world"}\n' > "$tmp/c.jsonl"
+    $D index --corpus "$tmp/c.jsonl" --out "$tmp/ix" > /dev/null 2>&1 || { echo "index failed"; exit 1; }
+    for c in "search --index $tmp/ix hello" "eval --qrels $tmp/qrels.txt --run $tmp/run.trec" "check $tmp/ix"; do
+        $D $c > /dev/full 2> "$tmp/err"; [ $? -eq 1 ] || { echo "$c > /dev/full: want exit 1"; exit 1; }
+        grep -q "write error on standard output" "$tmp/err" || { cat "$tmp/err"; exit 1; }
+    done
+fi
 if [ -w /dev/full ] && [ -d "$M" ]; then
     printf '{"query":"a","passage":"b"}\n' > "$tmp/pairs.jsonl"
     $D rerank --model "$(dirname "$M")/tiny-cross-encoder" --pairs "$tmp/pairs.jsonl" > /dev/full 2> "$tmp/err"
