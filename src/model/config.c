@@ -15,6 +15,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <float.h>
 #include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
@@ -154,8 +155,11 @@ ds_status ds__config_parse(const char *json, size_t len, ds__model_config *cfg) 
     const cJSON *eps = cJSON_GetObjectItemCaseSensitive(root, "layer_norm_eps");
     cfg->ln_eps = 1e-12f;
     if (eps != NULL) {
-        if (!cJSON_IsNumber(eps) || !(eps->valuedouble > 0 && eps->valuedouble < 1)) {
-            rc = ds__fail(DS_ERR_FORMAT, "config.json: 'layer_norm_eps' must be a number in (0, 1)");
+        /* Checked against FLT_MIN, not 0: the value is used as a float, and
+        ** 1e-164 would round to 0 and make a constant row divide by zero. */
+        if (!cJSON_IsNumber(eps) || !(eps->valuedouble >= FLT_MIN && eps->valuedouble < 1)) {
+            rc = ds__fail(DS_ERR_FORMAT, "config.json: 'layer_norm_eps' must be a number in [%g, 1) "
+                          "(a positive float32)", (double)FLT_MIN);
             goto done;
         }
         cfg->ln_eps = (float)eps->valuedouble;
