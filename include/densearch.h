@@ -187,9 +187,13 @@ DS_API ds_status ds_corpus_open(ds_env *env, const char *path, const ds_corpus_o
 /* Reads the next document into *doc. At the end of the corpus returns DS_OK
 ** with doc->id == NULL. Thread: exclusive. */
 DS_API ds_status ds_corpus_next(ds_corpus *c, ds_doc *doc);
+/* Counters of a reader; call them from the thread that calls ds_corpus_next.
+** Thread: exclusive. */
 DS_API uint64_t  ds_corpus_skipped(const ds_corpus *c);   /* bad documents skipped so far */
 DS_API uint64_t  ds_corpus_bytes_read(const ds_corpus *c); /* input bytes consumed so far */
-DS_API void      ds_corpus_close(ds_corpus *c);           /* NULL ok */
+/* Closes the reader; documents it returned become invalid. NULL ok.
+** Thread: exclusive. */
+DS_API void      ds_corpus_close(ds_corpus *c);
 
 /* ---- Building a BM25 index -------------------------------------------- */
 /* An index is a directory holding one file, lexical.dsx (docs/format.md §2),
@@ -249,7 +253,7 @@ DS_API ds_status ds_lexical_add(ds_lexical_builder *b, const ds_doc *doc);
 /* Merges, writes and renames lexical.dsx into place, then frees b (also on
 ** failure). stats may be NULL. Thread: exclusive. */
 DS_API ds_status ds_lexical_finish(ds_lexical_builder *b, ds_lexical_stats *stats);
-/* Discards a build; nothing becomes visible. NULL ok. */
+/* Discards a build; nothing becomes visible. NULL ok. Thread: exclusive. */
 DS_API void      ds_lexical_abort(ds_lexical_builder *b);
 
 /* ---- Searching --------------------------------------------------------- */
@@ -274,7 +278,9 @@ DS_API void      ds_lexical_search_opts_init(ds_lexical_search_opts *o);
 ** flags: DS_OPEN_VERIFY. DS_ERR_FORMAT for a foreign file or version,
 ** DS_ERR_CORRUPT for damaged content. Thread: any. */
 DS_API ds_status ds_lexical_open(ds_env *env, const char *path, unsigned flags, ds_lexical **out);
-DS_API void      ds_lexical_close(ds_lexical *lx);                  /* NULL ok */
+/* Unmaps the index; pointers borrowed from it (doc ids) become invalid. NULL
+** ok. Thread: exclusive (no search may be running). */
+DS_API void      ds_lexical_close(ds_lexical *lx);
 /* Top-k documents for a free-text query (analysed like the documents; no
 ** operators). Writes up to k hits into hits (caller's array of k), best first,
 ** ties broken by lower doc number; *n_hits receives the count. Dynamic pruning
@@ -288,6 +294,7 @@ DS_API ds_status ds_lexical_search(const ds_lexical *lx, const char *query, size
 DS_API ds_status ds_lexical_search_batch(const ds_lexical *lx, const char *const *queries,
                                          size_t n, size_t k, const ds_lexical_search_opts *opts,
                                          unsigned n_threads, ds_lexical_hit *hits, size_t *n_hits);
+/* Thread: any. */
 DS_API uint64_t    ds_lexical_n_docs(const ds_lexical *lx);
 DS_API uint64_t    ds_lexical_n_terms(const ds_lexical *lx);
 /* External id of a document: len bytes, NOT NUL-terminated (print with
@@ -337,32 +344,38 @@ typedef struct ds_eval  ds_eval;
 ** read), DS_ERR_CORRUPT (bad line, duplicate pair), DS_ERR_NOMEM.
 ** Thread: any. Free with ds_qrels_free. */
 DS_API ds_status ds_qrels_load(ds_env *env, const char *path, ds_qrels **out);
-/* The same from bytes in memory; name is used in error messages. */
+/* The same from bytes in memory (data and name borrowed for the call); name
+** is used in error messages. Thread: any. */
 DS_API ds_status ds_qrels_parse(ds_env *env, const char *data, size_t len, const char *name,
                                 ds_qrels **out);
-DS_API void      ds_qrels_free(ds_qrels *q);                          /* NULL ok */
+DS_API void      ds_qrels_free(ds_qrels *q);                          /* NULL ok; Thread: exclusive */
+/* Read-only queries on loaded qrels. Thread: any. */
 DS_API size_t    ds_qrels_n_queries(const ds_qrels *q);               /* distinct query ids */
 DS_API size_t    ds_qrels_n_judgments(const ds_qrels *q);
-/* Judgment of (qid, docid) into *rel; DS_ERR_NOTFOUND if not judged. */
+/* Judgment of (qid, docid) into *rel; DS_ERR_NOTFOUND if not judged.
+** Thread: any. */
 DS_API ds_status ds_qrels_get(const ds_qrels *q, const char *qid, const char *docid, int32_t *rel);
 
 /* Loads a TREC run: "qid Q0 docid rank score tag", whitespace-separated,
 ** score a finite number. Errors as for ds_qrels_load. Thread: any. */
 DS_API ds_status ds_run_load(ds_env *env, const char *path, ds_run **out);
+/* The same from bytes in memory, as ds_qrels_parse. Thread: any. */
 DS_API ds_status ds_run_parse(ds_env *env, const char *data, size_t len, const char *name,
                               ds_run **out);
 /* An empty run to fill with ds_run_add (Thread: exclusive) and write with
 ** ds_run_save. */
 DS_API ds_status ds_run_create(ds_env *env, ds_run **out);
-/* Appends one result. qid and docid must be non-empty and free of whitespace
-** and control bytes (DS_ERR_INVALID otherwise); score must be finite. */
+/* Appends one result (qid and docid are copied). qid and docid must be
+** non-empty and free of whitespace and control bytes (DS_ERR_INVALID
+** otherwise); score must be finite. Thread: exclusive. */
 DS_API ds_status ds_run_add(ds_run *run, const char *qid, const char *docid, double score);
 /* Writes the run in TREC format, each query's results in evaluation order
 ** (score descending, doc id descending on ties) with ranks 1, 2, ...; tag
 ** NULL means "densearch". Queries appear in the order they were first seen.
 ** Temporary file + rename, so a reader never sees half a run. Thread: any. */
 DS_API ds_status ds_run_save(const ds_run *run, const char *path, const char *tag);
-DS_API void      ds_run_free(ds_run *run);                            /* NULL ok */
+DS_API void      ds_run_free(ds_run *run);                            /* NULL ok; Thread: exclusive */
+/* Thread: any. */
 DS_API size_t    ds_run_n_queries(const ds_run *run);
 DS_API size_t    ds_run_n_results(const ds_run *run);
 
@@ -372,7 +385,7 @@ typedef struct ds_eval_opts {
     int    complete;     /* 1 (default): judged queries missing from the run score 0
                             (trec_eval -c); 0: they are left out of the averages     */
 } ds_eval_opts;
-DS_API void ds_eval_opts_init(ds_eval_opts *o);
+DS_API void ds_eval_opts_init(ds_eval_opts *o);                       /* Thread: any */
 
 /* Evaluates run against qrels. metrics is a comma-separated list (NULL means
 ** "ndcg@10,mrr@10,recall@100,map"); each item is one of
@@ -386,7 +399,9 @@ DS_API void ds_eval_opts_init(ds_eval_opts *o);
 ** inputs). Free the result with ds_eval_free. */
 DS_API ds_status ds_eval_compute(const ds_qrels *qrels, const ds_run *run, const char *metrics,
                                  const ds_eval_opts *opts, ds_eval **out);
-DS_API void        ds_eval_free(ds_eval *e);                                  /* NULL ok */
+DS_API void        ds_eval_free(ds_eval *e);                        /* NULL ok; Thread: exclusive */
+/* Getters on a result: Thread: any. Strings are borrowed, valid until
+** ds_eval_free; m or q out of range gives NULL (strings) or NaN (values). */
 DS_API size_t      ds_eval_n_metrics(const ds_eval *e);
 DS_API const char *ds_eval_metric_name(const ds_eval *e, size_t m);  /* canonical: "ndcg@10" */
 DS_API double      ds_eval_mean(const ds_eval *e, size_t m);         /* over ds_eval_n_queries */
@@ -425,7 +440,7 @@ typedef enum ds_special_token {
 ** above: the message names it and lists what is supported), DS_ERR_NOMEM.
 ** The tokenizer is immutable once open. Thread: any. */
 DS_API ds_status ds_tokenizer_open(ds_env *env, const char *model_dir, ds_tokenizer **out);
-DS_API void      ds_tokenizer_close(ds_tokenizer *tok);                       /* NULL ok */
+DS_API void      ds_tokenizer_close(ds_tokenizer *tok);   /* NULL ok; Thread: exclusive */
 
 /* Encodes one text (UTF-8, len bytes, borrowed; each invalid UTF-8 sequence
 ** becomes U+FFFD, which the BERT normalizer removes: never an error; NUL
@@ -448,9 +463,12 @@ DS_API ds_status ds_tokenizer_encode(const ds_tokenizer *tok, const char *text, 
 DS_API ds_status ds_tokenizer_encode_pair(const ds_tokenizer *tok, const char *a, size_t alen,
                                           const char *b, size_t blen, size_t max_tokens,
                                           int32_t *ids, int32_t *type_ids, size_t cap, size_t *n);
+/* Getters below: Thread: any (the tokenizer is immutable). */
 /* Number of ids (the largest id + 1, added tokens included). */
 DS_API size_t      ds_tokenizer_vocab_size(const ds_tokenizer *tok);
-DS_API const char *ds_tokenizer_token(const ds_tokenizer *tok, int32_t id);   /* NULL if out of range */
+/* The token string of id: borrowed, valid until ds_tokenizer_close; NULL if
+** id is out of range. */
+DS_API const char *ds_tokenizer_token(const ds_tokenizer *tok, int32_t id);
 DS_API int32_t     ds_tokenizer_special(const ds_tokenizer *tok, ds_special_token which);
 /* The length limit the model directory declares: tokenizer.json's
 ** truncation.max_length, else tokenizer_config.json's model_max_length when
@@ -518,7 +536,7 @@ typedef struct ds_sparse_vec {
     float   *values;
 } ds_sparse_vec;
 
-DS_API void ds_encoder_opts_init(ds_encoder_opts *o);
+DS_API void ds_encoder_opts_init(ds_encoder_opts *o);                 /* Thread: any */
 
 /* Opens the model in model_dir. Every field of the checkpoint is validated:
 ** DS_ERR_NOTFOUND (no config.json), DS_ERR_IO (no model.safetensors, an
@@ -530,13 +548,17 @@ DS_API void ds_encoder_opts_init(ds_encoder_opts *o);
 ** Thread: any. */
 DS_API ds_status ds_encoder_open(ds_env *env, const char *model_dir, const ds_encoder_opts *opts,
                                  ds_encoder **out);
-DS_API void      ds_encoder_close(ds_encoder *enc);                     /* NULL ok */
+/* Frees the encoder and its tokenizer (ds_encoder_tokenizer's pointer becomes
+** invalid). NULL ok. Thread: exclusive (no encode may be running). */
+DS_API void      ds_encoder_close(ds_encoder *enc);
+/* Getters below: Thread: any (the encoder is read-only once open). */
 DS_API ds_encoder_kind ds_encoder_kind_of(const ds_encoder *enc);
 /* Embedding dimension (hidden size); for SPLADE, the vocabulary size. */
 DS_API size_t    ds_encoder_dim(const ds_encoder *enc);
 DS_API size_t    ds_encoder_hidden_size(const ds_encoder *enc);
 DS_API size_t    ds_encoder_max_seq_length(const ds_encoder *enc);
-/* The model's tokenizer (borrowed), or NULL when opened with load_tokenizer 0. */
+/* The model's tokenizer (borrowed, valid until ds_encoder_close), or NULL when
+** opened with load_tokenizer 0. */
 DS_API const ds_tokenizer *ds_encoder_tokenizer(const ds_encoder *enc);
 
 /* Sequences given as token ids (special tokens included, as the tokenizer
@@ -575,7 +597,10 @@ DS_API ds_status ds_encoder_sparse_ids(const ds_encoder *enc, const int32_t *con
                                        const size_t *lens, size_t n, ds_sparse_vec *out);
 DS_API ds_status ds_encoder_sparse(const ds_encoder *enc, const char *const *texts,
                                    const size_t *lens, size_t n, ds_sparse_vec *out);
-DS_API void      ds_sparse_vec_free(ds_sparse_vec *v, size_t n);        /* NULL ok */
+/* Releases the allocation of each of the n entries and empties them; the
+** array itself is the caller's. NULL ok. Thread: any (on the caller's own
+** vectors). */
+DS_API void      ds_sparse_vec_free(ds_sparse_vec *v, size_t n);
 
 
 /* [encoder:end] */

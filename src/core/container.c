@@ -366,7 +366,10 @@ ds_status ds__cr_open(ds_env *env, const char *path, uint32_t expect_kind, unsig
                       ds__creader **out) {
     *out = NULL;
     env = DS_ENV(env);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO for reading would otherwise wait forever for
+    ** a writer before the S_ISREG check below could refuse it. It has no
+    ** effect on a regular file, and the file is only mmap'd. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) return ds__fail(DS_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0) {
@@ -444,7 +447,7 @@ ds_status ds__cr_get(const ds__creader *r, uint32_t kind, const uint8_t **p, uin
 
 ds_status ds__file_kind(const char *path, uint32_t *kind) {
     *kind = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);   /* a FIFO must not block: see ds__cr_open */
     if (fd < 0) return ds__fail(DS_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     uint8_t h[DS_CONTAINER_HEADER_SIZE];
     ssize_t n = read(fd, h, sizeof h);

@@ -836,6 +836,28 @@ static ds_status merge_runs(merge_state *m, uint32_t *n_terms_out) {
     return rc;
 }
 
+/* A required section holding n little-endian u32/u64 values. Errors are
+** sticky in the container writer, so the caller checks once at commit. */
+static void section_u32(ds__cwriter *cw, uint32_t kind, const uint32_t *v, size_t n) {
+    ds__cw_begin(cw, kind, DS_SECTION_REQUIRED);
+    for (size_t i = 0; i < n; i++) {
+        uint8_t t[4];
+        ds__store_u32le(t, v[i]);
+        ds__cw_write(cw, t, 4);
+    }
+    ds__cw_end(cw);
+}
+
+static void section_u64(ds__cwriter *cw, uint32_t kind, const uint64_t *v, size_t n) {
+    ds__cw_begin(cw, kind, DS_SECTION_REQUIRED);
+    for (size_t i = 0; i < n; i++) {
+        uint8_t t[8];
+        ds__store_u64le(t, v[i]);
+        ds__cw_write(cw, t, 8);
+    }
+    ds__cw_end(cw);
+}
+
 static ds_status copy_file_to_section(ds__cwriter *cw, FILE *f, uint64_t len) {
     if (fflush(f) != 0 || fseek(f, 0, SEEK_SET) != 0) return ds__fail(DS_ERR_IO, "temporary file: %s", strerror(errno));
     uint8_t buf[1 << 16];
@@ -871,38 +893,14 @@ ds_status ds_lexical_finish(ds_lexical_builder *b, ds_lexical_stats *stats) {
     if (rc != DS_OK) goto done;
     m->cw = cw;
     /* DLEN */
-    ds__cw_begin(cw, DS__SEC_DLEN, DS_SECTION_REQUIRED);
-    for (uint32_t d = 0; d < b->n_docs; d++) {
-        uint8_t t[4];
-        ds__store_u32le(t, b->dlen[d]);
-        ds__cw_write(cw, t, 4);
-    }
-    ds__cw_end(cw);
+    section_u32(cw, DS__SEC_DLEN, b->dlen, b->n_docs);
     /* IDOF, IDST */
-    ds__cw_begin(cw, DS__SEC_IDOF, DS_SECTION_REQUIRED);
-    for (uint32_t d = 0; d <= b->n_docs; d++) {
-        uint8_t t[8];
-        ds__store_u64le(t, b->idof[d]);
-        ds__cw_write(cw, t, 8);
-    }
-    ds__cw_end(cw);
+    section_u64(cw, DS__SEC_IDOF, b->idof, (size_t)b->n_docs + 1);
     ds__cw_section(cw, DS__SEC_IDST, DS_SECTION_REQUIRED, b->ids.p, b->ids.len);
     /* DOCX, DOCZ */
     if (b->store && b->n_docs > 0) {
-        ds__cw_begin(cw, DS__SEC_DOCX, DS_SECTION_REQUIRED);
-        for (size_t c = 0; c <= b->n_chunks; c++) {
-            uint8_t t[8];
-            ds__store_u64le(t, b->docx[c]);
-            ds__cw_write(cw, t, 8);
-        }
-        ds__cw_end(cw);
-        ds__cw_begin(cw, DS__SEC_DOCF, DS_SECTION_REQUIRED);
-        for (size_t c = 0; c <= b->n_chunks; c++) {
-            uint8_t t[4];
-            ds__store_u32le(t, b->docf[c]);
-            ds__cw_write(cw, t, 4);
-        }
-        ds__cw_end(cw);
+        section_u64(cw, DS__SEC_DOCX, b->docx, b->n_chunks + 1);
+        section_u32(cw, DS__SEC_DOCF, b->docf, b->n_chunks + 1);
         rc = ds__cw_begin(cw, DS__SEC_DOCZ, DS_SECTION_REQUIRED);
         if (rc == DS_OK) rc = copy_file_to_section(cw, b->docz, b->docz_len);
         if (rc == DS_OK) rc = ds__cw_end(cw);

@@ -15,18 +15,28 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <float.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define SUPPORTED_ARCHS "BertModel, BertForSequenceClassification, BertForMaskedLM"
 
 ds_status ds__read_small_file(ds_env *env, const char *path, size_t max, char **out, size_t *len) {
     *out = NULL;
     *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) return ds__fail(errno == ENOENT ? DS_ERR_NOTFOUND : DS_ERR_IO, "%s: %s", path, strerror(errno));
+    /* O_NONBLOCK: a FIFO must fail the S_ISREG check, not block in open();
+    ** it does not affect reads of a regular file. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) return ds__fail(errno == ENOENT ? DS_ERR_NOTFOUND : DS_ERR_IO, "%s: %s", path, strerror(errno));
+    FILE *f = fdopen(fd, "rb");
+    if (f == NULL) {
+        close(fd);
+        return ds__fail(DS_ERR_NOMEM, "%s: out of memory", path);
+    }
     struct stat sb;
     if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
         fclose(f);
@@ -68,13 +78,27 @@ static ds_status get_size(const cJSON *root, const char *key, size_t lo, size_t 
     return DS_OK;
 }
 
+/* Parses one of the model directory's JSON files, whose top level must be
+** an object (or, with want_array, an array: modules.json). Errors name the
+** file; on failure *root is NULL and nothing is left to free. */
+static ds_status parse_root(const char *json, size_t len, const char *file, int want_array, cJSON **root) {
+    *root = NULL;
+    cJSON *r = cJSON_ParseWithLength(json, len);
+    if (r == NULL) return ds__fail(DS_ERR_CORRUPT, "%s: not valid JSON", file);
+    if (want_array ? !cJSON_IsArray(r) : !cJSON_IsObject(r)) {
+        cJSON_Delete(r);
+        return ds__fail(DS_ERR_CORRUPT, "%s: not a JSON %s", file, want_array ? "array" : "object");
+    }
+    *root = r;
+    return DS_OK;
+}
+
 ds_status ds__config_parse(const char *json, size_t len, ds__model_config *cfg) {
     memset(cfg, 0, sizeof *cfg);
     cfg->pooling = DS_POOLING_AUTO;
-    cJSON *root = cJSON_ParseWithLength(json, len);
-    if (root == NULL) return ds__fail(DS_ERR_CORRUPT, "config.json: not valid JSON");
-    ds_status rc = DS_OK;
-    if (!cJSON_IsObject(root)) { rc = ds__fail(DS_ERR_CORRUPT, "config.json: not a JSON object"); goto done; }
+    cJSON *root = NULL;
+    ds_status rc = parse_root(json, len, "config.json", 0, &root);
+    if (rc != DS_OK) return rc;
 
     const cJSON *mt = cJSON_GetObjectItemCaseSensitive(root, "model_type");
     if (mt != NULL && (!cJSON_IsString(mt) || strcmp(mt->valuestring, "bert") != 0)) {
@@ -131,8 +155,11 @@ ds_status ds__config_parse(const char *json, size_t len, ds__model_config *cfg) 
     const cJSON *eps = cJSON_GetObjectItemCaseSensitive(root, "layer_norm_eps");
     cfg->ln_eps = 1e-12f;
     if (eps != NULL) {
-        if (!cJSON_IsNumber(eps) || !(eps->valuedouble > 0 && eps->valuedouble < 1)) {
-            rc = ds__fail(DS_ERR_FORMAT, "config.json: 'layer_norm_eps' must be a number in (0, 1)");
+        /* Checked against FLT_MIN, not 0: the value is used as a float, and
+        ** 1e-164 would round to 0 and make a constant row divide by zero. */
+        if (!cJSON_IsNumber(eps) || !(eps->valuedouble >= FLT_MIN && eps->valuedouble < 1)) {
+            rc = ds__fail(DS_ERR_FORMAT, "config.json: 'layer_norm_eps' must be a number in [%g, 1) "
+                          "(a positive float32)", (double)FLT_MIN);
             goto done;
         }
         cfg->ln_eps = (float)eps->valuedouble;
@@ -164,10 +191,9 @@ done:
 
 ds_status ds__modules_parse(const char *json, size_t len, ds__model_config *cfg, char *pool_dir, size_t cap) {
     if (cap) pool_dir[0] = '\0';
-    cJSON *root = cJSON_ParseWithLength(json, len);
-    if (root == NULL) return ds__fail(DS_ERR_CORRUPT, "modules.json: not valid JSON");
-    ds_status rc = DS_OK;
-    if (!cJSON_IsArray(root)) { rc = ds__fail(DS_ERR_CORRUPT, "modules.json: not a JSON array"); goto done; }
+    cJSON *root = NULL;
+    ds_status rc = parse_root(json, len, "modules.json", 1, &root);
+    if (rc != DS_OK) return rc;
     int i = 0;
     for (const cJSON *m = root->child; m != NULL; m = m->next, i++) {
         const cJSON *type = cJSON_GetObjectItemCaseSensitive(m, "type");
@@ -199,9 +225,9 @@ done:
 }
 
 ds_status ds__pooling_parse(const char *json, size_t len, ds__model_config *cfg) {
-    cJSON *root = cJSON_ParseWithLength(json, len);
-    if (root == NULL) return ds__fail(DS_ERR_CORRUPT, "1_Pooling/config.json: not valid JSON");
-    ds_status rc = DS_OK;
+    cJSON *root = NULL;
+    ds_status rc = parse_root(json, len, "1_Pooling/config.json", 0, &root);
+    if (rc != DS_OK) return rc;
     static const struct { const char *key; ds_pooling p; } modes[] = {
         { "pooling_mode_cls_token", DS_POOLING_CLS },
         { "pooling_mode_mean_tokens", DS_POOLING_MEAN },
@@ -212,7 +238,6 @@ ds_status ds__pooling_parse(const char *json, size_t len, ds__model_config *cfg)
     };
     int n_on = 0;
     ds_pooling got = DS_POOLING_AUTO;
-    if (!cJSON_IsObject(root)) { rc = ds__fail(DS_ERR_CORRUPT, "1_Pooling/config.json: not a JSON object"); goto done; }
     for (size_t i = 0; i < DS_ARRAY_LEN(modes); i++) {
         if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, modes[i].key))) continue;
         if ((int)modes[i].p < 0) {
@@ -236,9 +261,9 @@ done:
 }
 
 ds_status ds__st_config_parse(const char *json, size_t len, ds__model_config *cfg) {
-    cJSON *root = cJSON_ParseWithLength(json, len);
-    if (root == NULL) return ds__fail(DS_ERR_CORRUPT, "sentence_bert_config.json: not valid JSON");
-    ds_status rc = DS_OK;
+    cJSON *root = NULL;
+    ds_status rc = parse_root(json, len, "sentence_bert_config.json", 0, &root);
+    if (rc != DS_OK) return rc;
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "max_seq_length");
     if (v != NULL && !cJSON_IsNull(v)) {
         double d = cJSON_IsNumber(v) ? v->valuedouble : NAN;

@@ -180,7 +180,8 @@ done:
 
 ds_status ds__st_open(ds_env *env, const char *path, ds__safetensors *st) {
     memset(st, 0, sizeof *st);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO must fail the S_ISREG check, not block in open() */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) return ds__fail(errno == ENOENT ? DS_ERR_NOTFOUND : DS_ERR_IO, "%s: %s", path, strerror(errno));
     struct stat sb;
     if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {

@@ -26,9 +26,11 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 ds_status ds__tok_read_file(ds_env *env, const char *path, char **out, size_t *len) {
     *out = NULL;
@@ -36,10 +38,17 @@ ds_status ds__tok_read_file(ds_env *env, const char *path, char **out, size_t *l
     ds_status rc = DS_OK;
     char *buf = NULL;
     size_t size = 0;
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
+    /* O_NONBLOCK: a FIFO must fail the S_ISREG check, not block in open();
+    ** it does not affect reads of a regular file. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) {
         if (errno == ENOENT) return ds__fail(DS_ERR_NOTFOUND, "%s: no such file", path);
         return ds__fail(DS_ERR_IO, "%s: %s", path, strerror(errno));
+    }
+    FILE *f = fdopen(fd, "rb");
+    if (f == NULL) {
+        close(fd);
+        return ds__fail(DS_ERR_NOMEM, "%s: out of memory", path);
     }
     struct stat st;
     if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) { rc = ds__fail(DS_ERR_IO, "%s: not a regular file", path); goto done; }

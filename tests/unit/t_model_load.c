@@ -306,3 +306,37 @@ TEST(model_load_oom_sweep) {
     env->fail_at = 0;
     ds_env_destroy(env);
 }
+
+/* Every JSON file of a model directory must have the right top-level type:
+** a valid JSON value of another type is corrupt, not silently empty. */
+TEST(model_config_files_top_level_type) {
+    ds__model_config cfg;
+    char pool[64];
+    ASSERT_RC(ds__config_parse("[1]", 3, &cfg), DS_ERR_CORRUPT);
+    ASSERT(strstr(ds_errmsg(), "config.json: not a JSON object") != NULL);
+    ASSERT_RC(ds__modules_parse("{}", 2, &cfg, pool, sizeof pool), DS_ERR_CORRUPT);
+    ASSERT(strstr(ds_errmsg(), "modules.json: not a JSON array") != NULL);
+    ASSERT_RC(ds__pooling_parse("7", 1, &cfg), DS_ERR_CORRUPT);
+    ASSERT_RC(ds__st_config_parse("[]", 2, &cfg), DS_ERR_CORRUPT);
+    ASSERT(strstr(ds_errmsg(), "sentence_bert_config.json: not a JSON object") != NULL);
+    ASSERT_RC(ds__st_config_parse("{", 1, &cfg), DS_ERR_CORRUPT);
+    ASSERT_OK(ds__st_config_parse("{}", 2, &cfg));
+}
+
+/* layer_norm_eps is used as a float32: a double that rounds to 0 (found by
+** fz_model_config) must be refused, not turned into a division by zero. */
+TEST(model_config_ln_eps_float_range) {
+    const char *fmt = "{\"architectures\": [\"BertModel\"], \"hidden_size\": 64, \"intermediate_size\": 256, "
+                      "\"num_attention_heads\": 4, \"num_hidden_layers\": 2, \"max_position_embeddings\": 512, "
+                      "\"type_vocab_size\": 2, \"vocab_size\": 100, \"layer_norm_eps\": %s}";
+    char js[512];
+    ds__model_config cfg;
+    snprintf(js, sizeof js, fmt, "1e-12");
+    ASSERT_OK(ds__config_parse(js, strlen(js), &cfg));
+    ASSERT_NEAR_F32(cfg.ln_eps, 1e-12, 1e-18);
+    snprintf(js, sizeof js, fmt, "1e-164");
+    ASSERT_RC(ds__config_parse(js, strlen(js), &cfg), DS_ERR_FORMAT);
+    ASSERT(strstr(ds_errmsg(), "layer_norm_eps") != NULL);
+    snprintf(js, sizeof js, fmt, "0");
+    ASSERT_RC(ds__config_parse(js, strlen(js), &cfg), DS_ERR_FORMAT);
+}

@@ -60,6 +60,20 @@ static ds_tokenizer *open_model(const char *rel) {
     return t;
 }
 
+/* Encodes s (no truncation) and writes the ids space-separated into got, the
+** form the hand-written expectations below use. */
+static void encode_str(const ds_tokenizer *t, const char *s, size_t len, char *got, size_t cap) {
+    int32_t ids[256];
+    size_t n = 0, used = 0;
+    ASSERT_OK(ds_tokenizer_encode(t, s, len, 0, ids, DS_ARRAY_LEN(ids), &n));
+    got[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        int w = snprintf(got + used, cap - used, "%s%d", i ? " " : "", ids[i]);
+        if (w < 0 || (size_t)w >= cap - used) FAIL("%zu ids do not fit in %zu characters", n, cap);
+        used += (size_t)w;
+    }
+}
+
 /* Compares ids with a JSON array of numbers; reports the first difference. */
 static void expect_ids(const ds_tokenizer *t, const char *what, int idx, const int32_t *ids, size_t n,
                        const cJSON *want) {
@@ -261,15 +275,8 @@ TEST(tokenizer_unicode_versions) {
         { "a\x1c" "b", "101 11113 102" },                                /* U+001C Cc: removed */
     };
     for (size_t i = 0; i < DS_ARRAY_LEN(cases); i++) {
-        int32_t ids[32];
-        size_t n = 0;
-        ASSERT_OK(ds_tokenizer_encode(t, cases[i].s, strlen(cases[i].s), 0, ids, 32, &n));
-        char got[256] = "";
-        for (size_t k = 0; k < n; k++) {
-            char x[16];
-            snprintf(x, sizeof x, "%s%d", k ? " " : "", ids[k]);
-            strcat(got, x);
-        }
+        char got[1024];
+        encode_str(t, cases[i].s, strlen(cases[i].s), got, sizeof got);
         if (strcmp(got, cases[i].want) != 0) FAIL("case %zu: got %s, want %s", i, got, cases[i].want);
     }
     ds_tokenizer_close(t);
@@ -313,15 +320,8 @@ TEST(tokenizer_added_tokens) {
         { "COVID-19COVID-19", "101 30522 30522 102" },
     };
     for (size_t i = 0; i < DS_ARRAY_LEN(cases); i++) {
-        int32_t ids[64];
-        size_t n = 0;
-        ASSERT_OK(ds_tokenizer_encode(t, cases[i].s, strlen(cases[i].s), 0, ids, 64, &n));
-        char got[512] = "";
-        for (size_t k = 0; k < n; k++) {
-            char x[16];
-            snprintf(x, sizeof x, "%s%d", k ? " " : "", ids[k]);
-            strcat(got, x);
-        }
+        char got[1024];
+        encode_str(t, cases[i].s, strlen(cases[i].s), got, sizeof got);
         if (strcmp(got, cases[i].want) != 0) FAIL("case %zu: got %s, want %s", i, got, cases[i].want);
     }
     ds_tokenizer_close(t);
@@ -362,15 +362,8 @@ static ds_tokenizer *small_tok(void) {
 }
 
 static void expect_small(const ds_tokenizer *t, const char *s, size_t len, const char *want) {
-    int32_t ids[256];
-    size_t n = 0;
-    ASSERT_OK(ds_tokenizer_encode(t, s, len, 0, ids, 256, &n));
-    char got[1024] = "";
-    for (size_t i = 0; i < n; i++) {
-        char x[16];
-        snprintf(x, sizeof x, "%s%d", i ? " " : "", ids[i]);
-        strcat(got, x);
-    }
+    char got[1024];
+    encode_str(t, s, len, got, sizeof got);
     ASSERT_STR_EQ(got, want);
 }
 

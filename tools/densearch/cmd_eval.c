@@ -82,6 +82,21 @@ static void eval_usage(FILE *f) {
             "  --min-rel N      judgments >= N are relevant (default 1, trec_eval -l)\n");
 }
 
+/* Loads the qrels for eval/beir. A file with no judgments at all (empty,
+** or only a header) is refused: every metric would print 0.0000 over zero
+** queries, which looks like a result but is a wrong path. */
+static int load_qrels(ds_env *env, const char *path, const char *cmd, ds_qrels **q) {
+    ds_status rc = ds_qrels_load(env, path, q);
+    if (rc != DS_OK) return cli_fail_rc(rc, "%s: cannot read qrels", cmd);
+    if (ds_qrels_n_judgments(*q) == 0) {
+        fprintf(stderr, "densearch: %s: %s: no judgments (empty qrels file?)\n", cmd, path);
+        ds_qrels_free(*q);
+        *q = NULL;
+        return CLI_FAIL;
+    }
+    return CLI_OK;
+}
+
 int cmd_eval(int argc, char **argv) {
     const char *qrels_path = NULL, *run_path = NULL, *metrics = DEFAULT_METRICS;
     int json = 0, per_query = 0;
@@ -117,8 +132,8 @@ int cmd_eval(int argc, char **argv) {
     ds_run *r = NULL;
     ds_eval *e = NULL;
     int ret = CLI_OK;
-    ds_status rc = ds_qrels_load(env, qrels_path, &q);
-    if (rc != DS_OK) { ret = cli_fail_rc(rc, "eval: cannot read qrels"); goto done; }
+    ds_status rc = DS_OK;
+    if ((ret = load_qrels(env, qrels_path, "eval", &q)) != CLI_OK) goto done;
     rc = ds_run_load(env, run_path, &r);
     if (rc != DS_OK) { ret = cli_fail_rc(rc, "eval: cannot read run"); goto done; }
     rc = ds_eval_compute(q, r, metrics, &o, &e);
@@ -241,8 +256,8 @@ int cmd_beir(int argc, char **argv) {
     ds_run *r = NULL;
     ds_eval *e = NULL;
     int ret = CLI_OK, made_work = 0;
-    ds_status rc = ds_qrels_load(env, qrels_path, &q);
-    if (rc != DS_OK) return cli_fail_rc(rc, "beir: cannot read qrels");
+    ds_status rc = DS_OK;
+    if ((ret = load_qrels(env, qrels_path, "beir", &q)) != CLI_OK) return ret;
 
     const char *tmpdir = getenv("TMPDIR");
     snprintf(work, sizeof work, "%s/densearch-beir-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");

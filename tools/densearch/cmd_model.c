@@ -353,7 +353,74 @@ static void close_input(line_reader *r) {
     free(r->buf);
 }
 
+/* rerank and sparse print text: to --output when given, else to stdout.
+** Unlike embed's binary outputs these are written in place (no .tmp), as
+** a shell redirect would be. */
+static int text_out_open(const char *path, FILE **out) {
+    *out = stdout;
+    if (path != NULL && (*out = fopen(path, "w")) == NULL) {
+        fprintf(stderr, "densearch: %s: %s\n", path, strerror(errno));
+        return CLI_FAIL;
+    }
+    return CLI_OK;
+}
+
+/* Flush or close the text output (path NULL: stdout); a failed write (disk
+** full) turns rc into CLI_FAIL with a message, since the output is then
+** incomplete. out NULL (never opened) is ok. */
+static int text_out_close(FILE *out, const char *path, int rc) {
+    if (out == NULL) return rc;
+    int bad = ferror(out);
+    if (out == stdout) bad |= fflush(stdout) != 0;
+    else bad |= fclose(out) != 0;
+    if (bad) {
+        fprintf(stderr, "densearch: write error on %s: %s\n", path ? path : "standard output", strerror(errno));
+        rc = CLI_FAIL;
+    }
+    return rc;
+}
+
 /* ---- commands ------------------------------------------------------------- */
+/* What every command holds while it runs. pg lives here, not on the
+** command's stack, because the encoder keeps a pointer to it (progress_ud). */
+typedef struct job {
+    model_args  a;
+    prog        pg;
+    ds_encoder *enc;
+    line_reader r;
+    chunk       c;
+} job;
+
+/* The common start of embed/rerank/sparse: options, a progress bar sized by
+** the input's line count, the encoder (of the command's kind) and the input
+** file. On failure everything acquired is released and the exit code
+** returned; on success job_end must follow. */
+static int job_start(job *j, int argc, char **argv, const char *input_flag, const char *usage,
+                     int need_output, const char *verb, const char *unit, ds_encoder_kind kind) {
+    memset(j, 0, sizeof *j);
+    int rc = parse_args(argc, argv, input_flag, &j->a, usage);
+    if (rc != CLI_OK) return rc;
+    if (need_output && j->a.output == NULL) return cli_usage_error("--output is required");
+    j->pg.total = count_lines(j->a.input);
+    cli_progress_init(&j->pg.bar, verb, unit);
+    if ((j->enc = open_encoder(&j->a, &j->pg, kind)) == NULL) return CLI_FAIL;
+    if ((rc = open_input(&j->r, j->a.input)) != CLI_OK) {
+        ds_encoder_close(j->enc);
+        return rc;
+    }
+    return CLI_OK;
+}
+
+/* Releases what job_start acquired (and the chunk); finishes the progress
+** bar when the command succeeded. Returns rc. */
+static int job_end(job *j, int rc) {
+    chunk_free(&j->c);
+    close_input(&j->r);
+    ds_encoder_close(j->enc);
+    if (rc == CLI_OK) cli_progress_done(&j->pg.bar, j->pg.base);
+    return rc;
+}
+
 static const char embed_usage[] =
     "usage: densearch embed --model MODEL_DIR --input texts.jsonl --output out.{npy,fvecs,jsonl}\n"
     "                       [--batch 32] [--threads N] [--max-seq N] [--ids] [--int8]\n"
@@ -362,52 +429,36 @@ static const char embed_usage[] =
     "  title + \" \" + text, stripped), or with --ids {\"ids\": [token ids]}\n";
 
 int cmd_embed(int argc, char **argv) {
-    model_args a;
-    int rc = parse_args(argc, argv, "--input", &a, embed_usage);
+    job j;
+    int rc = job_start(&j, argc, argv, "--input", embed_usage, 1, "embed", "sentences", DS_ENCODER_EMBED);
     if (rc != CLI_OK) return rc;
-    if (a.output == NULL) return cli_usage_error("--output is required");
-    prog pg;
-    memset(&pg, 0, sizeof pg);
-    pg.total = count_lines(a.input);
-    cli_progress_init(&pg.bar, "embed", "sentences");
-    ds_encoder *enc = open_encoder(&a, &pg, DS_ENCODER_EMBED);
-    if (enc == NULL) return CLI_FAIL;
-    size_t dim = ds_encoder_dim(enc);
-    line_reader r;
+    size_t dim = ds_encoder_dim(j.enc);
     out_file out;
-    chunk c;
-    memset(&c, 0, sizeof c);
     float *emb = NULL;
     int ok = 0;
-    if ((rc = open_input(&r, a.input)) != CLI_OK) { ds_encoder_close(enc); return rc; }
-    if ((rc = out_open(&out, a.output, dim)) != CLI_OK) { close_input(&r); ds_encoder_close(enc); return rc; }
+    if ((rc = out_open(&out, j.a.output, dim)) != CLI_OK) return job_end(&j, rc);
     emb = malloc((size_t)CHUNK * dim * sizeof *emb);
-    if (emb == NULL || !chunk_alloc(&c)) { fprintf(stderr, "densearch: out of memory\n"); goto done; }
+    if (emb == NULL || !chunk_alloc(&j.c)) { fprintf(stderr, "densearch: out of memory\n"); goto done; }
     for (;;) {
-        if (chunk_fill(&c, &r, a.ids, 0) != CLI_OK) goto done;
-        if (c.n == 0) break;
-        ds_status s = a.ids ? ds_encoder_encode_ids(enc, (const int32_t *const *)c.ids, c.lens, c.n, emb)
-                            : ds_encoder_encode(enc, (const char *const *)c.texts, NULL, c.n, emb);
+        if (chunk_fill(&j.c, &j.r, j.a.ids, 0) != CLI_OK) goto done;
+        if (j.c.n == 0) break;
+        ds_status s = j.a.ids ? ds_encoder_encode_ids(j.enc, (const int32_t *const *)j.c.ids, j.c.lens, j.c.n, emb)
+                              : ds_encoder_encode(j.enc, (const char *const *)j.c.texts, NULL, j.c.n, emb);
         if (s != DS_OK) {
-            cli_fail_rc(s, "%s: lines %llu..%llu", a.input, (unsigned long long)(pg.base + 1),
-                        (unsigned long long)(pg.base + c.n));
+            cli_fail_rc(s, "%s: lines %llu..%llu", j.a.input, (unsigned long long)(j.pg.base + 1),
+                        (unsigned long long)(j.pg.base + j.c.n));
             goto done;
         }
-        out_rows(&out, emb, c.n);
-        pg.base += c.n;
+        out_rows(&out, emb, j.c.n);
+        j.pg.base += j.c.n;
     }
     ok = 1;
 done:
-    chunk_free(&c);
     free(emb);
-    rc = out_close(&out, ok);
-    close_input(&r);
-    ds_encoder_close(enc);
-    if (rc == CLI_OK) {
-        cli_progress_done(&pg.bar, pg.base);
-        fprintf(stderr, "densearch: %llu embeddings of dimension %zu written to %s\n", (unsigned long long)pg.base, dim,
-                a.output);
-    }
+    rc = job_end(&j, out_close(&out, ok));
+    if (rc == CLI_OK)
+        fprintf(stderr, "densearch: %llu embeddings of dimension %zu written to %s\n", (unsigned long long)j.pg.base,
+                dim, j.a.output);
     return rc;
 }
 
@@ -418,59 +469,40 @@ static const char rerank_usage[] =
     "  prints one score (raw logit) per line\n";
 
 int cmd_rerank(int argc, char **argv) {
-    model_args a;
-    int rc = parse_args(argc, argv, "--pairs", &a, rerank_usage);
+    job j;
+    int rc = job_start(&j, argc, argv, "--pairs", rerank_usage, 0, "rerank", "pairs", DS_ENCODER_CROSS);
     if (rc != CLI_OK) return rc;
-    prog pg;
-    memset(&pg, 0, sizeof pg);
-    pg.total = count_lines(a.input);
-    cli_progress_init(&pg.bar, "rerank", "pairs");
-    ds_encoder *enc = open_encoder(&a, &pg, DS_ENCODER_CROSS);
-    if (enc == NULL) return CLI_FAIL;
-    line_reader r;
-    chunk c;
-    memset(&c, 0, sizeof c);
     float *sc = NULL;
-    FILE *out = stdout;
-    if ((rc = open_input(&r, a.input)) != CLI_OK) { ds_encoder_close(enc); return rc; }
-    if (a.output && (out = fopen(a.output, "w")) == NULL) {
-        fprintf(stderr, "densearch: %s: %s\n", a.output, strerror(errno));
-        close_input(&r);
-        ds_encoder_close(enc);
-        return CLI_FAIL;
-    }
+    FILE *out = NULL;
+    if ((rc = text_out_open(j.a.output, &out)) != CLI_OK) return job_end(&j, rc);
     rc = CLI_FAIL;
     sc = malloc(CHUNK * sizeof *sc);
-    if (sc == NULL || !chunk_alloc(&c)) goto done;
+    if (sc == NULL || !chunk_alloc(&j.c)) { fprintf(stderr, "densearch: out of memory\n"); goto done; }
     for (;;) {
-        if (chunk_fill(&c, &r, a.ids, 1) != CLI_OK) goto done;
-        if (c.n == 0) break;
+        chunk *c = &j.c;
+        if (chunk_fill(c, &j.r, j.a.ids, 1) != CLI_OK) goto done;
+        if (c->n == 0) break;
         int any_types = 0;
-        for (size_t i = 0; i < c.n; i++) any_types |= c.types[i] != NULL;
+        for (size_t i = 0; i < c->n; i++) any_types |= c->types[i] != NULL;
         if (any_types)
-            for (size_t i = 0; i < c.n; i++)
-                if (c.types[i] == NULL) {
-                    c.types[i] = calloc(c.lens[i], sizeof(int32_t));
-                    if (c.types[i] == NULL) goto done;
+            for (size_t i = 0; i < c->n; i++)
+                if (c->types[i] == NULL) {
+                    c->types[i] = calloc(c->lens[i], sizeof(int32_t));
+                    if (c->types[i] == NULL) { fprintf(stderr, "densearch: out of memory\n"); goto done; }
                 }
-        ds_status s = a.ids ? ds_encoder_rerank_ids(enc, (const int32_t *const *)c.ids,
-                                                    any_types ? (const int32_t *const *)c.types : NULL, c.lens, c.n, sc)
-                            : ds_encoder_rerank(enc, (const char *const *)c.texts, (const char *const *)c.texts2, c.n, sc);
-        if (s != DS_OK) { cli_fail_rc(s, "%s", a.input); goto done; }
-        for (size_t i = 0; i < c.n; i++) fprintf(out, "%.7g\n", (double)sc[i]);
-        pg.base += c.n;
+        ds_status s = j.a.ids ? ds_encoder_rerank_ids(j.enc, (const int32_t *const *)c->ids,
+                                                      any_types ? (const int32_t *const *)c->types : NULL, c->lens,
+                                                      c->n, sc)
+                              : ds_encoder_rerank(j.enc, (const char *const *)c->texts,
+                                                  (const char *const *)c->texts2, c->n, sc);
+        if (s != DS_OK) { cli_fail_rc(s, "%s", j.a.input); goto done; }
+        for (size_t i = 0; i < c->n; i++) fprintf(out, "%.7g\n", (double)sc[i]);
+        j.pg.base += c->n;
     }
     rc = CLI_OK;
 done:
-    chunk_free(&c);
     free(sc);
-    if (out == stdout) {
-        if (fflush(stdout) != 0) rc = CLI_FAIL;
-    } else if (fclose(out) != 0) rc = CLI_FAIL;
-    close_input(&r);
-    ds_encoder_close(enc);
-    if (rc == CLI_OK) cli_progress_done(&pg.bar, pg.base);
-    return rc;
+    return job_end(&j, text_out_close(out, j.a.output, rc));
 }
 
 static const char sparse_usage[] =
@@ -479,55 +511,34 @@ static const char sparse_usage[] =
     "  one {\"indices\": [token ids], \"values\": [weights]} per input line (ids ascending)\n";
 
 int cmd_sparse(int argc, char **argv) {
-    model_args a;
-    int rc = parse_args(argc, argv, "--input", &a, sparse_usage);
+    job j;
+    int rc = job_start(&j, argc, argv, "--input", sparse_usage, 0, "sparse", "texts", DS_ENCODER_SPLADE);
     if (rc != CLI_OK) return rc;
-    prog pg;
-    memset(&pg, 0, sizeof pg);
-    pg.total = count_lines(a.input);
-    cli_progress_init(&pg.bar, "sparse", "texts");
-    ds_encoder *enc = open_encoder(&a, &pg, DS_ENCODER_SPLADE);
-    if (enc == NULL) return CLI_FAIL;
-    line_reader r;
-    chunk c;
-    memset(&c, 0, sizeof c);
     ds_sparse_vec *v = NULL;
-    FILE *out = stdout;
-    if ((rc = open_input(&r, a.input)) != CLI_OK) { ds_encoder_close(enc); return rc; }
-    if (a.output && (out = fopen(a.output, "w")) == NULL) {
-        fprintf(stderr, "densearch: %s: %s\n", a.output, strerror(errno));
-        close_input(&r);
-        ds_encoder_close(enc);
-        return CLI_FAIL;
-    }
+    FILE *out = NULL;
+    if ((rc = text_out_open(j.a.output, &out)) != CLI_OK) return job_end(&j, rc);
     rc = CLI_FAIL;
     v = calloc(CHUNK, sizeof *v);
-    if (v == NULL || !chunk_alloc(&c)) goto done;
+    if (v == NULL || !chunk_alloc(&j.c)) { fprintf(stderr, "densearch: out of memory\n"); goto done; }
     for (;;) {
-        if (chunk_fill(&c, &r, a.ids, 0) != CLI_OK) goto done;
-        if (c.n == 0) break;
-        ds_status s = a.ids ? ds_encoder_sparse_ids(enc, (const int32_t *const *)c.ids, c.lens, c.n, v)
-                            : ds_encoder_sparse(enc, (const char *const *)c.texts, NULL, c.n, v);
-        if (s != DS_OK) { cli_fail_rc(s, "%s", a.input); goto done; }
-        for (size_t i = 0; i < c.n; i++) {
+        chunk *c = &j.c;
+        if (chunk_fill(c, &j.r, j.a.ids, 0) != CLI_OK) goto done;
+        if (c->n == 0) break;
+        ds_status s = j.a.ids ? ds_encoder_sparse_ids(j.enc, (const int32_t *const *)c->ids, c->lens, c->n, v)
+                              : ds_encoder_sparse(j.enc, (const char *const *)c->texts, NULL, c->n, v);
+        if (s != DS_OK) { cli_fail_rc(s, "%s", j.a.input); goto done; }
+        for (size_t i = 0; i < c->n; i++) {
             fputs("{\"indices\": [", out);
-            for (size_t j = 0; j < v[i].nnz; j++) fprintf(out, j ? ", %d" : "%d", (int)v[i].indices[j]);
+            for (size_t e = 0; e < v[i].nnz; e++) fprintf(out, e ? ", %d" : "%d", (int)v[i].indices[e]);
             fputs("], \"values\": [", out);
-            for (size_t j = 0; j < v[i].nnz; j++) fprintf(out, j ? ", %.7g" : "%.7g", (double)v[i].values[j]);
+            for (size_t e = 0; e < v[i].nnz; e++) fprintf(out, e ? ", %.7g" : "%.7g", (double)v[i].values[e]);
             fputs("]}\n", out);
         }
-        ds_sparse_vec_free(v, c.n);
-        pg.base += c.n;
+        ds_sparse_vec_free(v, c->n);
+        j.pg.base += c->n;
     }
     rc = CLI_OK;
 done:
-    chunk_free(&c);
     free(v);
-    if (out == stdout) {
-        if (fflush(stdout) != 0) rc = CLI_FAIL;
-    } else if (fclose(out) != 0) rc = CLI_FAIL;
-    close_input(&r);
-    ds_encoder_close(enc);
-    if (rc == CLI_OK) cli_progress_done(&pg.bar, pg.base);
-    return rc;
+    return job_end(&j, text_out_close(out, j.a.output, rc));
 }

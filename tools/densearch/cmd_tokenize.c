@@ -14,6 +14,7 @@
 #include "cli.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -87,8 +88,9 @@ int cmd_tokenize(int argc, char **argv) {
     }
     FILE *in = strcmp(input, "-") == 0 ? stdin : fopen(input, "rb");
     if (in == NULL) {
+        int e = errno;
         ds_tokenizer_close(tok);
-        fprintf(stderr, "densearch: %s: cannot open\n", input);
+        fprintf(stderr, "densearch: %s: cannot open: %s\n", input, strerror(e));
         return CLI_FAIL;
     }
     static char obuf[1 << 16];
@@ -173,7 +175,7 @@ int cmd_tokenize(int argc, char **argv) {
         if ((lineno & 255) == 0) cli_progress_cb(lineno, 0, &prog);
     }
     if (ret == CLI_OK && ferror(in)) {
-        fprintf(stderr, "densearch: %s: read error\n", input);
+        fprintf(stderr, "densearch: %s: read error: %s\n", input, strerror(errno));
         ret = CLI_FAIL;
     }
     if (fflush(stdout) != 0 && ret == CLI_OK) {

@@ -37,6 +37,22 @@ static void usage(FILE *f) {
     fprintf(f, "\nRun 'densearch COMMAND --help' for the options of a command.\n");
 }
 
+/* What a command prints on stdout (search results, a TREC run, eval tables)
+** must not be lost in silence: a failed final flush (full disk) turns
+** success into exit 1 with a message. Commands that already reported a
+** write error return CLI_FAIL, so it is not repeated. */
+static int finish_stdout(int rc) {
+    errno = 0;
+    int bad = fflush(stdout) != 0;
+    bad |= ferror(stdout) != 0;
+    if (bad && rc == CLI_OK) {
+        fprintf(stderr, "densearch: write error on standard output%s%s\n", errno ? ": " : "",
+                errno ? strerror(errno) : "");
+        rc = CLI_FAIL;
+    }
+    return rc;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         usage(stderr);
@@ -51,7 +67,7 @@ int main(int argc, char **argv) {
         return CLI_OK;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].fn(argc - 1, argv + 1);
+        if (strcmp(argv[1], commands[i].name) == 0) return finish_stdout(commands[i].fn(argc - 1, argv + 1));
     fprintf(stderr, "densearch: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return CLI_USAGE;
