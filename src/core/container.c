@@ -445,6 +445,18 @@ ds_status ds__cr_get(const ds__creader *r, uint32_t kind, const uint8_t **p, uin
     return DS_OK;
 }
 
+ds_status ds__cr_get_sized(const ds__creader *r, uint32_t kind, uint64_t want, const uint8_t **p) {
+    uint64_t len;
+    ds_status rc = ds__cr_get(r, kind, p, &len);
+    if (rc != DS_OK) return rc;
+    if (len != want) {
+        char k[5];
+        return ds__fail(DS_ERR_CORRUPT, "section '%s' holds %llu bytes, expected %llu", ds__fourcc_str(kind, k),
+                        (unsigned long long)len, (unsigned long long)want);
+    }
+    return DS_OK;
+}
+
 ds_status ds__file_kind(const char *path, uint32_t *kind) {
     *kind = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);   /* a FIFO must not block: see ds__cr_open */

@@ -98,6 +98,10 @@ const ds__section *ds__cr_find(const ds__creader *r, uint32_t kind);
 /* Pointer and length of a section; DS_ERR_CORRUPT naming the kind if absent. */
 ds_status ds__cr_get(const ds__creader *r, uint32_t kind, const uint8_t **p, uint64_t *len);
 
+/* Like ds__cr_get, but the section must be exactly `want` bytes long
+** (DS_ERR_CORRUPT naming the section and both sizes otherwise). */
+ds_status ds__cr_get_sized(const ds__creader *r, uint32_t kind, uint64_t want, const uint8_t **p);
+
 /* "POST" from a fourcc, for messages. buf must hold 5 bytes. */
 const char *ds__fourcc_str(uint32_t kind, char buf[5]);
 

@@ -278,18 +278,6 @@ static ds_status bin_save(const ds_index *ix, ds__cwriter *w) {
     return ds__cw_section(w, DS_SEC_FVEC, DS_SECTION_REQUIRED, b->full.v, (size_t)ix->n_slots * ix->dim * sizeof(float));
 }
 
-static ds_status get_sized(const ds__creader *r, uint32_t kind, uint64_t want, const uint8_t **p) {
-    uint64_t len;
-    ds_status rc = ds__cr_get(r, kind, p, &len);
-    if (rc != DS_OK) return rc;
-    if (len != want) {
-        char k[5];
-        return ds__fail(DS_ERR_CORRUPT, "section %s holds %llu bytes, expected %llu", ds__fourcc_str(kind, k),
-                        (unsigned long long)len, (unsigned long long)want);
-    }
-    return DS_OK;
-}
-
 static ds_status bin_load(ds_index *ix, const ds__creader *r) {
     binidx *b = ix->impl;
     size_t dim = ix->dim;
@@ -298,7 +286,7 @@ static ds_status bin_load(ds_index *ix, const ds__creader *r) {
     ds_status rc = ds__cr_check_known(r, known, DS_ARRAY_LEN(known));
     if (rc != DS_OK) return rc;
     const uint8_t *par, *p;
-    if ((rc = get_sized(r, SEC_BINP, PARAMS_SIZE, &par)) != DS_OK) return rc;
+    if ((rc = ds__cr_get_sized(r, SEC_BINP, PARAMS_SIZE, &par)) != DS_OK) return rc;
     uint32_t bits = ds__load_u32le(par), flags = ds__load_u32le(par + 4), words = ds__load_u32le(par + 8);
     for (size_t i = 12; i < PARAMS_SIZE; i++)
         if (par[i] != 0) return ds__fail(DS_ERR_CORRUPT, "BINP reserved byte %zu is not zero", i);
@@ -307,17 +295,17 @@ static ds_status bin_load(ds_index *ix, const ds__creader *r) {
     free_model(ix, b);
     b->model_owned = 0;
     b->trained = 1;
-    if ((rc = get_sized(r, SEC_BMEA, (uint64_t)dim * 4, &p)) != DS_OK) return rc;
+    if ((rc = ds__cr_get_sized(r, SEC_BMEA, (uint64_t)dim * 4, &p)) != DS_OK) return rc;
     b->mean = (float *)(uintptr_t)p;
     if (!ds__all_finite(b->mean, dim)) return ds__fail(DS_ERR_CORRUPT, "BMEA has a non-finite value");
     if (flags & FLAG_ITQ) {
-        if ((rc = get_sized(r, SEC_BROT, (uint64_t)dim * dim * 4, &p)) != DS_OK) return rc;
+        if ((rc = ds__cr_get_sized(r, SEC_BROT, (uint64_t)dim * dim * 4, &p)) != DS_OK) return rc;
         b->rot = (float *)(uintptr_t)p;
         if (!ds__all_finite(b->rot, dim * dim)) return ds__fail(DS_ERR_CORRUPT, "BROT has a non-finite value");
     } else if (ds__cr_find(r, SEC_BROT) != NULL) {
         return ds__fail(DS_ERR_CORRUPT, "BROT present but BINP flags say no ITQ");
     }
-    if ((rc = get_sized(r, SEC_BCOD, (uint64_t)ix->n_slots * words * 8, &p)) != DS_OK) return rc;
+    if ((rc = ds__cr_get_sized(r, SEC_BCOD, (uint64_t)ix->n_slots * words * 8, &p)) != DS_OK) return rc;
     b->codes = ix->n_slots ? (uint64_t *)(uintptr_t)p : NULL;
     b->cap = 0;
     if (dim % 64) {

@@ -433,18 +433,6 @@ static ds_status ivf_save(const ds_index *ix, ds__cwriter *w) {
     return ds__cw_section(w, DS_SEC_FVEC, DS_SECTION_REQUIRED, v->full.v, (size_t)ix->n_slots * ix->dim * sizeof(float));
 }
 
-static ds_status get_sized(const ds__creader *r, uint32_t kind, uint64_t want, const uint8_t **p) {
-    uint64_t len;
-    ds_status rc = ds__cr_get(r, kind, p, &len);
-    if (rc != DS_OK) return rc;
-    if (len != want) {
-        char k[5];
-        return ds__fail(DS_ERR_CORRUPT, "section %s holds %llu bytes, expected %llu", ds__fourcc_str(kind, k),
-                        (unsigned long long)len, (unsigned long long)want);
-    }
-    return DS_OK;
-}
-
 static ds_status ivf_load(ds_index *ix, const ds__creader *r) {
     ivfpq *v = ix->impl;
     ds_env *env = ix->env;
@@ -454,7 +442,7 @@ static ds_status ivf_load(ds_index *ix, const ds__creader *r) {
     ds_status rc = ds__cr_check_known(r, known, DS_ARRAY_LEN(known));
     if (rc != DS_OK) return rc;
     const uint8_t *par, *p;
-    if ((rc = get_sized(r, SEC_IVFP, PARAMS_SIZE, &par)) != DS_OK) return rc;
+    if ((rc = ds__cr_get_sized(r, SEC_IVFP, PARAMS_SIZE, &par)) != DS_OK) return rc;
     uint32_t nlist = ds__load_u32le(par), m = ds__load_u32le(par + 4), nbits = ds__load_u32le(par + 8), flags = ds__load_u32le(par + 12);
     for (size_t i = 16; i < PARAMS_SIZE; i++)
         if (par[i] != 0) return ds__fail(DS_ERR_CORRUPT, "IVFP reserved byte %zu is not zero", i);
@@ -464,7 +452,7 @@ static ds_status ivf_load(ds_index *ix, const ds__creader *r) {
             return ds__fail(DS_ERR_CORRUPT, "IVFP: an untrained index must be empty");
         static const uint32_t empty[] = { SEC_IVFC, SEC_PQCB, SEC_IVFL, SEC_IVFI, SEC_CODE };
         for (size_t i = 0; i < DS_ARRAY_LEN(empty); i++)
-            if ((rc = get_sized(r, empty[i], 0, &p)) != DS_OK) return rc;
+            if ((rc = ds__cr_get_sized(r, empty[i], 0, &p)) != DS_OK) return rc;
         if (ds__cr_find(r, SEC_OPQR) != NULL) return ds__fail(DS_ERR_CORRUPT, "OPQR present in an untrained index");
         return ds__fvecs_load(r, dim, 0, &v->full);
     }
@@ -476,23 +464,23 @@ static ds_status ivf_load(ds_index *ix, const ds__creader *r) {
     v->pq = pq;
     v->model_owned = 0;
     /* Sizes: nlist <= 2^22 and dim <= 65536 keep every product below 2^50. */
-    if ((rc = get_sized(r, SEC_IVFC, (uint64_t)nlist * dim * 4, &p)) != DS_OK) return rc;
+    if ((rc = ds__cr_get_sized(r, SEC_IVFC, (uint64_t)nlist * dim * 4, &p)) != DS_OK) return rc;
     v->cent = (float *)(uintptr_t)p;
     if (!ds__all_finite(v->cent, (size_t)nlist * dim)) return ds__fail(DS_ERR_CORRUPT, "IVFC has a non-finite value");
     if (flags & FLAG_OPQ) {
-        if ((rc = get_sized(r, SEC_OPQR, (uint64_t)dim * dim * 4, &p)) != DS_OK) return rc;
+        if ((rc = ds__cr_get_sized(r, SEC_OPQR, (uint64_t)dim * dim * 4, &p)) != DS_OK) return rc;
         v->rot = (float *)(uintptr_t)p;
         if (!ds__all_finite(v->rot, dim * dim)) return ds__fail(DS_ERR_CORRUPT, "OPQR has a non-finite value");
     } else if (ds__cr_find(r, SEC_OPQR) != NULL) {
         return ds__fail(DS_ERR_CORRUPT, "OPQR present but IVFP flags say no OPQ");
     }
-    if ((rc = get_sized(r, SEC_PQCB, (uint64_t)m * pq.ksub * pq.dsub * 4, &p)) != DS_OK) return rc;
+    if ((rc = ds__cr_get_sized(r, SEC_PQCB, (uint64_t)m * pq.ksub * pq.dsub * 4, &p)) != DS_OK) return rc;
     v->pq.cb = (float *)(uintptr_t)p;
     if (!ds__all_finite(v->pq.cb, m * pq.ksub * pq.dsub)) return ds__fail(DS_ERR_CORRUPT, "PQCB has a non-finite value");
     const uint8_t *offs, *ids, *codes;
-    if ((rc = get_sized(r, SEC_IVFL, ((uint64_t)nlist + 1) * 8, &offs)) != DS_OK) return rc;
-    if ((rc = get_sized(r, SEC_IVFI, (uint64_t)ix->n_slots * 4, &ids)) != DS_OK) return rc;
-    if ((rc = get_sized(r, SEC_CODE, (uint64_t)ix->n_slots * pq.code_size, &codes)) != DS_OK) return rc;
+    if ((rc = ds__cr_get_sized(r, SEC_IVFL, ((uint64_t)nlist + 1) * 8, &offs)) != DS_OK) return rc;
+    if ((rc = ds__cr_get_sized(r, SEC_IVFI, (uint64_t)ix->n_slots * 4, &ids)) != DS_OK) return rc;
+    if ((rc = ds__cr_get_sized(r, SEC_CODE, (uint64_t)ix->n_slots * pq.code_size, &codes)) != DS_OK) return rc;
     if (ds__load_u64le(offs) != 0) return ds__fail(DS_ERR_CORRUPT, "IVFL: the first offset is not 0");
     for (uint32_t l = 0; l < nlist; l++) {
         uint64_t a = ds__load_u64le(offs + 8 * (size_t)l), b = ds__load_u64le(offs + 8 * ((size_t)l + 1));

@@ -781,7 +781,7 @@ TEST(lexical_oom_sweep) {
 }
 
 /* A format 1.0 index committed in tests/golden/lexical_v1 (built from the
-** corpus.jsonl beside it) must keep opening, verifying and returning the
+** docs.jsonl beside it) must keep opening, verifying and returning the
 ** same ranking: the on-disk format is a promise. */
 TEST(lexical_golden_v1) {
     const char *dir = "tests/golden/lexical_v1";
@@ -801,7 +801,7 @@ TEST(lexical_golden_v1) {
     }
     /* and a fresh build of the same corpus is byte-identical */
     ds_lexical_close(lx);
-    build("tests/golden/lexical_v1/corpus.jsonl", DS_CORPUS_BEIR, tmp_path("g1"), NULL, NULL);
+    build("tests/golden/lexical_v1/docs.jsonl", DS_CORPUS_BEIR, tmp_path("g1"), NULL, NULL);
     size_t la, lb;
     uint8_t *a = read_all("tests/golden/lexical_v1/lexical.dsx", &la), *b = read_all(tmp_path("g1/lexical.dsx"), &lb);
     ASSERT_EQ_U64(la, lb);
