@@ -137,6 +137,34 @@ static int32_t l2sq_i8(const int8_t *a, const int8_t *b, size_t n) {
 }
 
 /* Four rows share each query load; the next four rows are prefetched. */
+/* Four rows against one query: the query is loaded once per 8 lanes and
+** four accumulators stay in registers (shared by the contiguous-rows and the
+** scattered-rows kernels). */
+DS_TARGET("avx2,fma")
+static inline void dot4(const float *q, const float *r0, const float *r1, const float *r2, const float *r3,
+                        size_t dim, float *out) {
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 8 <= dim; i += 8) {
+        __m256 qv = _mm256_loadu_ps(q + i);
+        s0 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(r0 + i), s0);
+        s1 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(r1 + i), s1);
+        s2 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(r2 + i), s2);
+        s3 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(r3 + i), s3);
+    }
+    float t0 = hsum256(s0), t1 = hsum256(s1), t2 = hsum256(s2), t3 = hsum256(s3);
+    for (; i < dim; i++) {
+        t0 += q[i] * r0[i];
+        t1 += q[i] * r1[i];
+        t2 += q[i] * r2[i];
+        t3 += q[i] * r3[i];
+    }
+    out[0] = t0;
+    out[1] = t1;
+    out[2] = t2;
+    out[3] = t3;
+}
+
 DS_TARGET("avx2,fma")
 static void dot_f32_rows(const float *q, const float *rows, size_t stride, size_t n_rows, size_t dim, float *out) {
     size_t r = 0;
@@ -149,26 +177,7 @@ static void dot_f32_rows(const float *q, const float *rows, size_t stride, size_
                 _mm_prefetch((const char *)(r2 + 4 * stride + j), _MM_HINT_T0);
                 _mm_prefetch((const char *)(r3 + 4 * stride + j), _MM_HINT_T0);
             }
-        __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
-        size_t i = 0;
-        for (; i + 8 <= dim; i += 8) {
-            __m256 qv = _mm256_loadu_ps(q + i);
-            s0 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(r0 + i), s0);
-            s1 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(r1 + i), s1);
-            s2 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(r2 + i), s2);
-            s3 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(r3 + i), s3);
-        }
-        float t0 = hsum256(s0), t1 = hsum256(s1), t2 = hsum256(s2), t3 = hsum256(s3);
-        for (; i < dim; i++) {
-            t0 += q[i] * r0[i];
-            t1 += q[i] * r1[i];
-            t2 += q[i] * r2[i];
-            t3 += q[i] * r3[i];
-        }
-        out[r] = t0;
-        out[r + 1] = t1;
-        out[r + 2] = t2;
-        out[r + 3] = t3;
+        dot4(q, r0, r1, r2, r3, dim, out + r);
     }
     for (; r < n_rows; r++) out[r] = dot_f32(q, rows + r * stride, dim);
 }
@@ -178,26 +187,7 @@ static void dot_f32_ptrs(const float *q, const float *const *rows, size_t n_rows
     size_t r = 0;
     for (; r + 4 <= n_rows; r += 4) {
         const float *r0 = rows[r], *r1 = rows[r + 1], *r2 = rows[r + 2], *r3 = rows[r + 3];
-        __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
-        size_t i = 0;
-        for (; i + 8 <= dim; i += 8) {
-            __m256 qv = _mm256_loadu_ps(q + i);
-            s0 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(r0 + i), s0);
-            s1 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(r1 + i), s1);
-            s2 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(r2 + i), s2);
-            s3 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(r3 + i), s3);
-        }
-        float t0 = hsum256(s0), t1 = hsum256(s1), t2 = hsum256(s2), t3 = hsum256(s3);
-        for (; i < dim; i++) {
-            t0 += q[i] * r0[i];
-            t1 += q[i] * r1[i];
-            t2 += q[i] * r2[i];
-            t3 += q[i] * r3[i];
-        }
-        out[r] = t0;
-        out[r + 1] = t1;
-        out[r + 2] = t2;
-        out[r + 3] = t3;
+        dot4(q, r0, r1, r2, r3, dim, out + r);
     }
     for (; r < n_rows; r++) out[r] = dot_f32(q, rows[r], dim);
 }
