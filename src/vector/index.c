@@ -339,6 +339,26 @@ ds_status ds_index_train(ds_index *ix, const float *x, size_t n) {
     return rc;
 }
 
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Duplicates within one add are found on a sorted copy: O(n log n) for any
+** batch size, so a large add cannot slip two slots under one id. */
+static ds_status check_unique(ds_env *env, const uint64_t *ids, size_t n) {
+    uint64_t *sorted = ds__alloc(env, n * sizeof *sorted, 64);
+    if (sorted == NULL) return ds__fail(DS_ERR_NOMEM, "out of memory checking %zu ids", n);
+    memcpy(sorted, ids, n * sizeof *sorted);
+    qsort(sorted, n, sizeof *sorted, cmp_u64);
+    ds_status rc = DS_OK;
+    for (size_t i = 1; i < n && rc == DS_OK; i++)
+        if (sorted[i] == sorted[i - 1])
+            rc = ds__fail(DS_ERR_INVALID, "id %llu appears twice in one add", (unsigned long long)sorted[i]);
+    ds__free(env, sorted, n * sizeof *sorted);
+    return rc;
+}
+
 ds_status ds_index_add(ds_index *ix, const float *x, size_t n, const uint64_t *ids) {
     if (ix == NULL || (x == NULL && n > 0)) return ds__fail(DS_ERR_INVALID, "ds_index_add: NULL argument");
     if (n == 0) return DS_OK;
@@ -348,14 +368,13 @@ ds_status ds_index_add(ds_index *ix, const float *x, size_t n, const uint64_t *i
     if (rc == DS_OK) rc = own_deleted(ix, ix->n_slots + n);
     if (rc != DS_OK) return rc;
     /* Validate every id before changing anything. */
+    if (ids != NULL && n > 1 && (rc = check_unique(ix->env, ids, n)) != DS_OK) return rc;
     for (size_t i = 0; i < n; i++) {
         uint64_t id = ids ? ids[i] : ix->n_slots + i;
         uint32_t s;
         if (id == UINT64_MAX) return ds__fail(DS_ERR_INVALID, "id UINT64_MAX is reserved");
         if (ds__idmap_get(&ix->idmap, id, &s))
             return ds__fail(DS_ERR_INVALID, "id %llu is already in the index", (unsigned long long)id);
-        for (size_t j = 0; ids && j < i; j++)
-            if (ids[j] == id && n < 4096) return ds__fail(DS_ERR_INVALID, "id %llu appears twice in one add", (unsigned long long)id);
     }
     const float *px;
     float *tmp;

@@ -121,3 +121,22 @@ TEST(vector_flat_save_open_roundtrip_and_corruption) {
     free(labels);
     free(x);
 }
+
+TEST(vector_add_rejects_duplicate_ids_in_a_large_batch) {
+    enum { N = 5000, D = 4 };
+    float *x = random_vectors(N, D, 9);
+    uint64_t *ids = malloc(sizeof(uint64_t) * N);
+    for (int i = 0; i < N; i++) ids[i] = 10 * (uint64_t)i;
+    ids[N - 1] = ids[17];                       /* far apart: a windowed check would miss it */
+    ds_index *ix;
+    ASSERT_OK(ds_index_create(NULL, D, NULL, &ix));
+    ASSERT_RC(ds_index_add(ix, x, N, ids), DS_ERR_INVALID);
+    ASSERT(strstr(ds_errmsg(), "appears twice") != NULL);
+    ASSERT_EQ_U64(ds_index_size(ix), 0);        /* nothing was added */
+    ids[N - 1] = 7;
+    ASSERT_OK(ds_index_add(ix, x, N, ids));
+    ASSERT_EQ_U64(ds_index_size(ix), N);
+    ds_index_close(ix);
+    free(ids);
+    free(x);
+}
