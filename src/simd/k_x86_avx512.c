@@ -132,6 +132,26 @@ static int32_t l2sq_i8(const int8_t *a, const int8_t *b, size_t n) {
     return _mm512_reduce_add_epi32(s);
 }
 
+/* Four rows against one query, the query loaded once per 16 lanes and the
+** tail masked (shared by the contiguous-rows and scattered-rows kernels). */
+DS_TARGET(ISA512)
+static inline void dot4(const float *q, const float *r0, const float *r1, const float *r2, const float *r3,
+                        size_t dim, float *out) {
+    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps(), s2 = _mm512_setzero_ps(), s3 = _mm512_setzero_ps();
+    for (size_t i = 0; i < dim; i += 16) {
+        __mmask16 m = dim - i >= 16 ? (__mmask16)0xffff : tail16(dim - i);
+        __m512 qv = _mm512_maskz_loadu_ps(m, q + i);
+        s0 = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(m, r0 + i), s0);
+        s1 = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(m, r1 + i), s1);
+        s2 = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(m, r2 + i), s2);
+        s3 = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(m, r3 + i), s3);
+    }
+    out[0] = _mm512_reduce_add_ps(s0);
+    out[1] = _mm512_reduce_add_ps(s1);
+    out[2] = _mm512_reduce_add_ps(s2);
+    out[3] = _mm512_reduce_add_ps(s3);
+}
+
 /* Four rows share each query load (the query stays in registers, rows stream
 ** once); the next block is prefetched. */
 DS_TARGET(ISA512)
@@ -146,19 +166,7 @@ static void dot_f32_rows(const float *q, const float *rows, size_t stride, size_
                 _mm_prefetch((const char *)(r2 + 4 * stride + j), _MM_HINT_T0);
                 _mm_prefetch((const char *)(r3 + 4 * stride + j), _MM_HINT_T0);
             }
-        __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps(), s2 = _mm512_setzero_ps(), s3 = _mm512_setzero_ps();
-        for (size_t i = 0; i < dim; i += 16) {
-            __mmask16 m = dim - i >= 16 ? (__mmask16)0xffff : tail16(dim - i);
-            __m512 qv = _mm512_maskz_loadu_ps(m, q + i);
-            s0 = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(m, r0 + i), s0);
-            s1 = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(m, r1 + i), s1);
-            s2 = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(m, r2 + i), s2);
-            s3 = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(m, r3 + i), s3);
-        }
-        out[r] = _mm512_reduce_add_ps(s0);
-        out[r + 1] = _mm512_reduce_add_ps(s1);
-        out[r + 2] = _mm512_reduce_add_ps(s2);
-        out[r + 3] = _mm512_reduce_add_ps(s3);
+        dot4(q, r0, r1, r2, r3, dim, out + r);
     }
     for (; r < n_rows; r++) out[r] = dot_f32(q, rows + r * stride, dim);
 }
@@ -168,19 +176,7 @@ static void dot_f32_ptrs(const float *q, const float *const *rows, size_t n_rows
     size_t r = 0;
     for (; r + 4 <= n_rows; r += 4) {
         const float *r0 = rows[r], *r1 = rows[r + 1], *r2 = rows[r + 2], *r3 = rows[r + 3];
-        __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps(), s2 = _mm512_setzero_ps(), s3 = _mm512_setzero_ps();
-        for (size_t i = 0; i < dim; i += 16) {
-            __mmask16 m = dim - i >= 16 ? (__mmask16)0xffff : tail16(dim - i);
-            __m512 qv = _mm512_maskz_loadu_ps(m, q + i);
-            s0 = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(m, r0 + i), s0);
-            s1 = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(m, r1 + i), s1);
-            s2 = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(m, r2 + i), s2);
-            s3 = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(m, r3 + i), s3);
-        }
-        out[r] = _mm512_reduce_add_ps(s0);
-        out[r + 1] = _mm512_reduce_add_ps(s1);
-        out[r + 2] = _mm512_reduce_add_ps(s2);
-        out[r + 3] = _mm512_reduce_add_ps(s3);
+        dot4(q, r0, r1, r2, r3, dim, out + r);
     }
     for (; r < n_rows; r++) out[r] = dot_f32(q, rows[r], dim);
 }
