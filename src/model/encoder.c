@@ -171,35 +171,30 @@ static ds_status bind_all(ds_encoder *enc) {
     return DS_OK;
 }
 
-/* Per-output-channel symmetric int8 copy of W[n, K]: one owned block holding
-** the n scales (floats) then the n*K int8 values. */
-static ds_status quantize_weight(ds_encoder *enc, const float *W, size_t n, size_t K, const int8_t **q,
-                                 const float **s) {
-    size_t bytes = n * K, floats = n + (bytes + 3) / 4;
+/* Packs one linear layer (gemm.h) into an owned block. */
+static ds_status pack_weight(ds_encoder *enc, const float *W, const float *b, size_t n, size_t K, ds__pack *p) {
+    size_t bytes = ds__pack_bytes(n, K, enc->int8), floats = bytes / sizeof(float);
     float *blk = ds__alloc(enc->env, floats * sizeof(float) + 1, 64);
     if (blk == NULL) return DS_ERR_NOMEM;
     if (own_push(enc, blk, floats) != DS_OK) {
         ds__free(enc->env, blk, floats * sizeof(float) + 1);
         return DS_ERR_NOMEM;
     }
-    int8_t *qq = (int8_t *)(void *)(blk + n);
-    ds__quantize_rows(W, n, K, qq, blk);
-    *q = qq;
-    *s = blk;
+    ds__pack_init(p, blk, W, b, n, K, enc->int8);
     return DS_OK;
 }
 
-static ds_status quantize_all(ds_encoder *enc) {
+static ds_status pack_all(ds_encoder *enc) {
     size_t H = enc->cfg.hidden, F = enc->cfg.ffn;
     ds_status rc = DS_OK;
     for (size_t l = 0; l < enc->cfg.n_layers && rc == DS_OK; l++) {
         ds__layer_w *L = &enc->w.layers[l];
-        if ((rc = quantize_weight(enc, L->q_w, H, H, &L->q_q, &L->q_s)) ||
-            (rc = quantize_weight(enc, L->k_w, H, H, &L->k_q, &L->k_s)) ||
-            (rc = quantize_weight(enc, L->v_w, H, H, &L->v_q, &L->v_s)) ||
-            (rc = quantize_weight(enc, L->ao_w, H, H, &L->ao_q, &L->ao_s)) ||
-            (rc = quantize_weight(enc, L->i_w, F, H, &L->i_q, &L->i_s)) ||
-            (rc = quantize_weight(enc, L->o_w, H, F, &L->o_q, &L->o_s)))
+        if ((rc = pack_weight(enc, L->q_w, L->q_b, H, H, &L->pq)) ||
+            (rc = pack_weight(enc, L->k_w, L->k_b, H, H, &L->pk)) ||
+            (rc = pack_weight(enc, L->v_w, L->v_b, H, H, &L->pv)) ||
+            (rc = pack_weight(enc, L->ao_w, L->ao_b, H, H, &L->pao)) ||
+            (rc = pack_weight(enc, L->i_w, L->i_b, F, H, &L->pi)) ||
+            (rc = pack_weight(enc, L->o_w, L->o_b, H, F, &L->po)))
             break;
     }
     return rc;
@@ -283,7 +278,7 @@ ds_status ds_encoder_open(ds_env *env, const char *model_dir, const ds_encoder_o
     enc->batch_size = DS_OPT(opts, batch_size, (size_t)32);
     if (enc->batch_size == 0) enc->batch_size = 32;
     enc->int8 = DS_OPT(opts, int8, 0) != 0;
-    if (enc->int8 && (rc = quantize_all(enc)) != DS_OK) goto done;
+    if ((rc = pack_all(enc)) != DS_OK) goto done;
     enc->progress = DS_OPT(opts, progress, (ds_progress_fn)NULL);
     enc->progress_ud = DS_OPT(opts, progress_ud, (void *)NULL);
     if (DS_OPT(opts, load_tokenizer, 1)) {

@@ -13,11 +13,17 @@
 ** The MLM head (SPLADE) is LN(act(Wt x)) · word_embeddings^T + bias.
 **
 ** Threads: the caller's thread plus env->n_threads - 1 workers run the whole
-** pass in lock-step (SPMD). Row-local work (embeddings, projections, FFN,
-** LayerNorm) is split by contiguous row ranges, so each thread's rows need no
-** synchronisation; attention needs every key/value, so a barrier precedes and
-** follows it. GEMMs call OpenBLAS single-threaded per slice (we set OpenBLAS to
-** one thread: its own pool would fight ours for the same cores).
+** pass in lock-step (SPMD). The six linears of a layer run on weights packed
+** at load (gemm.h) and are split one of two ways:
+**   rows (many tokens): each thread owns a contiguous range of rows for the
+**     whole layer, so only attention, which needs every key and value,
+**     sits between two barriers;
+**   columns (few tokens, e.g. one query): each thread computes its share of
+**     the output columns for all rows, so it streams only its share of the
+**     weights, which is what a few-token pass is bound by; this costs a
+**     barrier after every step that changes the split.
+** Barriers spin briefly, then yield: a pass is milliseconds long and a
+** futex sleep per step would be a large share of it.
 **
 ** Hot element-wise kernels (GELU, LayerNorm, softmax) have an AVX2+FMA version
 ** and a scalar twin (selected from ds__cpu_features(), DS_SIMD=scalar forces
@@ -25,17 +31,27 @@
 */
 #include "model/model.h"
 #include "model/kernels.h"
+#include "model/gemm.h"
 
 #include <cblas.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sched.h>
 #include <stdlib.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define cpu_relax() _mm_pause()
+#else
+#define cpu_relax() ((void)0)
+#endif
 
 typedef struct fwd {
     const ds_encoder *enc;
     const model_kernels *k;
+    const ds__gemm_kernels *g;
     ds__head head;
+    int     cols;                /* split linears by columns (few rows) */
     const int32_t *const *ids, *const *types;
     const size_t *lens;
     size_t  n, T;
@@ -44,10 +60,12 @@ typedef struct fwd {
     float  *scratch;             /* per thread: attention scores / splade logits */
     size_t  scratch_per;         /* floats per thread */
     float  *out;
-    int8_t *xq;                  /* int8 path: quantized rows [T, max(H, F)] */
-    float  *xs;                  /* their scales [T] */
+    uint8_t *xq;                 /* int8: quantized rows (gemm.h), see quant_in */
+    float   *xs;                 /* their scales */
+    int32_t *xz;                 /* their zero points */
+    size_t   kq;                 /* bytes per quantized row: max(H, F) rounded to 4 */
     unsigned nt;
-    pthread_barrier_t bar;
+    atomic_uint bar_count, bar_gen;
     /* start gate: workers wait until the gang size is final */
     pthread_mutex_t mu;
     pthread_cond_t  cv;
@@ -55,6 +73,10 @@ typedef struct fwd {
 } fwd;
 
 typedef struct worker_arg { fwd *f; unsigned t; } worker_arg;
+
+/* At most this many token rows, linears are split between threads by
+** columns (see the header). Measured with bench/model at 1 x 16 and 1 x 128. */
+#define COLS_MAX_ROWS 64
 
 /* Below this many rows a linear layer goes to our register-blocked kernel,
 ** which reads W in place; above it OpenBLAS wins, its packing of W being
@@ -74,23 +96,65 @@ static void linear(const model_kernels *k, const float *x, size_t m, size_t nin,
                 (int)nin, 1.0f, y, (int)nout);
 }
 
-/* A layer linear: float32 (OpenBLAS or our small-row kernel), or int8 with
-** the rows quantized on the fly (each thread quantizes its own rows). */
-static void layer_linear(const fwd *f, const float *x, size_t r0, size_t m, size_t K, const float *W,
-                         const int8_t *Wq, const float *Ws, const float *b, size_t n, float *y) {
-    if (!f->enc->int8) {
-        linear(f->k, x, m, K, W, b, n, y);
-        return;
-    }
-    if (m == 0) return;
-    int8_t *q = f->xq + r0 * (f->enc->cfg.ffn > f->enc->cfg.hidden ? f->enc->cfg.ffn : f->enc->cfg.hidden);
-    f->k->quantize_rows(x, m, K, q, f->xs + r0);
-    f->k->linear_i8(q, f->xs + r0, m, K, Wq, Ws, b, n, y);
-}
-
 static void rows_of(const fwd *f, unsigned t, size_t *r0, size_t *r1) {
     *r0 = f->T * t / f->nt;
     *r1 = f->T * (t + 1) / f->nt;
+}
+
+/* All threads wait here until every one has arrived. */
+static void barrier(fwd *f) {
+    if (f->nt == 1) return;
+    unsigned gen = atomic_load_explicit(&f->bar_gen, memory_order_acquire);
+    if (atomic_fetch_add_explicit(&f->bar_count, 1, memory_order_acq_rel) + 1 == f->nt) {
+        atomic_store_explicit(&f->bar_count, 0, memory_order_relaxed);
+        atomic_fetch_add_explicit(&f->bar_gen, 1, memory_order_release);
+        return;
+    }
+    for (unsigned spin = 0; atomic_load_explicit(&f->bar_gen, memory_order_acquire) == gen; spin++) {
+        if (spin < 2000) cpu_relax();
+        else sched_yield();
+    }
+}
+
+/* The input of a linear layer: x itself, or (int8) its rows quantized. */
+typedef struct lin_in {
+    const float   *x;
+    const uint8_t *q;
+    const float   *s;
+    const int32_t *z;
+    size_t r0, m;              /* the rows this thread multiplies */
+} lin_in;
+
+/* Rows mode: this thread's rows, quantized into the shared buffer at their
+** own offset. Columns mode: every row, quantized into this thread's private
+** buffer (a few rows: cheaper than a barrier). */
+static lin_in lin_input(const fwd *f, unsigned t, const float *x, size_t K) {
+    lin_in in = { x, NULL, NULL, NULL, 0, f->T };
+    if (!f->cols) {
+        size_t r1;
+        rows_of(f, t, &in.r0, &r1);
+        in.m = r1 - in.r0;
+    }
+    if (!f->enc->int8 || in.m == 0) return in;
+    size_t base = f->cols ? (size_t)t * f->T : in.r0, Kp = (size_t)ds__align_up(K, 4);
+    uint8_t *q = f->xq + base * f->kq;
+    f->g->quant(x + in.r0 * K, in.m, K, Kp, q, f->xs + base, f->xz + base);
+    in.q = q;
+    in.s = f->xs + base;
+    in.z = f->xz + base;
+    return in;
+}
+
+/* y = in · W^T + b over this thread's rows (rows mode) or columns. */
+static void layer_linear(const fwd *f, unsigned t, const lin_in *in, const ds__pack *W, float *y) {
+    size_t p0 = 0, p1 = W->panels;
+    if (f->cols) {
+        p0 = W->panels * t / f->nt;
+        p1 = W->panels * (t + 1) / f->nt;
+    }
+    if (in->m == 0 || p0 == p1) return;
+    if (f->enc->int8) f->g->i8(in->q, in->s, in->z, in->m, W, p0, p1, y + in->r0 * W->n);
+    else f->g->f32(in->x + in->r0 * W->K, in->m, W, p0, p1, y + in->r0 * W->n);
 }
 
 static void act_rows(const fwd *f, float *p, size_t n) {
@@ -202,43 +266,59 @@ static void run(fwd *f, unsigned t) {
             f->k->layernorm(xr, H, w->emb_ln_g, w->emb_ln_b, c->ln_eps);
         }
     }
+    if (f->cols) barrier(f);            /* the first projections read every row */
     for (size_t l = 0; l < c->n_layers; l++) {
         const ds__layer_w *L = &w->layers[l];
-        layer_linear(f, f->x + r0 * H, r0, m, H, L->q_w, L->q_q, L->q_s, L->q_b, H, f->q + r0 * H);
-        layer_linear(f, f->x + r0 * H, r0, m, H, L->k_w, L->k_q, L->k_s, L->k_b, H, f->kk + r0 * H);
-        layer_linear(f, f->x + r0 * H, r0, m, H, L->v_w, L->v_q, L->v_s, L->v_b, H, f->v + r0 * H);
-        pthread_barrier_wait(&f->bar);
+        lin_in in = lin_input(f, t, f->x, H);
+        layer_linear(f, t, &in, &L->pq, f->q);
+        layer_linear(f, t, &in, &L->pk, f->kk);
+        layer_linear(f, t, &in, &L->pv, f->v);
+        barrier(f);
         attention(f, t, l);
-        pthread_barrier_wait(&f->bar);
+        barrier(f);
         /* a = LN1(x + Wo ctx) */
-        layer_linear(f, f->ctx + r0 * H, r0, m, H, L->ao_w, L->ao_q, L->ao_s, L->ao_b, H, f->tmp + r0 * H);
+        in = lin_input(f, t, f->ctx, H);
+        layer_linear(f, t, &in, &L->pao, f->tmp);
+        if (f->cols) barrier(f);
         for (size_t r = r0; r < r1; r++) {
             float *xr = f->x + r * H;
             const float *tr = f->tmp + r * H;
             for (size_t j = 0; j < H; j++) xr[j] += tr[j];
             f->k->layernorm(xr, H, L->ln1_g, L->ln1_b, c->ln_eps);
         }
+        if (f->cols) barrier(f);
         /* x = LN2(a + W2 act(W1 a)) */
-        layer_linear(f, f->x + r0 * H, r0, m, H, L->i_w, L->i_q, L->i_s, L->i_b, F, f->ffn + r0 * F);
-        act_rows(f, f->ffn + r0 * F, m * F);
-        layer_linear(f, f->ffn + r0 * F, r0, m, F, L->o_w, L->o_q, L->o_s, L->o_b, H, f->tmp + r0 * H);
+        in = lin_input(f, t, f->x, H);
+        layer_linear(f, t, &in, &L->pi, f->ffn);
+        if (f->cols) {
+            size_t j0 = L->pi.panels * t / f->nt * DS_GEMM_NR, j1 = L->pi.panels * (t + 1) / f->nt * DS_GEMM_NR;
+            j1 = DS_MIN(j1, F);
+            for (size_t r = 0; j0 < j1 && r < f->T; r++) act_rows(f, f->ffn + r * F + j0, j1 - j0);
+            barrier(f);
+        } else {
+            act_rows(f, f->ffn + r0 * F, m * F);
+        }
+        in = lin_input(f, t, f->ffn, F);
+        layer_linear(f, t, &in, &L->po, f->tmp);
+        if (f->cols) barrier(f);
         for (size_t r = r0; r < r1; r++) {
             float *xr = f->x + r * H;
             const float *tr = f->tmp + r * H;
             for (size_t j = 0; j < H; j++) xr[j] += tr[j];
             f->k->layernorm(xr, H, L->ln2_g, L->ln2_b, c->ln_eps);
         }
+        if (f->cols) barrier(f);
     }
     switch (f->head) {
     case DS_HEAD_STATES:
         memcpy(f->out + r0 * H, f->x + r0 * H, m * H * sizeof(float));
         break;
     case DS_HEAD_POOL:
-        pthread_barrier_wait(&f->bar);
+        barrier(f);
         for (size_t s = t; s < f->n; s += f->nt) pool_seq(f, s, f->out + s * H);
         break;
     case DS_HEAD_CROSS:
-        pthread_barrier_wait(&f->bar);
+        barrier(f);
         for (size_t s = t; s < f->n; s += f->nt) cross_seq(f, s, f->scratch + (size_t)t * f->scratch_per, f->out + s);
         break;
     case DS_HEAD_SPLADE:
@@ -246,7 +326,7 @@ static void run(fwd *f, unsigned t) {
         linear(f->k, f->x + r0 * H, m, H, w->tr_w, w->tr_b, H, f->tmp + r0 * H);
         act_rows(f, f->tmp + r0 * H, m * H);
         for (size_t r = r0; r < r1; r++) f->k->layernorm(f->tmp + r * H, H, w->tr_ln_g, w->tr_ln_b, c->ln_eps);
-        pthread_barrier_wait(&f->bar);
+        barrier(f);
         for (size_t s = t; s < f->n; s += f->nt) splade_seq(f, t, s, f->out + s * c->vocab_size);
         break;
     }
@@ -291,9 +371,12 @@ ds_status ds__forward(const ds_encoder *enc, ds__head head, const int32_t *const
     f.n = n;
     f.T = T;
     f.out = out;
+    f.g = ds__gemm_kernels_for(env);
     unsigned want = env->n_threads ? env->n_threads : 1;
-    /* below ~8 rows per thread the split costs more than it saves */
-    if ((size_t)want > T / 8) want = (unsigned)DS_MAX((size_t)1, T / 8);
+    if (want > 64) want = 64;
+    f.cols = want > 1 && T <= COLS_MAX_ROWS;
+    /* by rows, below ~8 rows per thread the split costs more than it saves */
+    if (!f.cols && (size_t)want > T / 8) want = (unsigned)DS_MAX((size_t)1, T / 8);
     if (head == DS_HEAD_SPLADE && (size_t)want < DS_MIN((size_t)env->n_threads, n)) want = (unsigned)DS_MIN((size_t)env->n_threads, n);
     size_t scratch_per = DS_MAX(Lmax * Lmax, H);
     if (head == DS_HEAD_SPLADE) scratch_per = DS_MAX(scratch_per, (size_t)SPLADE_CHUNK * c->vocab_size);
@@ -309,11 +392,15 @@ ds_status ds__forward(const ds_encoder *enc, ds__head head, const int32_t *const
     f.off = ds__alloc(env, (n + 1) * sizeof *f.off, 64);
     size_t q_bytes = 0;
     if (enc->int8) {
-        /* cannot overflow: tot (6H + F floats per row) bounded it */
-        size_t qa = (size_t)ds__align_up(T * DS_MAX(H, F), 16);
-        q_bytes = qa + T * sizeof(float);
+        /* cannot overflow: tot (6H + F floats per row) bounded T, and in
+        ** columns mode T <= COLS_MAX_ROWS */
+        size_t rows = f.cols ? (size_t)want * T : T;
+        f.kq = (size_t)ds__align_up(DS_MAX(H, F), 4);
+        size_t qa = (size_t)ds__align_up(rows * f.kq, 16);
+        q_bytes = qa + rows * (sizeof(float) + sizeof(int32_t));
         f.xq = ds__alloc(env, q_bytes, 64);
         f.xs = f.xq ? (float *)(void *)(f.xq + qa) : NULL;
+        f.xz = f.xq ? (int32_t *)(void *)(f.xs + rows) : NULL;
     }
     if (f.off == NULL || (enc->int8 && f.xq == NULL)) {
         ds__free(env, f.xq, q_bytes);
@@ -334,7 +421,6 @@ ds_status ds__forward(const ds_encoder *enc, ds__head head, const int32_t *const
 
     pthread_t tids[64];
     worker_arg args[64];
-    if (want > 64) want = 64;
     unsigned started = 0;
     pthread_mutex_init(&f.mu, NULL);
     pthread_cond_init(&f.cv, NULL);
@@ -345,14 +431,12 @@ ds_status ds__forward(const ds_encoder *enc, ds__head head, const int32_t *const
         started++;
     }
     f.nt = started + 1;       /* what we got, not what we wanted */
-    pthread_barrier_init(&f.bar, NULL, f.nt);
     pthread_mutex_lock(&f.mu);
     f.go = 1;
     pthread_cond_broadcast(&f.cv);
     pthread_mutex_unlock(&f.mu);
     run(&f, 0);
     for (unsigned t = 1; t <= started; t++) pthread_join(tids[t], NULL);
-    pthread_barrier_destroy(&f.bar);
     pthread_cond_destroy(&f.cv);
     pthread_mutex_destroy(&f.mu);
     ds__free(env, f.xq, q_bytes);

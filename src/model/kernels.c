@@ -60,32 +60,8 @@ static void linear_nt_scalar(const float *x, size_t m, size_t K, const float *W,
         }
 }
 
-void ds__quantize_rows(const float *x, size_t m, size_t K, int8_t *q, float *s) {
-    for (size_t i = 0; i < m; i++) {
-        const float *r = x + i * K;
-        float mx = 0.0f;
-        for (size_t k = 0; k < K; k++) mx = fabsf(r[k]) > mx ? fabsf(r[k]) : mx;
-        float sc = mx > 0.0f ? mx / 127.0f : 1.0f, inv = 1.0f / sc;
-        for (size_t k = 0; k < K; k++) {
-            float v = nearbyintf(r[k] * inv);
-            q[i * K + k] = (int8_t)(v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v);
-        }
-        s[i] = sc;
-    }
-}
-
-static void linear_i8_scalar(const int8_t *xq, const float *xs, size_t m, size_t K, const int8_t *wq, const float *ws,
-                             const float *b, size_t n, float *y) {
-    for (size_t i = 0; i < m; i++)
-        for (size_t j = 0; j < n; j++) {
-            int32_t acc = 0;
-            for (size_t k = 0; k < K; k++) acc += (int32_t)xq[i * K + k] * wq[j * K + k];
-            y[i * n + j] = (float)acc * xs[i] * ws[j] + b[j];
-        }
-}
-
 static const model_kernels k_scalar = { "scalar", gelu_scalar, gelu_tanh_scalar, softmax_scalar, layernorm_scalar,
-                                        linear_nt_scalar, linear_i8_scalar, ds__quantize_rows };
+                                        linear_nt_scalar };
 const model_kernels *ds__model_kernels_scalar(void) { return &k_scalar; }
 
 /* ---- AVX2 + FMA ----------------------------------------------------------
@@ -242,109 +218,8 @@ static TAVX void linear_nt_avx2(const float *x, size_t m, size_t K, const float 
     }
 }
 
-/* Int8 block of R x-rows by C w-rows, 32 bytes of K per step:
-** maddubs(|x|, sign(w, x)) multiplies u8 by s8 into 16-bit pair sums
-** (at most 2 * 127 * 127 = 32258: no saturation), madd with ones widens them
-** to int32. The K % 32 tail is added in scalar. */
-#define I8_BLOCK(R, C)                                                                                   \
-    static TAVX void i8_##R##x##C(const int8_t *xq, const float *xs, size_t K, const int8_t *wq,        \
-                                  const float *ws, const float *b, size_t n, float *y, size_t i0, size_t j0) { \
-        __m256i acc[R][C];                                                                               \
-        const __m256i ones = _mm256_set1_epi16(1);                                                       \
-        _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)                                              \
-            _Pragma("GCC unroll 4") for (int c = 0; c < C; c++) acc[r][c] = _mm256_setzero_si256();      \
-        size_t k = 0;                                                                                    \
-        for (; k + 32 <= K; k += 32) {                                                                   \
-            __m256i w[C];                                                                                \
-            _Pragma("GCC unroll 4") for (int c = 0; c < C; c++)                                          \
-                w[c] = _mm256_loadu_si256((const __m256i *)(const void *)(wq + (j0 + (size_t)c) * K + k)); \
-            _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {                                        \
-                __m256i xv = _mm256_loadu_si256((const __m256i *)(const void *)(xq + (i0 + (size_t)r) * K + k)); \
-                __m256i ax = _mm256_abs_epi8(xv);                                                        \
-                _Pragma("GCC unroll 4") for (int c = 0; c < C; c++) {                                    \
-                    __m256i p = _mm256_maddubs_epi16(ax, _mm256_sign_epi8(w[c], xv));                    \
-                    acc[r][c] = _mm256_add_epi32(acc[r][c], _mm256_madd_epi16(p, ones));                 \
-                }                                                                                        \
-            }                                                                                            \
-        }                                                                                                \
-        _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)                                              \
-            _Pragma("GCC unroll 4") for (int c = 0; c < C; c++) {                                        \
-                __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(acc[r][c]), _mm256_extracti128_si256(acc[r][c], 1)); \
-                s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4e));                                    \
-                s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xb1));                                    \
-                int32_t s = _mm_cvtsi128_si32(s4);                                                       \
-                for (size_t kk = k; kk < K; kk++)                                                        \
-                    s += (int32_t)xq[(i0 + (size_t)r) * K + kk] * wq[(j0 + (size_t)c) * K + kk];         \
-                size_t i_ = i0 + (size_t)r, j_ = j0 + (size_t)c;                                         \
-                y[i_ * n + j_] = (float)s * xs[i_] * ws[j_] + b[j_];                                     \
-            }                                                                                            \
-    }
-I8_BLOCK(4, 2)
-I8_BLOCK(1, 2)
-I8_BLOCK(4, 1)
-I8_BLOCK(1, 1)
-
-/* Same arithmetic as ds__quantize_rows (max |x|, scale = max / 127, x * (1 /
-** scale) rounded to nearest-even), 8 lanes at a time. */
-static TAVX void quantize_rows_avx2(const float *x, size_t m, size_t K, int8_t *q, float *s) {
-    const __m256 sign = _mm256_set1_ps(-0.0f);
-    for (size_t i = 0; i < m; i++) {
-        const float *r = x + i * K;
-        int8_t *qr = q + i * K;
-        __m256 vm = _mm256_setzero_ps();
-        size_t k = 0;
-        for (; k + 8 <= K; k += 8) vm = _mm256_max_ps(vm, _mm256_andnot_ps(sign, _mm256_loadu_ps(r + k)));
-        __m128 h = _mm_max_ps(_mm256_castps256_ps128(vm), _mm256_extractf128_ps(vm, 1));
-        h = _mm_max_ps(h, _mm_movehl_ps(h, h));
-        h = _mm_max_ss(h, _mm_movehdup_ps(h));
-        float mx = _mm_cvtss_f32(h);
-        for (size_t kk = k; kk < K; kk++) mx = fabsf(r[kk]) > mx ? fabsf(r[kk]) : mx;
-        float sc = mx > 0.0f ? mx / 127.0f : 1.0f, inv = 1.0f / sc;
-        __m256 vi = _mm256_set1_ps(inv);
-        k = 0;
-        for (; k + 32 <= K; k += 32) {
-            __m256i a = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(r + k), vi));
-            __m256i b = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(r + k + 8), vi));
-            __m256i c = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(r + k + 16), vi));
-            __m256i d = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(r + k + 24), vi));
-            __m256i ab = _mm256_packs_epi32(a, b), cd = _mm256_packs_epi32(c, d);
-            __m256i abcd = _mm256_packs_epi16(ab, cd);
-            /* packs work within 128-bit lanes: restore the element order */
-            abcd = _mm256_permutevar8x32_epi32(abcd, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-            abcd = _mm256_max_epi8(abcd, _mm256_set1_epi8(-127));
-            _mm256_storeu_si256((__m256i *)(void *)(qr + k), abcd);
-        }
-        for (; k < K; k++) {
-            float v = nearbyintf(r[k] * inv);
-            qr[k] = (int8_t)(v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v);
-        }
-        s[i] = sc;
-    }
-}
-
-/* Rows are processed in panels of I8_PANEL so a panel of x stays in L2 while
-** all of W passes over it; within a panel, W rows outer (they stay in L1). */
-#define I8_PANEL 64
-static TAVX void linear_i8_avx2(const int8_t *xq, const float *xs, size_t m, size_t K, const int8_t *wq,
-                                const float *ws, const float *b, size_t n, float *y) {
-    for (size_t p0 = 0; p0 < m; p0 += I8_PANEL) {
-        size_t p1 = DS_MIN(m, p0 + I8_PANEL);
-        size_t j = 0;
-        for (; j + 2 <= n; j += 2) {
-            size_t i = p0;
-            for (; i + 4 <= p1; i += 4) i8_4x2(xq, xs, K, wq, ws, b, n, y, i, j);
-            for (; i < p1; i++) i8_1x2(xq, xs, K, wq, ws, b, n, y, i, j);
-        }
-        for (; j < n; j++) {
-            size_t i = p0;
-            for (; i + 4 <= p1; i += 4) i8_4x1(xq, xs, K, wq, ws, b, n, y, i, j);
-            for (; i < p1; i++) i8_1x1(xq, xs, K, wq, ws, b, n, y, i, j);
-        }
-    }
-}
-
 static const model_kernels k_avx2 = { "avx2", gelu_avx2, gelu_tanh_scalar, softmax_avx2, layernorm_avx2,
-                                      linear_nt_avx2, linear_i8_avx2, quantize_rows_avx2 };
+                                      linear_nt_avx2 };
 const model_kernels *ds__model_kernels_avx2(void) {
     unsigned f = ds__cpu_features();
     return (f & DS_CPU_AVX2) && (f & DS_CPU_FMA) ? &k_avx2 : NULL;

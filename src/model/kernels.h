@@ -17,21 +17,10 @@ typedef struct model_kernels {
     void (*layernorm)(float *x, size_t n, const float *g, const float *b, float eps);
     /* y[i*n + j] = b[j] + sum_k x[i*K + k] * W[j*K + k] for i < m, j < n:
     ** a linear layer with W in PyTorch's [out, in] layout, read in place.
-    ** Used for few rows, where OpenBLAS would spend its time re-packing W. */
+    ** Used for few rows of the heads (pooler, SPLADE transform), where
+    ** OpenBLAS would spend its time re-packing W; layers use gemm.h. */
     void (*linear_nt)(const float *x, size_t m, size_t K, const float *W, const float *b, size_t n, float *y);
-    /* Int8 linear layer: y[i*n + j] = xs[i] * ws[j] * sum_k xq[i*K+k] * wq[j*K+k] + b[j].
-    ** Values must lie in [-127, 127] (never -128), so the AVX2 u8 x s8 pair
-    ** products cannot saturate; the int32 sums are then exact and every
-    ** variant gives bit-identical results. */
-    void (*linear_i8)(const int8_t *xq, const float *xs, size_t m, size_t K, const int8_t *wq, const float *ws,
-                      const float *b, size_t n, float *y);
-    /* ds__quantize_rows; every variant gives identical bytes and scales */
-    void (*quantize_rows)(const float *x, size_t m, size_t K, int8_t *q, float *s);
 } model_kernels;
-
-/* Symmetric per-row quantization of x[m, K] into q (values in [-127, 127])
-** and scales s[m] (x ~= s * q). */
-void ds__quantize_rows(const float *x, size_t m, size_t K, int8_t *q, float *s);
 
 const model_kernels *ds__model_kernels(const ds_env *env);
 const model_kernels *ds__model_kernels_scalar(void);

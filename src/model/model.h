@@ -17,6 +17,7 @@
 #define DS_MODEL_H
 
 #include "ds_internal.h"
+#include "model/gemm.h"
 #include "simd/simd.h"   /* ds__f16_to_f32 */
 
 /* ------------------------------------------------------------------------ */
@@ -97,9 +98,9 @@ typedef struct ds__layer_w {
     const float *ao_w, *ao_b, *ln1_g, *ln1_b;         /* attention output   */
     const float *i_w, *i_b;                           /* [F,H], [F]         */
     const float *o_w, *o_b, *ln2_g, *ln2_b;           /* [H,F], [H]         */
-    /* int8 copies (ds_encoder_opts.int8): per output channel scale */
-    const int8_t *q_q, *k_q, *v_q, *ao_q, *i_q, *o_q;
-    const float  *q_s, *k_s, *v_s, *ao_s, *i_s, *o_s;
+    /* the six linears packed at load (gemm.h): f32, or int8 when
+    ** ds_encoder_opts.int8 is set */
+    ds__pack pq, pk, pv, pao, pi, po;
 } ds__layer_w;
 
 typedef struct ds__weights {

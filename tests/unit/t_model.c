@@ -10,6 +10,7 @@
 #include "test.h"
 #include "model/kernels.h"
 #include "model/model.h"
+#include "model/gemm.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -400,43 +401,119 @@ TEST(model_f16_bf16_conversion) {
     ASSERT(ds__bf16_to_f32(0xc040) == -3.0f);
 }
 
-/* ---- int8 path ------------------------------------------------------------- */
-TEST(model_int8_kernel_matches_scalar_exactly) {
-    const model_kernels *sc = ds__model_kernels_scalar(), *av = ds__model_kernels_avx2();
-    if (av == NULL) SKIP("no AVX2+FMA on this CPU");
-    uint64_t seed = 9;
-    static const size_t ms[] = { 1, 3, 4, 5, 67 }, ks[] = { 1, 31, 32, 33, 384, 1537 }, nns[] = { 1, 2, 3, 4, 7 };
+/* ---- packed linear layers (gemm.h) ------------------------------------------ */
+/* Every ISA variant against the scalar twin over awkward shapes: row tails
+** (tiles of 6), column tails (panels of 16), K not a multiple of 4, partial
+** panel ranges (the columns split between threads). f32 may differ only by
+** summation order; int8 and the quantizer must be bit-identical. */
+TEST(model_gemm_kernels_match_scalar) {
+    const ds__gemm_kernels *sc = ds__gemm_kernels_scalar();
+    const ds__gemm_kernels *vs[2] = { ds__gemm_kernels_avx2(), ds__gemm_kernels_vnni() };
+    if (vs[0] == NULL) SKIP("no AVX2+FMA on this CPU");
+    if (vs[1] == NULL) printf("    (no AVX-512 VNNI here: its int8 kernel is not run)\n");
+    uint64_t seed = 11;
+    static const size_t ms[] = { 1, 5, 6, 7, 13, 50, 97 }, ks[] = { 1, 3, 4, 17, 385, 800 }, ns[] = { 1, 15, 16, 17, 40 };
     for (size_t a = 0; a < DS_ARRAY_LEN(ms); a++)
         for (size_t c = 0; c < DS_ARRAY_LEN(ks); c++)
-            for (size_t d = 0; d < DS_ARRAY_LEN(nns); d++) {
-                size_t m = ms[a], K = ks[c], n = nns[d];
+            for (size_t d = 0; d < DS_ARRAY_LEN(ns); d++) {
+                size_t m = ms[a], K = ks[c], n = ns[d];
                 float *x = malloc(m * K * sizeof *x), *W = malloc(n * K * sizeof *W), *b = malloc(n * sizeof *b);
-                int8_t *xq = malloc(m * K), *wq = malloc(n * K);
-                float *xs = malloc(m * sizeof *xs), *ws = malloc(n * sizeof *ws);
-                float *y1 = malloc(m * n * sizeof *y1), *y2 = malloc(m * n * sizeof *y2);
-                for (size_t i = 0; i < m * K; i++) x[i] = frand(&seed);
+                for (size_t i = 0; i < m * K; i++) x[i] = frand(&seed) * 3.0f;
                 for (size_t i = 0; i < n * K; i++) W[i] = frand(&seed);
-                x[0] = 1.0f;  /* extremes: +-127 everywhere in one row */
                 for (size_t i = 0; i < n; i++) b[i] = frand(&seed);
-                ds__quantize_rows(x, m, K, xq, xs);
-                ds__quantize_rows(W, n, K, wq, ws);
-                for (size_t i = 0; i < m * K; i++) ASSERT(xq[i] >= -127);
-                {   /* the AVX2 quantizer gives the same bytes and scales */
-                    int8_t *q2 = malloc(m * K);
-                    float *s2 = malloc(m * sizeof *s2);
-                    av->quantize_rows(x, m, K, q2, s2);
-                    ASSERT(memcmp(q2, xq, m * K) == 0);
-                    ASSERT(memcmp(s2, xs, m * sizeof *s2) == 0);
-                    free(q2);
-                    free(s2);
+                for (size_t k = 0; k < K; k++) x[k] = -2.5f;            /* a row with no positive value */
+                if (m > 1) for (size_t k = 0; k < K; k++) x[K + k] = 0.0f;   /* an all-zero row */
+                for (int int8 = 0; int8 <= 1; int8++) {
+                    void *mem = aligned_alloc(64, ds__pack_bytes(n, K, int8));
+                    ds__pack P;
+                    ds__pack_init(&P, mem, W, b, n, K, int8);
+                    size_t Kp = P.Kp, pm = P.panels / 2;
+                    uint8_t *q1 = malloc(m * Kp), *q2 = malloc(m * Kp);
+                    float *s1 = malloc(m * sizeof *s1), *s2 = malloc(m * sizeof *s2);
+                    int32_t *z1 = malloc(m * sizeof *z1), *z2 = malloc(m * sizeof *z2);
+                    float *y1 = malloc(m * n * sizeof *y1), *y2 = malloc(m * n * sizeof *y2);
+                    if (int8) sc->quant(x, m, K, Kp, q1, s1, z1);
+                    /* two panel ranges, as two threads would split them */
+                    for (int half = 0; half < 2; half++) {
+                        size_t p0 = half ? pm : 0, p1 = half ? P.panels : pm;
+                        if (int8) sc->i8(q1, s1, z1, m, &P, p0, p1, y1);
+                        else sc->f32(x, m, &P, p0, p1, y1);
+                    }
+                    for (size_t v = 0; v < 2; v++) {
+                        if (vs[v] == NULL) continue;
+                        memset(y2, 0xff, m * n * sizeof *y2);
+                        if (int8) {
+                            vs[v]->quant(x, m, K, Kp, q2, s2, z2);
+                            ASSERT(memcmp(q1, q2, m * Kp) == 0);
+                            ASSERT(memcmp(s1, s2, m * sizeof *s1) == 0);
+                            ASSERT(memcmp(z1, z2, m * sizeof *z1) == 0);
+                        }
+                        for (int half = 0; half < 2; half++) {
+                            size_t p0 = half ? pm : 0, p1 = half ? P.panels : pm;
+                            if (int8) vs[v]->i8(q1, s1, z1, m, &P, p0, p1, y2);
+                            else vs[v]->f32(x, m, &P, p0, p1, y2);
+                        }
+                        if (int8) {
+                            ASSERT(memcmp(y1, y2, m * n * sizeof *y1) == 0);
+                        } else {
+                            for (size_t i = 0; i < m * n; i++)
+                                ASSERT(fabsf(y1[i] - y2[i]) <= 1e-5f * (float)K * 3.0f);
+                        }
+                    }
+                    if (int8) {   /* the scheme's ranges, and the reconstruction it promises */
+                        for (size_t i = 0; i < m; i++) {
+                            ASSERT(z1[i] >= 0 && z1[i] <= 255);
+                            for (size_t k = 0; k < K; k++)
+                                ASSERT(fabsf(s1[i] * (float)((int32_t)q1[i * Kp + k] - z1[i]) - x[i * K + k]) <=
+                                       0.5f * s1[i] * 1.0001f);
+                        }
+                        for (size_t j = 0; j < n; j++)
+                            for (size_t k = 0; k < K; k++) {
+                                int8_t w = P.q[((j / 16 * (Kp / 4) + k / 4) * 16 + j % 16) * 4 + k % 4];
+                                ASSERT(w >= -DS_GEMM_WMAX && w <= DS_GEMM_WMAX);
+                            }
+                    }
+                    free(mem); free(q1); free(q2); free(s1); free(s2); free(z1); free(z2); free(y1); free(y2);
                 }
-                for (size_t i = 0; i < K; i++) xq[i] = (int8_t)(i % 2 ? -127 : 127);
-                for (size_t i = 0; i < K; i++) wq[i] = (int8_t)(i % 2 ? -127 : 127);
-                sc->linear_i8(xq, xs, m, K, wq, ws, b, n, y1);
-                av->linear_i8(xq, xs, m, K, wq, ws, b, n, y2);
-                ASSERT(memcmp(y1, y2, m * n * sizeof *y1) == 0);
-                free(x); free(W); free(b); free(xq); free(wq); free(xs); free(ws); free(y1); free(y2);
+                free(x); free(W); free(b);
             }
+}
+
+/* The int8 GEMM equals the float formula it documents, and stays close to
+** the float32 product (what the quality test below sees end to end). */
+TEST(model_gemm_int8_formula) {
+    size_t m = 9, K = 70, n = 33;
+    uint64_t seed = 5;
+    float *x = malloc(m * K * sizeof *x), *W = malloc(n * K * sizeof *W), *b = malloc(n * sizeof *b);
+    for (size_t i = 0; i < m * K; i++) x[i] = frand(&seed);
+    for (size_t i = 0; i < n * K; i++) W[i] = frand(&seed);
+    for (size_t i = 0; i < n; i++) b[i] = frand(&seed);
+    void *mem = aligned_alloc(64, ds__pack_bytes(n, K, 1));
+    ds__pack P;
+    ds__pack_init(&P, mem, W, b, n, K, 1);
+    const ds__gemm_kernels *g = ds__gemm_kernels_for(NULL);
+    uint8_t *q = malloc(m * P.Kp);
+    float *s = malloc(m * sizeof *s), *y = malloc(m * n * sizeof *y);
+    int32_t *z = malloc(m * sizeof *z);
+    g->quant(x, m, K, P.Kp, q, s, z);
+    g->i8(q, s, z, m, &P, 0, P.panels, y);
+    /* per term, the error is at most half a step of each factor:
+    ** |x| ws/2 + |w| xs/2 + xs ws/4; summed over k it bounds the result */
+    double worst = 0;
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++) {
+            double exact = b[j], bound = 1e-4;
+            for (size_t k = 0; k < K; k++) {
+                double xv = x[i * K + k], wv = W[j * K + k];
+                exact += xv * wv;
+                bound += fabs(xv) * P.ws[j] / 2 + fabs(wv) * s[i] / 2 + s[i] * P.ws[j] / 4;
+            }
+            double e = fabs(y[i * n + j] - exact);
+            ASSERT(e <= bound);
+            worst = e / bound > worst ? e / bound : worst;
+        }
+    printf("    int8 GEMM error at most %.2f of the rounding bound\n", worst);
+    free(x); free(W); free(b); free(mem); free(q); free(s); free(y); free(z);
 }
 
 /* Quality of the int8 path against float32 on the fixture texts: cosine >= 0.99. */

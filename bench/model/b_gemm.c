@@ -1,0 +1,72 @@
+/* b_gemm.c -- one-thread speed of the encoder's linear-layer kernels against
+** OpenBLAS SGEMM on the shapes of all-MiniLM-L6-v2 (K, n in {384, 1536}).
+** Time is the thread's CPU time, so other jobs on the machine inflate it
+** less than wall time. Internal API (src/model/gemm.h): a bench, not a test.
+**
+**   cc -O2 -Iinclude -Isrc bench/model/b_gemm.c build/libdensearch.a -lopenblas ... -o b_gemm
+**   b_gemm [M] [REPS]
+*/
+#include "model/gemm.h"
+
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+static double cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static float frand(unsigned *s) {
+    *s = *s * 1103515245u + 12345u;
+    return (float)((*s >> 8) & 0xffff) / 32768.0f - 1.0f;
+}
+
+int main(int argc, char **argv) {
+    size_t M = argc > 1 ? (size_t)atol(argv[1]) : 2048;
+    int reps = argc > 2 ? atoi(argv[2]) : 5;
+    openblas_set_num_threads(1);
+    const ds__gemm_kernels *g = ds__gemm_kernels_avx2();
+    if (g == NULL) g = ds__gemm_kernels_scalar();
+    size_t shapes[][2] = { { 384, 384 }, { 384, 1536 }, { 1536, 384 } };   /* K, n */
+    unsigned seed = 1;
+    for (size_t s = 0; s < 3; s++) {
+        size_t K = shapes[s][0], n = shapes[s][1];
+        float *x = malloc(M * K * sizeof *x), *W = malloc(n * K * sizeof *W), *b = calloc(n, sizeof *b);
+        float *y = malloc(M * n * sizeof *y);
+        for (size_t i = 0; i < M * K; i++) x[i] = frand(&seed);
+        for (size_t i = 0; i < n * K; i++) W[i] = frand(&seed);
+        void *pf = aligned_alloc(64, ds__pack_bytes(n, K, 0)), *pq = aligned_alloc(64, ds__pack_bytes(n, K, 1));
+        ds__pack Pf, Pq;
+        ds__pack_init(&Pf, pf, W, b, n, K, 0);
+        ds__pack_init(&Pq, pq, W, b, n, K, 1);
+        size_t Kp = Pq.Kp;
+        uint8_t *xq = malloc(M * Kp);
+        float *xs = malloc(M * sizeof *xs);
+        int32_t *xz = malloc(M * sizeof *xz);
+        double best[4] = { 1e9, 1e9, 1e9, 1e9 };
+        for (int r = 0; r < reps; r++) {
+            double t0 = cpu_now();
+            for (size_t i = 0; i < M; i++) memcpy(y + i * n, b, n * sizeof *y);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)n, (int)K, 1.0f, x, (int)K, W, (int)K,
+                        1.0f, y, (int)n);
+            double t1 = cpu_now();
+            g->f32(x, M, &Pf, 0, Pf.panels, y);
+            double t2 = cpu_now();
+            g->quant(x, M, K, Kp, xq, xs, xz);
+            double t3 = cpu_now();
+            g->i8(xq, xs, xz, M, &Pq, 0, Pq.panels, y);
+            double t4 = cpu_now();
+            double d[4] = { t1 - t0, t2 - t1, t3 - t2, t4 - t3 };
+            for (int k = 0; k < 4; k++) best[k] = d[k] < best[k] ? d[k] : best[k];
+        }
+        double gmac = (double)M * (double)K * (double)n * 1e-9;
+        printf("{\"M\":%zu,\"K\":%zu,\"n\":%zu,\"openblas_gmac_s\":%.2f,\"packed_f32_gmac_s\":%.2f,"
+               "\"int8_gmac_s\":%.2f,\"int8_with_quant_gmac_s\":%.2f,\"kernels\":\"%s\"}\n",
+               M, K, n, gmac / best[0], gmac / best[1], gmac / best[3], gmac / (best[2] + best[3]), g->name);
+        free(x); free(W); free(b); free(y); free(pf); free(pq); free(xq); free(xs); free(xz);
+    }
+    return 0;
+}

@@ -1,0 +1,393 @@
+/* gemm.c -- packed-weight linear layers: packing, scalar twins, AVX2 + FMA,
+** AVX-512 VNNI. Layouts and the int8 scheme are in gemm.h.
+**
+** The scalar twins are the definition. The int8 kernels and the quantizer
+** are bit-identical across ISAs (integer sums are exact, the epilogue uses
+** the same float operations in the same order, no FMA contraction); the f32
+** kernels differ from the twin only in summation order.
+*/
+#include "model/gemm.h"
+#include "simd/simd.h"
+
+#include <math.h>
+
+size_t ds__pack_bytes(size_t n, size_t K, int int8) {
+    size_t panels = (n + DS_GEMM_NR - 1) / DS_GEMM_NR, cols = panels * DS_GEMM_NR;
+    size_t meta = (size_t)ds__align_up(3 * cols * sizeof(float), 64);     /* ws, qsum, bias */
+    size_t body = int8 ? cols * (size_t)ds__align_up(K, 4) : cols * K * sizeof(float);
+    return meta + (size_t)ds__align_up(body, 64);
+}
+
+void ds__pack_init(ds__pack *p, void *mem, const float *W, const float *b, size_t n, size_t K, int int8) {
+    size_t panels = (n + DS_GEMM_NR - 1) / DS_GEMM_NR, cols = panels * DS_GEMM_NR;
+    size_t Kp = (size_t)ds__align_up(K, 4);
+    float *ws = mem, *bias = ws + 2 * cols;
+    int32_t *qsum = (int32_t *)(void *)(ws + cols);
+    char *body = (char *)mem + ds__align_up(3 * cols * sizeof(float), 64);
+    memset(p, 0, sizeof *p);
+    p->n = n;
+    p->K = K;
+    p->Kp = Kp;
+    p->panels = panels;
+    p->ws = ws;
+    p->qsum = qsum;
+    p->bias = bias;
+    for (size_t j = 0; j < cols; j++) {
+        ws[j] = 0.0f;
+        qsum[j] = 0;
+        bias[j] = j < n ? b[j] : 0.0f;
+    }
+    if (!int8) {
+        float *f = (float *)(void *)body;
+        for (size_t pn = 0; pn < panels; pn++)
+            for (size_t k = 0; k < K; k++)
+                for (size_t c = 0; c < DS_GEMM_NR; c++) {
+                    size_t j = pn * DS_GEMM_NR + c;
+                    f[(pn * K + k) * DS_GEMM_NR + c] = j < n ? W[j * K + k] : 0.0f;
+                }
+        p->f = f;
+        return;
+    }
+    int8_t *q = (int8_t *)body;
+    memset(q, 0, cols * Kp);
+    for (size_t j = 0; j < n; j++) {
+        const float *w = W + j * K;
+        float mx = 0.0f;
+        for (size_t k = 0; k < K; k++) mx = fabsf(w[k]) > mx ? fabsf(w[k]) : mx;
+        float s = mx / (float)DS_GEMM_WMAX;
+        int32_t sum = 0;
+        size_t pn = j / DS_GEMM_NR, c = j % DS_GEMM_NR;
+        for (size_t k = 0; s > 0.0f && k < K; k++) {
+            float v = nearbyintf(w[k] / s);
+            int8_t qv = (int8_t)(v > DS_GEMM_WMAX ? DS_GEMM_WMAX : v < -DS_GEMM_WMAX ? -DS_GEMM_WMAX : v);
+            q[((pn * (Kp / 4) + k / 4) * DS_GEMM_NR + c) * 4 + k % 4] = qv;
+            sum += qv;
+        }
+        ws[j] = s;
+        qsum[j] = sum;
+    }
+    p->q = q;
+}
+
+/* ---- scalar twins -------------------------------------------------------- */
+static void f32_scalar(const float *x, size_t m, const ds__pack *W, size_t p0, size_t p1, float *y) {
+    size_t K = W->K, n = W->n;
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = p0 * DS_GEMM_NR; j < n && j < p1 * DS_GEMM_NR; j++) {
+            const float *col = W->f + (j / DS_GEMM_NR) * K * DS_GEMM_NR + j % DS_GEMM_NR;
+            float acc = 0.0f;
+            for (size_t k = 0; k < K; k++) acc += x[i * K + k] * col[k * DS_GEMM_NR];
+            y[i * n + j] = acc + W->bias[j];
+        }
+}
+
+static inline float i8_epilogue(int32_t acc, int32_t z, const ds__pack *W, float xs, size_t j) {
+    float s = xs * W->ws[j];
+    return (float)(acc - z * W->qsum[j]) * s + W->bias[j];
+}
+
+static void i8_scalar(const uint8_t *xq, const float *xs, const int32_t *xz, size_t m, const ds__pack *W, size_t p0,
+                      size_t p1, float *y) {
+    size_t Kp = W->Kp, n = W->n;
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = p0 * DS_GEMM_NR; j < n && j < p1 * DS_GEMM_NR; j++) {
+            const int8_t *col = W->q + (j / DS_GEMM_NR) * Kp * DS_GEMM_NR + (j % DS_GEMM_NR) * 4;
+            int32_t acc = 0;
+            for (size_t k = 0; k < Kp; k++) acc += (int32_t)xq[i * Kp + k] * col[(k / 4) * 4 * DS_GEMM_NR + k % 4];
+            y[i * n + j] = i8_epilogue(acc, xz[i], W, xs[i], j);
+        }
+}
+
+/* Scale and zero point of one row: the range always includes 0, so 0 is
+** exactly representable (zero padding and ReLU zeros stay exact). */
+static void row_range(float lo, float hi, float *s, float *inv, int32_t *z) {
+    lo = lo < 0.0f ? lo : 0.0f;
+    hi = hi > 0.0f ? hi : 0.0f;
+    float sc = (hi - lo) / 255.0f;
+    if (!(sc > 0.0f)) sc = 1.0f;
+    float iv = 1.0f / sc, zz = nearbyintf(-lo * iv);
+    *s = sc;
+    *inv = iv;
+    *z = (int32_t)(zz < 0.0f ? 0.0f : zz > 255.0f ? 255.0f : zz);
+}
+
+static inline uint8_t quant1(float x, float inv, int32_t z) {
+    int32_t v = (int32_t)nearbyintf(x * inv) + z;
+    return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+}
+
+static void quant_scalar(const float *x, size_t m, size_t K, size_t Kp, uint8_t *q, float *s, int32_t *z) {
+    for (size_t i = 0; i < m; i++) {
+        const float *r = x + i * K;
+        float lo = 0.0f, hi = 0.0f, inv;
+        for (size_t k = 0; k < K; k++) {
+            lo = r[k] < lo ? r[k] : lo;
+            hi = r[k] > hi ? r[k] : hi;
+        }
+        row_range(lo, hi, &s[i], &inv, &z[i]);
+        for (size_t k = 0; k < K; k++) q[i * Kp + k] = quant1(r[k], inv, z[i]);
+        for (size_t k = K; k < Kp; k++) q[i * Kp + k] = 0;
+    }
+}
+
+static const ds__gemm_kernels g_scalar = { "scalar", f32_scalar, i8_scalar, quant_scalar };
+const ds__gemm_kernels *ds__gemm_kernels_scalar(void) { return &g_scalar; }
+
+/* ---- AVX2 + FMA ------------------------------------------------------------
+** f32: register tiles of R <= 6 rows x 16 columns (12 accumulators); each
+** step broadcasts one x value per row and loads one 16-float panel row.
+** Blocks: KC values of k (a panel slice of KC x 16 floats stays in L1) by
+** MC rows (their KC-long slices stay in L2 while every panel passes).
+** int8: tiles of R <= 6 rows x 16 columns; each step broadcasts 4 bytes of
+** a row and multiplies them into 2 x 8 columns with vpmaddubsw, whose pair
+** sums vpmaddwd widens to int32 (the kernel's two multiply instructions per
+** 32 products is what bounds it on AVX2; VNNI does it in one). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(DS_NO_SIMD)
+#include <immintrin.h>
+#define TAVX DS_TARGET("avx2,fma")
+#define KC 384
+#define MC 48          /* a multiple of 6 */
+
+/* A is a packed micro-panel: kc steps of 6 floats (rows beyond R unused). */
+#define F32_TILE(R)                                                                                       \
+    static TAVX void f32_tile##R(const float *A, const float *P, size_t kc, float *C, size_t ldc,         \
+                                 size_t nr, int first, const float *bias) {                              \
+        __m256 c0[R], c1[R];                                                                              \
+        _Pragma("GCC unroll 6") for (int r = 0; r < R; r++) c0[r] = c1[r] = _mm256_setzero_ps();          \
+        for (size_t k = 0; k < kc; k++) {                                                                 \
+            __m256 b0 = _mm256_load_ps(P + k * DS_GEMM_NR), b1 = _mm256_load_ps(P + k * DS_GEMM_NR + 8);  \
+            _Pragma("GCC unroll 6") for (int r = 0; r < R; r++) {                                         \
+                __m256 a = _mm256_broadcast_ss(A + k * 6 + (size_t)r);                                    \
+                c0[r] = _mm256_fmadd_ps(a, b0, c0[r]);                                                    \
+                c1[r] = _mm256_fmadd_ps(a, b1, c1[r]);                                                    \
+            }                                                                                             \
+        }                                                                                                 \
+        _Pragma("GCC unroll 6") for (int r = 0; r < R; r++) {                                             \
+            float *cr = C + (size_t)r * ldc;                                                              \
+            if (nr == DS_GEMM_NR) {                                                                       \
+                __m256 a0 = first ? _mm256_loadu_ps(bias) : _mm256_loadu_ps(cr);                          \
+                __m256 a1 = first ? _mm256_loadu_ps(bias + 8) : _mm256_loadu_ps(cr + 8);                  \
+                _mm256_storeu_ps(cr, _mm256_add_ps(c0[r], a0));                                           \
+                _mm256_storeu_ps(cr + 8, _mm256_add_ps(c1[r], a1));                                       \
+            } else {                                                                                      \
+                float t[DS_GEMM_NR];                                                                      \
+                _mm256_storeu_ps(t, c0[r]);                                                               \
+                _mm256_storeu_ps(t + 8, c1[r]);                                                           \
+                for (size_t j = 0; j < nr; j++) cr[j] = t[j] + (first ? bias[j] : cr[j]);                 \
+            }                                                                                             \
+        }                                                                                                 \
+    }
+F32_TILE(1)
+F32_TILE(2)
+F32_TILE(3)
+F32_TILE(4)
+F32_TILE(5)
+F32_TILE(6)
+
+/* Copies rows [i0, i1) x [k0, k0 + kc) of x into micro-panels of 6 rows,
+** k-major, so a tile reads one contiguous stream instead of 6 strided ones;
+** done once per block and reused by every panel of W. */
+static void pack_a(const float *x, size_t K, size_t i0, size_t i1, size_t k0, size_t kc, float *dst) {
+    for (size_t i = i0; i < i1; i += 6) {
+        size_t R = DS_MIN((size_t)6, i1 - i);
+        for (size_t k = 0; k < kc; k++)
+            for (size_t r = 0; r < 6; r++) dst[k * 6 + r] = r < R ? x[(i + r) * K + k0 + k] : 0.0f;
+        dst += kc * 6;
+    }
+}
+
+static TAVX void f32_avx2(const float *x, size_t m, const ds__pack *W, size_t p0, size_t p1, float *y) {
+    size_t K = W->K, n = W->n;
+    float Ap[MC * KC] __attribute__((aligned(64)));
+    p1 = DS_MIN(p1, W->panels);
+    /* rows outer: a block's output rows stay in L2 across the k blocks */
+    for (size_t i0 = 0; i0 < m; i0 += MC) {
+        size_t i1 = DS_MIN(m, i0 + MC);
+        for (size_t k0 = 0; k0 < K; k0 += KC) {
+            size_t kc = DS_MIN((size_t)KC, K - k0);
+            pack_a(x, K, i0, i1, k0, kc, Ap);
+            for (size_t p = p0; p < p1; p++) {
+                const float *P = W->f + (p * K + k0) * DS_GEMM_NR;
+                size_t c = p * DS_GEMM_NR, nr = DS_MIN((size_t)DS_GEMM_NR, n - c);
+                const float *bias = W->bias + c;
+                int first = k0 == 0;
+                const float *A = Ap;
+                size_t i = i0;
+                for (; i + 6 <= i1; i += 6, A += kc * 6) f32_tile6(A, P, kc, y + i * n + c, n, nr, first, bias);
+                float *C = y + i * n + c;
+                switch (i1 - i) {
+                case 5: f32_tile5(A, P, kc, C, n, nr, first, bias); break;
+                case 4: f32_tile4(A, P, kc, C, n, nr, first, bias); break;
+                case 3: f32_tile3(A, P, kc, C, n, nr, first, bias); break;
+                case 2: f32_tile2(A, P, kc, C, n, nr, first, bias); break;
+                case 1: f32_tile1(A, P, kc, C, n, nr, first, bias); break;
+                default: break;
+                }
+            }
+        }
+    }
+}
+
+/* The int8 epilogue for 8 columns: the same operations as i8_epilogue. */
+static inline TAVX void i8_store8(__m256i acc, int32_t z, float xs, const ds__pack *W, size_t j, size_t nr,
+                                  float *out) {
+    __m256i v = _mm256_sub_epi32(acc, _mm256_mullo_epi32(_mm256_set1_epi32(z),
+                                                         _mm256_loadu_si256((const __m256i *)(const void *)(W->qsum + j))));
+    __m256 s = _mm256_mul_ps(_mm256_set1_ps(xs), _mm256_loadu_ps(W->ws + j));
+    __m256 r = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(v), s), _mm256_loadu_ps(W->bias + j));
+    if (nr >= 8) {
+        _mm256_storeu_ps(out, r);
+    } else {
+        float t[8];
+        _mm256_storeu_ps(t, r);
+        for (size_t c = 0; c < nr; c++) out[c] = t[c];
+    }
+}
+
+static inline TAVX __m256i bcast4(const uint8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm256_set1_epi32(v);
+}
+
+/* MADD(acc, xb, w): acc += 4-term u8 x s8 dot products per int32 lane */
+#define I8_TILE(NAME, TARGET, MADD, R)                                                                    \
+    static TARGET void NAME(const uint8_t *xq, size_t ldx, const int8_t *Q, size_t groups,                \
+                            const float *xs, const int32_t *xz, const ds__pack *W, size_t j, size_t nr,    \
+                            float *y, size_t ldy) {                                                        \
+        __m256i a0[R], a1[R];                                                                             \
+        const __m256i ones = _mm256_set1_epi16(1);                                                        \
+        (void)ones;                                                                                       \
+        _Pragma("GCC unroll 6") for (int r = 0; r < R; r++) a0[r] = a1[r] = _mm256_setzero_si256();       \
+        for (size_t g = 0; g < groups; g++) {                                                             \
+            __m256i w0 = _mm256_load_si256((const __m256i *)(const void *)(Q + g * 64));                 \
+            __m256i w1 = _mm256_load_si256((const __m256i *)(const void *)(Q + g * 64 + 32));            \
+            _Pragma("GCC unroll 6") for (int r = 0; r < R; r++) {                                         \
+                __m256i xb = bcast4(xq + (size_t)r * ldx + 4 * g);                                        \
+                a0[r] = MADD(a0[r], xb, w0);                                                              \
+                a1[r] = MADD(a1[r], xb, w1);                                                              \
+            }                                                                                             \
+        }                                                                                                 \
+        _Pragma("GCC unroll 6") for (int r = 0; r < R; r++) {                                             \
+            i8_store8(a0[r], xz[r], xs[r], W, j, nr, y + (size_t)r * ldy);                                \
+            if (nr > 8) i8_store8(a1[r], xz[r], xs[r], W, j + 8, nr - 8, y + (size_t)r * ldy + 8);        \
+        }                                                                                                 \
+    }
+
+#define MADD_AVX2(acc, xb, w) _mm256_add_epi32((acc), _mm256_madd_epi16(_mm256_maddubs_epi16((xb), (w)), ones))
+
+#define I8_DRIVER(NAME, TARGET, TILE)                                                                     \
+    static TARGET void NAME(const uint8_t *xq, const float *xs, const int32_t *xz, size_t m,             \
+                            const ds__pack *W, size_t p0, size_t p1, float *y) {                          \
+        size_t Kp = W->Kp, n = W->n, groups = Kp / 4;                                                     \
+        p1 = DS_MIN(p1, W->panels);                                                                       \
+        for (size_t i0 = 0; i0 < m; i0 += MC) {                                                           \
+            size_t i1 = DS_MIN(m, i0 + MC);                                                               \
+            for (size_t p = p0; p < p1; p++) {                                                            \
+                const int8_t *Q = W->q + p * Kp * DS_GEMM_NR;                                             \
+                size_t j = p * DS_GEMM_NR, nr = DS_MIN((size_t)DS_GEMM_NR, n - j);                        \
+                size_t i = i0;                                                                            \
+                for (; i + 6 <= i1; i += 6)                                                               \
+                    TILE##6(xq + i * Kp, Kp, Q, groups, xs + i, xz + i, W, j, nr, y + i * n + j, n);       \
+                const uint8_t *A = xq + i * Kp;                                                           \
+                float *C = y + i * n + j;                                                                 \
+                switch (i1 - i) {                                                                         \
+                case 5: TILE##5(A, Kp, Q, groups, xs + i, xz + i, W, j, nr, C, n); break;                 \
+                case 4: TILE##4(A, Kp, Q, groups, xs + i, xz + i, W, j, nr, C, n); break;                 \
+                case 3: TILE##3(A, Kp, Q, groups, xs + i, xz + i, W, j, nr, C, n); break;                 \
+                case 2: TILE##2(A, Kp, Q, groups, xs + i, xz + i, W, j, nr, C, n); break;                 \
+                case 1: TILE##1(A, Kp, Q, groups, xs + i, xz + i, W, j, nr, C, n); break;                 \
+                default: break;                                                                           \
+                }                                                                                         \
+            }                                                                                             \
+        }                                                                                                 \
+    }
+
+I8_TILE(i8_tile1, TAVX, MADD_AVX2, 1)
+I8_TILE(i8_tile2, TAVX, MADD_AVX2, 2)
+I8_TILE(i8_tile3, TAVX, MADD_AVX2, 3)
+I8_TILE(i8_tile4, TAVX, MADD_AVX2, 4)
+I8_TILE(i8_tile5, TAVX, MADD_AVX2, 5)
+I8_TILE(i8_tile6, TAVX, MADD_AVX2, 6)
+I8_DRIVER(i8_avx2, TAVX, i8_tile)
+
+/* Same arithmetic as quant_scalar, 8 lanes at a time. */
+static TAVX void quant_avx2(const float *x, size_t m, size_t K, size_t Kp, uint8_t *q, float *s, int32_t *z) {
+    for (size_t i = 0; i < m; i++) {
+        const float *r = x + i * K;
+        uint8_t *qr = q + i * Kp;
+        __m256 vlo = _mm256_setzero_ps(), vhi = _mm256_setzero_ps();
+        size_t k = 0;
+        for (; k + 8 <= K; k += 8) {
+            __m256 v = _mm256_loadu_ps(r + k);
+            vlo = _mm256_min_ps(vlo, v);
+            vhi = _mm256_max_ps(vhi, v);
+        }
+        float tl[8], th[8], lo = 0.0f, hi = 0.0f, inv;
+        _mm256_storeu_ps(tl, vlo);
+        _mm256_storeu_ps(th, vhi);
+        for (int l = 0; l < 8; l++) {
+            lo = tl[l] < lo ? tl[l] : lo;
+            hi = th[l] > hi ? th[l] : hi;
+        }
+        for (; k < K; k++) {
+            lo = r[k] < lo ? r[k] : lo;
+            hi = r[k] > hi ? r[k] : hi;
+        }
+        row_range(lo, hi, &s[i], &inv, &z[i]);
+        __m256 vi = _mm256_set1_ps(inv);
+        __m256i vz = _mm256_set1_epi32(z[i]);
+        for (k = 0; k + 32 <= K; k += 32) {
+            __m256i a = _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(r + k), vi)), vz);
+            __m256i b = _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(r + k + 8), vi)), vz);
+            __m256i c = _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(r + k + 16), vi)), vz);
+            __m256i d = _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(r + k + 24), vi)), vz);
+            /* saturating packs clamp to [0, 255] as quant1 does; they work
+            ** within 128-bit lanes, so the order is restored after */
+            __m256i v = _mm256_packus_epi16(_mm256_packs_epi32(a, b), _mm256_packs_epi32(c, d));
+            v = _mm256_permutevar8x32_epi32(v, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+            _mm256_storeu_si256((__m256i *)(void *)(qr + k), v);
+        }
+        for (; k < K; k++) qr[k] = quant1(r[k], inv, z[i]);
+        for (k = K; k < Kp; k++) qr[k] = 0;
+    }
+}
+
+static const ds__gemm_kernels g_avx2 = { "avx2", f32_avx2, i8_avx2, quant_avx2 };
+const ds__gemm_kernels *ds__gemm_kernels_avx2(void) {
+    unsigned f = ds__cpu_features();
+    return (f & DS_CPU_AVX2) && (f & DS_CPU_FMA) ? &g_avx2 : NULL;
+}
+
+/* ---- AVX-512 VNNI (256-bit, EVEX): vpdpbusd does the 4-term u8 x s8 dot
+** product and the int32 accumulate in one instruction, without the int16
+** intermediate, on the same packed layout. (Not run on the build host,
+** which has no AVX-512; t_model checks it against the twin where present.) */
+#define TVNNI DS_TARGET("avx2,fma,avx512f,avx512vl,avx512vnni")
+#define MADD_VNNI(acc, xb, w) _mm256_dpbusd_epi32((acc), (xb), (w))
+I8_TILE(vnni_tile1, TVNNI, MADD_VNNI, 1)
+I8_TILE(vnni_tile2, TVNNI, MADD_VNNI, 2)
+I8_TILE(vnni_tile3, TVNNI, MADD_VNNI, 3)
+I8_TILE(vnni_tile4, TVNNI, MADD_VNNI, 4)
+I8_TILE(vnni_tile5, TVNNI, MADD_VNNI, 5)
+I8_TILE(vnni_tile6, TVNNI, MADD_VNNI, 6)
+I8_DRIVER(i8_vnni, TVNNI, vnni_tile)
+
+static const ds__gemm_kernels g_vnni = { "avx512vnni", f32_avx2, i8_vnni, quant_avx2 };
+const ds__gemm_kernels *ds__gemm_kernels_vnni(void) {
+    unsigned f = ds__cpu_features(), need = DS_CPU_AVX2 | DS_CPU_FMA | DS_CPU_AVX512F | DS_CPU_AVX512VL |
+                                            DS_CPU_AVX512VNNI;
+    return (f & need) == need ? &g_vnni : NULL;
+}
+#else
+const ds__gemm_kernels *ds__gemm_kernels_avx2(void) { return NULL; }
+const ds__gemm_kernels *ds__gemm_kernels_vnni(void) { return NULL; }
+#endif
+
+const ds__gemm_kernels *ds__gemm_kernels_for(const ds_env *env) {
+    const ds__kernels *k = env ? env->kernels : NULL;
+    if (k != NULL && k->level < 1) return &g_scalar;
+    const ds__gemm_kernels *g = k == NULL || k->level >= 2 ? ds__gemm_kernels_vnni() : NULL;
+    if (g == NULL) g = ds__gemm_kernels_avx2();
+    return g ? g : &g_scalar;
+}

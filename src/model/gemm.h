@@ -1,0 +1,73 @@
+/* gemm.h -- the encoder's linear layers on weights packed once at load.
+**
+** A linear layer y[m, n] = x[m, K] · W[n, K]^T + b is where a BERT forward
+** pass spends ~75% of its time. General-purpose SGEMMs (OpenBLAS) re-pack W
+** on every call; here W is packed once, when the model is opened, into
+** panels of DS_GEMM_NR = 16 output columns, so a call only streams x and the
+** panels. A call computes any range of panels, which lets the forward pass
+** split a layer between threads by rows (many tokens) or by columns (few
+** tokens: each thread then reads only its share of the weights).
+**
+** Layouts (n padded up to a multiple of 16 with zero weights):
+**   f32:  panel p holds K rows of 16 floats: P[p][k][c] = W[16p + c][k].
+**   int8: K padded to Kp (a multiple of 4); panel p holds Kp/4 groups of
+**         16 columns x 4 consecutive k: Q[p][k/4][c][k%4] = Wq[16p + c][k].
+**         This is the order in which u8 x s8 multiply-add instructions
+**         (AVX2 vpmaddubsw + vpmaddwd, AVX-512 VNNI vpdpbusd) consume 4 k
+**         of one column per 32-bit lane, with x broadcast 4 bytes at a time.
+**
+** Int8 scheme (per output channel weights, per row activations):
+**   weights: symmetric, 7 bits, Wq in [-64, 64], W ~= ws[j] * Wq.
+**   rows:    asymmetric u8, xq in [0, 255], x ~= xs[i] * (xq - xz[i]).
+**   y[i][j] = (float)(sum_k xq*Wq - xz[i] * qsum[j]) * (xs[i] * ws[j]) + b[j]
+** 7-bit weights keep every AVX2 pair sum |2 * 255 * 64| below 2^15, so
+** vpmaddubsw never saturates (the same reason ONNX Runtime offers
+** "reduce_range" on CPUs without VNNI); the int32 sums are then exact and
+** every ISA gives bit-identical results.
+**
+** Thread: packing is done once; the GEMMs are pure functions of their
+** arguments and may run concurrently on disjoint outputs.
+*/
+#ifndef DS_MODEL_GEMM_H
+#define DS_MODEL_GEMM_H
+
+#include "ds_internal.h"
+
+#define DS_GEMM_NR 16
+#define DS_GEMM_WMAX 64                  /* int8 weight magnitude bound */
+
+typedef struct ds__pack {
+    size_t n, K;            /* outputs, inputs                             */
+    size_t Kp;              /* K rounded up to 4 (int8 row stride)        */
+    size_t panels;          /* ceil(n / 16)                                */
+    const float   *f;       /* f32 panels, or NULL                         */
+    const int8_t  *q;       /* int8 panels, or NULL                        */
+    const float   *ws;      /* [panels * 16] weight scales (0 in padding)  */
+    const int32_t *qsum;    /* [panels * 16] sum over k of Wq              */
+    const float   *bias;    /* [panels * 16] (0 in padding)                */
+} ds__pack;
+
+/* Bytes of one owned block holding the packed weights (int8 or f32). */
+size_t ds__pack_bytes(size_t n, size_t K, int int8);
+/* Packs W[n, K] and b[n] into mem (ds__pack_bytes, 64-byte aligned). */
+void ds__pack_init(ds__pack *p, void *mem, const float *W, const float *b, size_t n, size_t K, int int8);
+
+typedef struct ds__gemm_kernels {
+    const char *name;
+    /* y[i*n + j] = b[j] + sum_k x[i*K + k] W[j][k] for i < m and j in the
+    ** columns of panels [p0, p1) (clipped to n). */
+    void (*f32)(const float *x, size_t m, const ds__pack *W, size_t p0, size_t p1, float *y);
+    /* the int8 formula above, xq rows of W->Kp bytes */
+    void (*i8)(const uint8_t *xq, const float *xs, const int32_t *xz, size_t m, const ds__pack *W, size_t p0,
+               size_t p1, float *y);
+    /* rows x[m, K] to u8 rows of Kp bytes (padding 0), scales and zero
+    ** points; every variant gives identical bytes */
+    void (*quant)(const float *x, size_t m, size_t K, size_t Kp, uint8_t *q, float *s, int32_t *z);
+} ds__gemm_kernels;
+
+const ds__gemm_kernels *ds__gemm_kernels_for(const ds_env *env);
+const ds__gemm_kernels *ds__gemm_kernels_scalar(void);
+const ds__gemm_kernels *ds__gemm_kernels_avx2(void);    /* NULL without AVX2 + FMA */
+const ds__gemm_kernels *ds__gemm_kernels_vnni(void);    /* NULL without AVX-512 VL + VNNI */
+
+#endif
