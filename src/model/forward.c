@@ -174,12 +174,8 @@ static void attention(fwd *f, unsigned t, size_t l) {
     for (size_t item = t; item < f->n * nh; item += f->nt) {
         size_t s = item / nh, h = item % nh;
         size_t r = f->off[s], L = f->off[s + 1] - r;
-        const float *Q = f->q + r * H + h * d, *K = f->kk + r * H + h * d, *V = f->v + r * H + h * d;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)L, (int)L, (int)d, scale, Q, (int)H, K, (int)H,
-                    0.0f, S, (int)L);
-        for (size_t i = 0; i < L; i++) f->k->softmax(S + i * L, L);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)L, (int)d, (int)L, 1.0f, S, (int)L, V, (int)H,
-                    0.0f, f->ctx + r * H + h * d, (int)H);
+        f->k->attention(f->q + r * H + h * d, f->kk + r * H + h * d, f->v + r * H + h * d, L, d, H, scale,
+                        f->ctx + r * H + h * d, S);
     }
 }
 
@@ -378,7 +374,7 @@ ds_status ds__forward(const ds_encoder *enc, ds__head head, const int32_t *const
     /* by rows, below ~8 rows per thread the split costs more than it saves */
     if (!f.cols && (size_t)want > T / 8) want = (unsigned)DS_MAX((size_t)1, T / 8);
     if (head == DS_HEAD_SPLADE && (size_t)want < DS_MIN((size_t)env->n_threads, n)) want = (unsigned)DS_MIN((size_t)env->n_threads, n);
-    size_t scratch_per = DS_MAX(Lmax * Lmax, H);
+    size_t scratch_per = DS_MAX(ds__attention_scratch(Lmax, H / c->n_heads), H);
     if (head == DS_HEAD_SPLADE) scratch_per = DS_MAX(scratch_per, (size_t)SPLADE_CHUNK * c->vocab_size);
     f.scratch_per = scratch_per;
     /* one allocation for all activations: T*(6H + F) + per-thread scratch */

@@ -60,8 +60,33 @@ static void linear_nt_scalar(const float *x, size_t m, size_t K, const float *W,
         }
 }
 
+/* Tiles of ATT_R query rows; K^T is packed with rows padded to 16. */
+#define ATT_R 6
+size_t ds__attention_scratch(size_t L, size_t d) {
+    size_t Lp = (size_t)ds__align_up(L, 16);
+    return (d + ATT_R) * Lp + 16;   /* + 16: room to align K^T to 64 bytes */
+}
+
+static void attention_scalar(const float *Q, const float *K, const float *V, size_t L, size_t d, size_t ld,
+                             float scale, float *out, float *scratch) {
+    float *S = scratch;
+    for (size_t i = 0; i < L; i++) {
+        for (size_t j = 0; j < L; j++) {
+            float acc = 0.0f;
+            for (size_t c = 0; c < d; c++) acc += Q[i * ld + c] * K[j * ld + c];
+            S[j] = acc * scale;
+        }
+        softmax_scalar(S, L);
+        for (size_t c = 0; c < d; c++) {
+            float acc = 0.0f;
+            for (size_t j = 0; j < L; j++) acc += S[j] * V[j * ld + c];
+            out[i * ld + c] = acc;
+        }
+    }
+}
+
 static const model_kernels k_scalar = { "scalar", gelu_scalar, gelu_tanh_scalar, softmax_scalar, layernorm_scalar,
-                                        linear_nt_scalar };
+                                        linear_nt_scalar, attention_scalar };
 const model_kernels *ds__model_kernels_scalar(void) { return &k_scalar; }
 
 /* ---- AVX2 + FMA ----------------------------------------------------------
@@ -218,8 +243,94 @@ static TAVX void linear_nt_avx2(const float *x, size_t m, size_t K, const float 
     }
 }
 
+/* Attention in tiles of ATT_R query rows: S = Q K^T for the tile (K^T packed
+** once per call, so scores are 6 x 16 register tiles of broadcast-FMA),
+** softmax without its final division, then out = S V in 6 x 16 tiles with
+** each row scaled by 1 / sum at the store. The tile's scores stay in L1;
+** rows past L repeat the last query row and are never stored. */
+#define ATT_STEP(LOAD0, LOAD1)                                                                            \
+    for (size_t k = 0; k < kn; k++) {                                                                     \
+        __m256 b0 = LOAD0, b1 = LOAD1;                                                                    \
+        _Pragma("GCC unroll 6") for (int r = 0; r < ATT_R; r++) {                                         \
+            __m256 av = _mm256_broadcast_ss(a[r] + k);                                                    \
+            c0[r] = _mm256_fmadd_ps(av, b0, c0[r]);                                                       \
+            c1[r] = _mm256_fmadd_ps(av, b1, c1[r]);                                                       \
+        }                                                                                                 \
+    }
+/* dst[r][0..nc) = mul[r] * sum_k a[r][k] B[k][0..nc) for r < rows, nc <= 16. */
+static TAVX void att_tile(const float *const a[ATT_R], const float *B, size_t ldb, size_t kn, size_t nc,
+                          const float mul[ATT_R], float *dst, size_t ldd, size_t rows) {
+    __m256 c0[ATT_R], c1[ATT_R];
+    _Pragma("GCC unroll 6") for (int r = 0; r < ATT_R; r++) c0[r] = c1[r] = _mm256_setzero_ps();
+    if (nc >= 16) {
+        ATT_STEP(_mm256_loadu_ps(B + k * ldb), _mm256_loadu_ps(B + k * ldb + 8))
+    } else {
+        __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)nc), lane);
+        __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)nc - 8), lane);
+        ATT_STEP(_mm256_maskload_ps(B + k * ldb, m0), _mm256_maskload_ps(B + k * ldb + 8, m1))
+    }
+    _Pragma("GCC unroll 6") for (int r = 0; r < ATT_R; r++) {
+        if ((size_t)r >= rows) break;
+        __m256 vm = _mm256_set1_ps(mul[r]);
+        float *d = dst + (size_t)r * ldd;
+        if (nc >= 16) {
+            _mm256_storeu_ps(d, _mm256_mul_ps(c0[r], vm));
+            _mm256_storeu_ps(d + 8, _mm256_mul_ps(c1[r], vm));
+        } else {
+            float tmp[16];
+            _mm256_storeu_ps(tmp, _mm256_mul_ps(c0[r], vm));
+            _mm256_storeu_ps(tmp + 8, _mm256_mul_ps(c1[r], vm));
+            memcpy(d, tmp, nc * sizeof *tmp);
+        }
+    }
+}
+
+static TAVX void attention_avx2(const float *Q, const float *K, const float *V, size_t L, size_t d, size_t ld,
+                                float scale, float *out, float *scratch) {
+    size_t Lp = (size_t)ds__align_up(L, 16);
+    float *Kt = (float *)(uintptr_t)ds__align_up((uintptr_t)scratch, 64), *S = Kt + d * Lp;
+    for (size_t c = 0; c < d; c++) {
+        for (size_t j = 0; j < L; j++) Kt[c * Lp + j] = K[j * ld + c];
+        for (size_t j = L; j < Lp; j++) Kt[c * Lp + j] = 0.0f;
+    }
+    for (size_t i0 = 0; i0 < L; i0 += ATT_R) {
+        const float *a[ATT_R];
+        float inv[ATT_R], sc[ATT_R];
+        for (int r = 0; r < ATT_R; r++) {
+            a[r] = Q + DS_MIN(i0 + (size_t)r, L - 1) * ld;
+            sc[r] = scale;
+        }
+        for (size_t j0 = 0; j0 < Lp; j0 += 16) att_tile(a, Kt + j0, Lp, d, 16, sc, S + j0, Lp, ATT_R);
+        for (int r = 0; r < ATT_R; r++) {
+            float *row = S + (size_t)r * Lp;
+            __m256 vmax = _mm256_set1_ps(-INFINITY);
+            size_t j = 0;
+            for (; j + 8 <= L; j += 8) vmax = _mm256_max_ps(vmax, _mm256_loadu_ps(row + j));
+            float mx = -INFINITY, t[8];
+            _mm256_storeu_ps(t, vmax);
+            for (int l = 0; l < 8; l++) mx = t[l] > mx ? t[l] : mx;
+            for (; j < L; j++) mx = row[j] > mx ? row[j] : mx;
+            vmax = _mm256_set1_ps(mx);
+            __m256 sum = _mm256_setzero_ps();
+            for (j = 0; j + 8 <= L; j += 8) {
+                __m256 e = exp256(_mm256_sub_ps(_mm256_loadu_ps(row + j), vmax));
+                _mm256_storeu_ps(row + j, e);
+                sum = _mm256_add_ps(sum, e);
+            }
+            float s = hsum256(sum);
+            for (; j < L; j++) { row[j] = expf(row[j] - mx); s += row[j]; }
+            inv[r] = 1.0f / s;
+        }
+        const float *srow[ATT_R];
+        for (int r = 0; r < ATT_R; r++) srow[r] = S + (size_t)r * Lp;
+        for (size_t c = 0; c < d; c += 16)
+            att_tile(srow, V + c, ld, L, DS_MIN((size_t)16, d - c), inv, out + i0 * ld + c, ld, DS_MIN((size_t)ATT_R, L - i0));
+    }
+}
+
 static const model_kernels k_avx2 = { "avx2", gelu_avx2, gelu_tanh_scalar, softmax_avx2, layernorm_avx2,
-                                      linear_nt_avx2 };
+                                      linear_nt_avx2, attention_avx2 };
 const model_kernels *ds__model_kernels_avx2(void) {
     unsigned f = ds__cpu_features();
     return (f & DS_CPU_AVX2) && (f & DS_CPU_FMA) ? &k_avx2 : NULL;

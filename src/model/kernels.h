@@ -20,7 +20,16 @@ typedef struct model_kernels {
     ** Used for few rows of the heads (pooler, SPLADE transform), where
     ** OpenBLAS would spend its time re-packing W; layers use gemm.h. */
     void (*linear_nt)(const float *x, size_t m, size_t K, const float *W, const float *b, size_t n, float *y);
+    /* Attention of one (sequence, head): for i < L,
+    **   out[i] = sum_j softmax_j(scale * Q[i] . K[j]) V[j]
+    ** Q, K, V and out rows hold d floats, ld floats apart; scratch holds at
+    ** least ds__attention_scratch(L, d) floats. */
+    void (*attention)(const float *Q, const float *K, const float *V, size_t L, size_t d, size_t ld, float scale,
+                      float *out, float *scratch);
 } model_kernels;
+
+/* Floats of scratch one attention call needs. */
+size_t ds__attention_scratch(size_t L, size_t d);
 
 const model_kernels *ds__model_kernels(const ds_env *env);
 const model_kernels *ds__model_kernels_scalar(void);

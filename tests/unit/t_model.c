@@ -207,12 +207,22 @@ TEST(model_parity_splade) {
     const cJSON *ref = jget(m, "vectors");
     ASSERT_EQ_U64(cJSON_GetArraySize(ref), s.n);
     double maxd = 0;
+    size_t nnz_off = 0;
     for (size_t i = 0; i < s.n; i++) {
         const cJSON *r = cJSON_GetArrayItem(ref, (int)i);
         size_t nnz = (size_t)jget(r, "nnz")->valuedouble;
         double l1 = jget(r, "l1")->valuedouble, ours_l1 = 0;
         for (size_t j = 0; j < v[i].nnz; j++) ours_l1 += v[i].values[j];
-        if (v[i].nnz != nnz) FAIL("splade text %zu: nnz %zu vs %zu", i, v[i].nnz, nnz);
+        /* A logit within rounding of 0 may land on either side of the
+        ** relu: nnz may differ by such terms only, whose weight log1p(x)
+        ** ~ x is then below 1e-6 (l1 below checks the mass). */
+        size_t tiny = 0;
+        for (size_t j = 0; j < v[i].nnz; j++) tiny += v[i].values[j] < 1e-6f;
+        if (v[i].nnz != nnz) {
+            nnz_off++;
+            if (v[i].nnz > nnz + tiny || nnz > v[i].nnz + 2)
+                FAIL("splade text %zu: nnz %zu vs %zu (%zu below 1e-6)", i, v[i].nnz, nnz, tiny);
+        }
         if (fabs(ours_l1 - l1) > 1e-4 * fabs(l1) + 1e-3) FAIL("splade text %zu: l1 %.6f vs %.6f", i, ours_l1, l1);
         /* our top 64 by weight */
         float (*pairs)[2] = malloc(v[i].nnz * sizeof *pairs);
@@ -238,7 +248,7 @@ TEST(model_parity_splade) {
         }
         free(pairs);
     }
-    printf("    splade: %zu texts, top-64 max abs diff %.2e\n", s.n, maxd);
+    printf("    splade: %zu texts, top-64 max abs diff %.2e, nnz off by sub-1e-6 terms in %zu\n", s.n, maxd, nnz_off);
     ds_sparse_vec_free(v, s.n);
     free(v);
     id_set_free(&s);
@@ -364,6 +374,25 @@ TEST(model_kernels_match_scalar) {
         for (size_t i = 0; i < n; i++) ASSERT_NEAR_F32(b[i], a[i], 1e-4);
         free(a); free(b); free(g); free(bb);
     }
+    /* attention: query-tile tails (6 rows), key tails (16), head widths
+    ** that are not a multiple of 16, rows ld apart */
+    static const size_t Ls[] = { 1, 2, 6, 7, 16, 17, 130 }, ds_[] = { 1, 8, 24, 32, 64 };
+    for (size_t a = 0; a < DS_ARRAY_LEN(Ls); a++)
+        for (size_t c = 0; c < DS_ARRAY_LEN(ds_); c++) {
+            size_t L = Ls[a], d = ds_[c], ld = 3 * d + 5;
+            float *q = malloc(L * ld * sizeof *q), *k = malloc(L * ld * sizeof *k), *v = malloc(L * ld * sizeof *v);
+            float *o1 = calloc(L * ld, sizeof *o1), *o2 = calloc(L * ld, sizeof *o2);
+            float *sc1 = malloc(ds__attention_scratch(L, d) * sizeof *sc1), *sc2 = malloc(ds__attention_scratch(L, d) * sizeof *sc2);
+            for (size_t i = 0; i < L * ld; i++) { q[i] = 2 * frand(&seed); k[i] = 2 * frand(&seed); v[i] = frand(&seed); }
+            sc->attention(q, k, v, L, d, ld, 0.3f, o1, sc1);
+            av->attention(q, k, v, L, d, ld, 0.3f, o2, sc2);
+            for (size_t i = 0; i < L; i++)
+                for (size_t j = 0; j < ld; j++) {
+                    if (j < d) ASSERT_NEAR_F32(o2[i * ld + j], o1[i * ld + j], 1e-5);
+                    else ASSERT(o2[i * ld + j] == 0.0f);   /* nothing outside the head is written */
+                }
+            free(q); free(k); free(v); free(o1); free(o2); free(sc1); free(sc2);
+        }
     /* linear_nt over awkward shapes (row, column and K tails) */
     static const size_t ms[] = { 1, 3, 4, 5, 9 }, ks[] = { 1, 7, 8, 9, 64, 385 }, nns[] = { 1, 2, 3, 4, 7, 31 };
     for (size_t a = 0; a < DS_ARRAY_LEN(ms); a++)
