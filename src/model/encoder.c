@@ -22,6 +22,8 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 void ds_encoder_opts_init(ds_encoder_opts *o) {
     memset(o, 0, sizeof *o);
@@ -171,6 +173,18 @@ static ds_status bind_all(ds_encoder *enc) {
     return DS_OK;
 }
 
+/* The packed copy is the only one the forward pass reads, so the mapped
+** pages of the original are handed back to the kernel (they are clean file
+** pages: touching them again would simply re-read the file). Keeps the
+** resident size at one copy of the weights. */
+static void release_mapped(ds_encoder *enc, const void *p, size_t bytes) {
+    const char *map = enc->st.map, *a = p;
+    if (map == NULL || a < map || a + bytes > map + enc->st.map_len) return;
+    uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t lo = ((uintptr_t)a + pg - 1) & ~(pg - 1), hi = ((uintptr_t)a + bytes) & ~(pg - 1);
+    if (hi > lo) (void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
 /* Packs one linear layer (gemm.h) into an owned block. */
 static ds_status pack_weight(ds_encoder *enc, const float *W, const float *b, size_t n, size_t K, ds__pack *p) {
     size_t bytes = ds__pack_bytes(n, K, enc->int8), floats = bytes / sizeof(float);
@@ -181,6 +195,7 @@ static ds_status pack_weight(ds_encoder *enc, const float *W, const float *b, si
         return DS_ERR_NOMEM;
     }
     ds__pack_init(p, blk, W, b, n, K, enc->int8);
+    release_mapped(enc, W, n * K * sizeof *W);
     return DS_OK;
 }
 

@@ -145,16 +145,16 @@ static lin_in lin_input(const fwd *f, unsigned t, const float *x, size_t K) {
     return in;
 }
 
-/* y = in · W^T + b over this thread's rows (rows mode) or columns. */
-static void layer_linear(const fwd *f, unsigned t, const lin_in *in, const ds__pack *W, float *y) {
+/* y = act(in · W^T + b) over this thread's rows (rows mode) or columns. */
+static void layer_linear(const fwd *f, unsigned t, const lin_in *in, const ds__pack *W, int act, float *y) {
     size_t p0 = 0, p1 = W->panels;
     if (f->cols) {
         p0 = W->panels * t / f->nt;
         p1 = W->panels * (t + 1) / f->nt;
     }
     if (in->m == 0 || p0 == p1) return;
-    if (f->enc->int8) f->g->i8(in->q, in->s, in->z, in->m, W, p0, p1, y + in->r0 * W->n);
-    else f->g->f32(in->x + in->r0 * W->K, in->m, W, p0, p1, y + in->r0 * W->n);
+    if (f->enc->int8) f->g->i8(in->q, in->s, in->z, in->m, W, p0, p1, act, y + in->r0 * W->n);
+    else f->g->f32(in->x + in->r0 * W->K, in->m, W, p0, p1, act, y + in->r0 * W->n);
 }
 
 static void act_rows(const fwd *f, float *p, size_t n) {
@@ -266,15 +266,15 @@ static void run(fwd *f, unsigned t) {
     for (size_t l = 0; l < c->n_layers; l++) {
         const ds__layer_w *L = &w->layers[l];
         lin_in in = lin_input(f, t, f->x, H);
-        layer_linear(f, t, &in, &L->pq, f->q);
-        layer_linear(f, t, &in, &L->pk, f->kk);
-        layer_linear(f, t, &in, &L->pv, f->v);
+        layer_linear(f, t, &in, &L->pq, DS_GEMM_ACT_NONE, f->q);
+        layer_linear(f, t, &in, &L->pk, DS_GEMM_ACT_NONE, f->kk);
+        layer_linear(f, t, &in, &L->pv, DS_GEMM_ACT_NONE, f->v);
         barrier(f);
         attention(f, t, l);
         barrier(f);
         /* a = LN1(x + Wo ctx) */
         in = lin_input(f, t, f->ctx, H);
-        layer_linear(f, t, &in, &L->pao, f->tmp);
+        layer_linear(f, t, &in, &L->pao, DS_GEMM_ACT_NONE, f->tmp);
         if (f->cols) barrier(f);
         for (size_t r = r0; r < r1; r++) {
             float *xr = f->x + r * H;
@@ -285,17 +285,22 @@ static void run(fwd *f, unsigned t) {
         if (f->cols) barrier(f);
         /* x = LN2(a + W2 act(W1 a)) */
         in = lin_input(f, t, f->x, H);
-        layer_linear(f, t, &in, &L->pi, f->ffn);
-        if (f->cols) {
-            size_t j0 = L->pi.panels * t / f->nt * DS_GEMM_NR, j1 = L->pi.panels * (t + 1) / f->nt * DS_GEMM_NR;
-            j1 = DS_MIN(j1, F);
-            for (size_t r = 0; j0 < j1 && r < f->T; r++) act_rows(f, f->ffn + r * F + j0, j1 - j0);
-            barrier(f);
-        } else {
-            act_rows(f, f->ffn + r0 * F, m * F);
+        /* GELU and ReLU run in the GEMM's epilogue; the tanh GELU after it */
+        int fused = c->act == DS_ACT_GELU ? DS_GEMM_ACT_GELU : c->act == DS_ACT_RELU ? DS_GEMM_ACT_RELU
+                                                                                     : DS_GEMM_ACT_NONE;
+        layer_linear(f, t, &in, &L->pi, fused, f->ffn);
+        if (fused == DS_GEMM_ACT_NONE) {
+            if (f->cols) {
+                size_t j0 = L->pi.panels * t / f->nt * DS_GEMM_NR, j1 = L->pi.panels * (t + 1) / f->nt * DS_GEMM_NR;
+                j1 = DS_MIN(j1, F);
+                for (size_t r = 0; j0 < j1 && r < f->T; r++) act_rows(f, f->ffn + r * F + j0, j1 - j0);
+            } else {
+                act_rows(f, f->ffn + r0 * F, m * F);
+            }
         }
+        if (f->cols) barrier(f);
         in = lin_input(f, t, f->ffn, F);
-        layer_linear(f, t, &in, &L->po, f->tmp);
+        layer_linear(f, t, &in, &L->po, DS_GEMM_ACT_NONE, f->tmp);
         if (f->cols) barrier(f);
         for (size_t r = r0; r < r1; r++) {
             float *xr = f->x + r * H;

@@ -7,6 +7,7 @@
 ** kernels differ from the twin only in summation order.
 */
 #include "model/gemm.h"
+#include "model/vmath.h"
 #include "simd/simd.h"
 
 #include <math.h>
@@ -70,14 +71,20 @@ void ds__pack_init(ds__pack *p, void *mem, const float *W, const float *b, size_
 }
 
 /* ---- scalar twins -------------------------------------------------------- */
-static void f32_scalar(const float *x, size_t m, const ds__pack *W, size_t p0, size_t p1, float *y) {
+static inline float act1(float v, int act) {
+    if (act == DS_GEMM_ACT_GELU) return ds__gelu1(v);
+    if (act == DS_GEMM_ACT_RELU) return v > 0.0f ? v : 0.0f;
+    return v;
+}
+
+static void f32_scalar(const float *x, size_t m, const ds__pack *W, size_t p0, size_t p1, int act, float *y) {
     size_t K = W->K, n = W->n;
     for (size_t i = 0; i < m; i++)
         for (size_t j = p0 * DS_GEMM_NR; j < n && j < p1 * DS_GEMM_NR; j++) {
             const float *col = W->f + (j / DS_GEMM_NR) * K * DS_GEMM_NR + j % DS_GEMM_NR;
             float acc = 0.0f;
             for (size_t k = 0; k < K; k++) acc += x[i * K + k] * col[k * DS_GEMM_NR];
-            y[i * n + j] = acc + W->bias[j];
+            y[i * n + j] = act1(acc + W->bias[j], act);
         }
 }
 
@@ -87,14 +94,14 @@ static inline float i8_epilogue(int32_t acc, int32_t z, const ds__pack *W, float
 }
 
 static void i8_scalar(const uint8_t *xq, const float *xs, const int32_t *xz, size_t m, const ds__pack *W, size_t p0,
-                      size_t p1, float *y) {
+                      size_t p1, int act, float *y) {
     size_t Kp = W->Kp, n = W->n;
     for (size_t i = 0; i < m; i++)
         for (size_t j = p0 * DS_GEMM_NR; j < n && j < p1 * DS_GEMM_NR; j++) {
             const int8_t *col = W->q + (j / DS_GEMM_NR) * Kp * DS_GEMM_NR + (j % DS_GEMM_NR) * 4;
             int32_t acc = 0;
             for (size_t k = 0; k < Kp; k++) acc += (int32_t)xq[i * Kp + k] * col[(k / 4) * 4 * DS_GEMM_NR + k % 4];
-            y[i * n + j] = i8_epilogue(acc, xz[i], W, xs[i], j);
+            y[i * n + j] = act1(i8_epilogue(acc, xz[i], W, xs[i], j), act);
         }
 }
 
@@ -148,10 +155,17 @@ const ds__gemm_kernels *ds__gemm_kernels_scalar(void) { return &g_scalar; }
 #define KC 384
 #define MC 48          /* a multiple of 6 */
 
-/* A is a packed micro-panel: kc steps of 6 floats (rows beyond R unused). */
+static inline TAVX __m256 act256(__m256 v, int act) {
+    if (act == DS_GEMM_ACT_GELU) return ds__gelu256(v);
+    if (act == DS_GEMM_ACT_RELU) return _mm256_max_ps(v, _mm256_setzero_ps());
+    return v;
+}
+
+/* A is a packed micro-panel: kc steps of 6 floats (rows beyond R unused);
+** act is applied only on the last block of k (pass DS_GEMM_ACT_NONE before). */
 #define F32_TILE(R)                                                                                       \
     static TAVX void f32_tile##R(const float *A, const float *P, size_t kc, float *C, size_t ldc,         \
-                                 size_t nr, int first, const float *bias) {                              \
+                                 size_t nr, int first, const float *bias, int act) {                     \
         __m256 c0[R], c1[R];                                                                              \
         _Pragma("GCC unroll 6") for (int r = 0; r < R; r++) c0[r] = c1[r] = _mm256_setzero_ps();          \
         for (size_t k = 0; k < kc; k++) {                                                                 \
@@ -167,13 +181,16 @@ const ds__gemm_kernels *ds__gemm_kernels_scalar(void) { return &g_scalar; }
             if (nr == DS_GEMM_NR) {                                                                       \
                 __m256 a0 = first ? _mm256_loadu_ps(bias) : _mm256_loadu_ps(cr);                          \
                 __m256 a1 = first ? _mm256_loadu_ps(bias + 8) : _mm256_loadu_ps(cr + 8);                  \
-                _mm256_storeu_ps(cr, _mm256_add_ps(c0[r], a0));                                           \
-                _mm256_storeu_ps(cr + 8, _mm256_add_ps(c1[r], a1));                                       \
+                _mm256_storeu_ps(cr, act256(_mm256_add_ps(c0[r], a0), act));                              \
+                _mm256_storeu_ps(cr + 8, act256(_mm256_add_ps(c1[r], a1), act));                          \
             } else {                                                                                      \
                 float t[DS_GEMM_NR];                                                                      \
                 _mm256_storeu_ps(t, c0[r]);                                                               \
                 _mm256_storeu_ps(t + 8, c1[r]);                                                           \
-                for (size_t j = 0; j < nr; j++) cr[j] = t[j] + (first ? bias[j] : cr[j]);                 \
+                for (size_t j = 0; j < nr; j++) t[j] += first ? bias[j] : cr[j];                          \
+                _mm256_storeu_ps(t, act256(_mm256_loadu_ps(t), act));                                     \
+                _mm256_storeu_ps(t + 8, act256(_mm256_loadu_ps(t + 8), act));                             \
+                for (size_t j = 0; j < nr; j++) cr[j] = t[j];                                             \
             }                                                                                             \
         }                                                                                                 \
     }
@@ -196,7 +213,7 @@ static void pack_a(const float *x, size_t K, size_t i0, size_t i1, size_t k0, si
     }
 }
 
-static TAVX void f32_avx2(const float *x, size_t m, const ds__pack *W, size_t p0, size_t p1, float *y) {
+static TAVX void f32_avx2(const float *x, size_t m, const ds__pack *W, size_t p0, size_t p1, int act, float *y) {
     size_t K = W->K, n = W->n;
     float Ap[MC * KC] __attribute__((aligned(64)));
     p1 = DS_MIN(p1, W->panels);
@@ -210,17 +227,17 @@ static TAVX void f32_avx2(const float *x, size_t m, const ds__pack *W, size_t p0
                 const float *P = W->f + (p * K + k0) * DS_GEMM_NR;
                 size_t c = p * DS_GEMM_NR, nr = DS_MIN((size_t)DS_GEMM_NR, n - c);
                 const float *bias = W->bias + c;
-                int first = k0 == 0;
+                int first = k0 == 0, a = k0 + kc == K ? act : DS_GEMM_ACT_NONE;
                 const float *A = Ap;
                 size_t i = i0;
-                for (; i + 6 <= i1; i += 6, A += kc * 6) f32_tile6(A, P, kc, y + i * n + c, n, nr, first, bias);
+                for (; i + 6 <= i1; i += 6, A += kc * 6) f32_tile6(A, P, kc, y + i * n + c, n, nr, first, bias, a);
                 float *C = y + i * n + c;
                 switch (i1 - i) {
-                case 5: f32_tile5(A, P, kc, C, n, nr, first, bias); break;
-                case 4: f32_tile4(A, P, kc, C, n, nr, first, bias); break;
-                case 3: f32_tile3(A, P, kc, C, n, nr, first, bias); break;
-                case 2: f32_tile2(A, P, kc, C, n, nr, first, bias); break;
-                case 1: f32_tile1(A, P, kc, C, n, nr, first, bias); break;
+                case 5: f32_tile5(A, P, kc, C, n, nr, first, bias, a); break;
+                case 4: f32_tile4(A, P, kc, C, n, nr, first, bias, a); break;
+                case 3: f32_tile3(A, P, kc, C, n, nr, first, bias, a); break;
+                case 2: f32_tile2(A, P, kc, C, n, nr, first, bias, a); break;
+                case 1: f32_tile1(A, P, kc, C, n, nr, first, bias, a); break;
                 default: break;
                 }
             }
@@ -230,11 +247,11 @@ static TAVX void f32_avx2(const float *x, size_t m, const ds__pack *W, size_t p0
 
 /* The int8 epilogue for 8 columns: the same operations as i8_epilogue. */
 static inline TAVX void i8_store8(__m256i acc, int32_t z, float xs, const ds__pack *W, size_t j, size_t nr,
-                                  float *out) {
+                                  int act, float *out) {
     __m256i v = _mm256_sub_epi32(acc, _mm256_mullo_epi32(_mm256_set1_epi32(z),
                                                          _mm256_loadu_si256((const __m256i *)(const void *)(W->qsum + j))));
     __m256 s = _mm256_mul_ps(_mm256_set1_ps(xs), _mm256_loadu_ps(W->ws + j));
-    __m256 r = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(v), s), _mm256_loadu_ps(W->bias + j));
+    __m256 r = act256(_mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(v), s), _mm256_loadu_ps(W->bias + j)), act);
     if (nr >= 8) {
         _mm256_storeu_ps(out, r);
     } else {
@@ -254,7 +271,7 @@ static inline TAVX __m256i bcast4(const uint8_t *p) {
 #define I8_TILE(NAME, TARGET, MADD, R)                                                                    \
     static TARGET void NAME(const uint8_t *xq, size_t ldx, const int8_t *Q, size_t groups,                \
                             const float *xs, const int32_t *xz, const ds__pack *W, size_t j, size_t nr,    \
-                            float *y, size_t ldy) {                                                        \
+                            int act, float *y, size_t ldy) {                                               \
         __m256i a0[R], a1[R];                                                                             \
         const __m256i ones = _mm256_set1_epi16(1);                                                        \
         (void)ones;                                                                                       \
@@ -269,8 +286,8 @@ static inline TAVX __m256i bcast4(const uint8_t *p) {
             }                                                                                             \
         }                                                                                                 \
         _Pragma("GCC unroll 6") for (int r = 0; r < R; r++) {                                             \
-            i8_store8(a0[r], xz[r], xs[r], W, j, nr, y + (size_t)r * ldy);                                \
-            if (nr > 8) i8_store8(a1[r], xz[r], xs[r], W, j + 8, nr - 8, y + (size_t)r * ldy + 8);        \
+            i8_store8(a0[r], xz[r], xs[r], W, j, nr, act, y + (size_t)r * ldy);                           \
+            if (nr > 8) i8_store8(a1[r], xz[r], xs[r], W, j + 8, nr - 8, act, y + (size_t)r * ldy + 8);   \
         }                                                                                                 \
     }
 
@@ -278,7 +295,7 @@ static inline TAVX __m256i bcast4(const uint8_t *p) {
 
 #define I8_DRIVER(NAME, TARGET, TILE)                                                                     \
     static TARGET void NAME(const uint8_t *xq, const float *xs, const int32_t *xz, size_t m,             \
-                            const ds__pack *W, size_t p0, size_t p1, float *y) {                          \
+                            const ds__pack *W, size_t p0, size_t p1, int act, float *y) {                 \
         size_t Kp = W->Kp, n = W->n, groups = Kp / 4;                                                     \
         p1 = DS_MIN(p1, W->panels);                                                                       \
         for (size_t i0 = 0; i0 < m; i0 += MC) {                                                           \
@@ -288,15 +305,15 @@ static inline TAVX __m256i bcast4(const uint8_t *p) {
                 size_t j = p * DS_GEMM_NR, nr = DS_MIN((size_t)DS_GEMM_NR, n - j);                        \
                 size_t i = i0;                                                                            \
                 for (; i + 6 <= i1; i += 6)                                                               \
-                    TILE##6(xq + i * Kp, Kp, Q, groups, xs + i, xz + i, W, j, nr, y + i * n + j, n);       \
+                    TILE##6(xq + i * Kp, Kp, Q, groups, xs + i, xz + i, W, j, nr, act, y + i * n + j, n);       \
                 const uint8_t *A = xq + i * Kp;                                                           \
                 float *C = y + i * n + j;                                                                 \
                 switch (i1 - i) {                                                                         \
-                case 5: TILE##5(A, Kp, Q, groups, xs + i, xz + i, W, j, nr, C, n); break;                 \
-                case 4: TILE##4(A, Kp, Q, groups, xs + i, xz + i, W, j, nr, C, n); break;                 \
-                case 3: TILE##3(A, Kp, Q, groups, xs + i, xz + i, W, j, nr, C, n); break;                 \
-                case 2: TILE##2(A, Kp, Q, groups, xs + i, xz + i, W, j, nr, C, n); break;                 \
-                case 1: TILE##1(A, Kp, Q, groups, xs + i, xz + i, W, j, nr, C, n); break;                 \
+                case 5: TILE##5(A, Kp, Q, groups, xs + i, xz + i, W, j, nr, act, C, n); break;                 \
+                case 4: TILE##4(A, Kp, Q, groups, xs + i, xz + i, W, j, nr, act, C, n); break;                 \
+                case 3: TILE##3(A, Kp, Q, groups, xs + i, xz + i, W, j, nr, act, C, n); break;                 \
+                case 2: TILE##2(A, Kp, Q, groups, xs + i, xz + i, W, j, nr, act, C, n); break;                 \
+                case 1: TILE##1(A, Kp, Q, groups, xs + i, xz + i, W, j, nr, act, C, n); break;                 \
                 default: break;                                                                           \
                 }                                                                                         \
             }                                                                                             \

@@ -12,6 +12,7 @@
 ** Thread: pure functions.
 */
 #include "model/kernels.h"
+#include "model/vmath.h"
 #include "simd/simd.h"
 
 #include <math.h>
@@ -19,7 +20,7 @@
 
 /* ---- scalar twins ------------------------------------------------------- */
 static void gelu_scalar(float *x, size_t n) {
-    for (size_t i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
+    for (size_t i = 0; i < n; i++) x[i] = ds__gelu1(x[i]);
 }
 
 static void gelu_tanh_scalar(float *x, size_t n) {
@@ -94,55 +95,15 @@ const model_kernels *ds__model_kernels_scalar(void) { return &k_scalar; }
 ** machine has AVX2 but not AVX-512, so the vector kernels are written for
 ** what can be tested here.) */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(DS_NO_SIMD)
-#include <immintrin.h>
 #define TAVX DS_TARGET("avx2,fma")
-
-static inline TAVX __m256 exp256(__m256 x) {
-    x = _mm256_max_ps(_mm256_min_ps(x, _mm256_set1_ps(88.3f)), _mm256_set1_ps(-87.3f));
-    __m256 k = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(k, _mm256_set1_ps(0.693359375f), x);       /* ln2 split in two: */
-    r = _mm256_fnmadd_ps(k, _mm256_set1_ps(-2.12194440e-4f), r);           /* exact k*hi, small lo */
-    __m256 p = _mm256_set1_ps(1.0f / 5040);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 720));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    /* 2^k: k in [-126, 128] after the clamp; build the exponent bits. 2^128
-    ** would overflow the field, so scale by 2^(k-1) twice. */
-    __m256i ki = _mm256_cvtps_epi32(k);
-    __m256i h = _mm256_srai_epi32(ki, 1);
-    __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(h, _mm256_set1_epi32(127)), 23));
-    __m256 s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_sub_epi32(ki, h), _mm256_set1_epi32(127)), 23));
-    return _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
-}
-
-static inline TAVX __m256 gelu256(__m256 x) {
-    __m256 z = _mm256_mul_ps(x, _mm256_set1_ps(0.70710678118654752f));
-    __m256 az = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), z);
-    __m256 t = _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_fmadd_ps(az, _mm256_set1_ps(0.3275911f), _mm256_set1_ps(1.0f)));
-    __m256 p = _mm256_set1_ps(1.061405429f);
-    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-1.453152027f));
-    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.421413741f));
-    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-0.284496736f));
-    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.254829592f));
-    p = _mm256_mul_ps(p, t);
-    __m256 q = _mm256_mul_ps(p, exp256(_mm256_mul_ps(_mm256_sub_ps(_mm256_setzero_ps(), az), az))); /* erfc(|z|) */
-    __m256 neg = _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ);
-    __m256 onep = _mm256_blendv_ps(_mm256_sub_ps(_mm256_set1_ps(2.0f), q), q, neg);          /* 1 + erf(z) */
-    return _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), x), onep);
-}
 
 static TAVX void gelu_avx2(float *x, size_t n) {
     size_t i = 0;
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, gelu256(_mm256_loadu_ps(x + i)));
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, ds__gelu256(_mm256_loadu_ps(x + i)));
     if (i < n) {
         float tmp[8] = { 0 };
         memcpy(tmp, x + i, (n - i) * sizeof *x);
-        _mm256_storeu_ps(tmp, gelu256(_mm256_loadu_ps(tmp)));
+        _mm256_storeu_ps(tmp, ds__gelu256(_mm256_loadu_ps(tmp)));
         memcpy(x + i, tmp, (n - i) * sizeof *x);
     }
 }
@@ -160,7 +121,7 @@ static TAVX void softmax_avx2(float *x, size_t n) {
     __m256 vmax = _mm256_set1_ps(mx), sum = _mm256_setzero_ps();
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
-        __m256 e = exp256(_mm256_sub_ps(_mm256_loadu_ps(x + i), vmax));
+        __m256 e = ds__exp256(_mm256_sub_ps(_mm256_loadu_ps(x + i), vmax));
         _mm256_storeu_ps(x + i, e);
         sum = _mm256_add_ps(sum, e);
     }
@@ -314,7 +275,7 @@ static TAVX void attention_avx2(const float *Q, const float *K, const float *V, 
             vmax = _mm256_set1_ps(mx);
             __m256 sum = _mm256_setzero_ps();
             for (j = 0; j + 8 <= L; j += 8) {
-                __m256 e = exp256(_mm256_sub_ps(_mm256_loadu_ps(row + j), vmax));
+                __m256 e = ds__exp256(_mm256_sub_ps(_mm256_loadu_ps(row + j), vmax));
                 _mm256_storeu_ps(row + j, e);
                 sum = _mm256_add_ps(sum, e);
             }

@@ -452,7 +452,8 @@ TEST(model_gemm_kernels_match_scalar) {
                 for (size_t i = 0; i < n; i++) b[i] = frand(&seed);
                 for (size_t k = 0; k < K; k++) x[k] = -2.5f;            /* a row with no positive value */
                 if (m > 1) for (size_t k = 0; k < K; k++) x[K + k] = 0.0f;   /* an all-zero row */
-                for (int int8 = 0; int8 <= 1; int8++) {
+                for (int mode = 0; mode < 6; mode++) {
+                    int int8 = mode & 1, act = mode >> 1;   /* none, GELU, ReLU */
                     void *mem = aligned_alloc(64, ds__pack_bytes(n, K, int8));
                     ds__pack P;
                     ds__pack_init(&P, mem, W, b, n, K, int8);
@@ -465,8 +466,8 @@ TEST(model_gemm_kernels_match_scalar) {
                     /* two panel ranges, as two threads would split them */
                     for (int half = 0; half < 2; half++) {
                         size_t p0 = half ? pm : 0, p1 = half ? P.panels : pm;
-                        if (int8) sc->i8(q1, s1, z1, m, &P, p0, p1, y1);
-                        else sc->f32(x, m, &P, p0, p1, y1);
+                        if (int8) sc->i8(q1, s1, z1, m, &P, p0, p1, act, y1);
+                        else sc->f32(x, m, &P, p0, p1, act, y1);
                     }
                     for (size_t v = 0; v < 2; v++) {
                         if (vs[v] == NULL) continue;
@@ -479,11 +480,14 @@ TEST(model_gemm_kernels_match_scalar) {
                         }
                         for (int half = 0; half < 2; half++) {
                             size_t p0 = half ? pm : 0, p1 = half ? P.panels : pm;
-                            if (int8) vs[v]->i8(q1, s1, z1, m, &P, p0, p1, y2);
-                            else vs[v]->f32(x, m, &P, p0, p1, y2);
+                            if (int8) vs[v]->i8(q1, s1, z1, m, &P, p0, p1, act, y2);
+                            else vs[v]->f32(x, m, &P, p0, p1, act, y2);
                         }
-                        if (int8) {
+                        if (int8 && act == DS_GEMM_ACT_NONE) {
                             ASSERT(memcmp(y1, y2, m * n * sizeof *y1) == 0);
+                        } else if (int8) {
+                            for (size_t i = 0; i < m * n; i++)
+                                ASSERT(fabsf(y1[i] - y2[i]) <= 1e-6f * fmaxf(1.0f, fabsf(y1[i])));
                         } else {
                             for (size_t i = 0; i < m * n; i++)
                                 ASSERT(fabsf(y1[i] - y2[i]) <= 1e-5f * (float)K * 3.0f);
@@ -525,7 +529,7 @@ TEST(model_gemm_int8_formula) {
     float *s = malloc(m * sizeof *s), *y = malloc(m * n * sizeof *y);
     int32_t *z = malloc(m * sizeof *z);
     g->quant(x, m, K, P.Kp, q, s, z);
-    g->i8(q, s, z, m, &P, 0, P.panels, y);
+    g->i8(q, s, z, m, &P, 0, P.panels, DS_GEMM_ACT_NONE, y);
     /* per term, the error is at most half a step of each factor:
     ** |x| ws/2 + |w| xs/2 + xs ws/4; summed over k it bounds the result */
     double worst = 0;
