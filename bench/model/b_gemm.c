@@ -53,11 +53,11 @@ int main(int argc, char **argv) {
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)n, (int)K, 1.0f, x, (int)K, W, (int)K,
                         1.0f, y, (int)n);
             double t1 = cpu_now();
-            g->f32(x, M, &Pf, 0, Pf.panels, y);
+            g->f32(x, M, &Pf, 0, Pf.panels, DS_GEMM_ACT_NONE, y);
             double t2 = cpu_now();
             g->quant(x, M, K, Kp, xq, xs, xz);
             double t3 = cpu_now();
-            g->i8(xq, xs, xz, M, &Pq, 0, Pq.panels, y);
+            g->i8(xq, xs, xz, M, &Pq, 0, Pq.panels, DS_GEMM_ACT_NONE, y);
             double t4 = cpu_now();
             double d[4] = { t1 - t0, t2 - t1, t3 - t2, t4 - t3 };
             for (int k = 0; k < 4; k++) best[k] = d[k] < best[k] ? d[k] : best[k];

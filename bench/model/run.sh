@@ -22,6 +22,8 @@ mkdir -p "$W"
 make -s all
 cc -std=c11 -D_GNU_SOURCE -O2 -Iinclude bench/model/b_encoder.c build/libdensearch.a \
    -lutf8proc -lstemmer -lzstd -lxxhash -lcjson -lopenblas -lm -lpthread -o "$W/b_encoder"
+cc -std=c11 -D_GNU_SOURCE -O2 -Iinclude -Isrc bench/model/b_gemm.c build/libdensearch.a \
+   -lutf8proc -lstemmer -lzstd -lxxhash -lcjson -lopenblas -lm -lpthread -o "$W/b_gemm"
 [ -d bench/model/node_modules/onnxruntime-node ] || (cd bench/model && npm install --no-audit --no-fund)
 [ -f "$W/minilm-l6-shape.onnx" ] || xz -dc "$S/models/minilm-l6-shape.onnx.xz" > "$W/minilm-l6-shape.onnx"
 [ -d "$W/minilm-l6-shape" ] || tar -xJf "$S/models/minilm-l6-shape.tar.xz" -C "$W"
@@ -40,7 +42,10 @@ OUT="$W/model-results.txt"
     nice node bench/model/ort_bench.js "$W/minilm-l6-shape.onnx" fixed 1 16 5
   done
   nice "$W/b_encoder" "$W/minilm-l6-shape" ids "$W/docs.jsonl" 32
+  DS_BENCH_INT8=1 nice "$W/b_encoder" "$W/minilm-l6-shape" ids "$W/docs.jsonl" 32
   nice node bench/model/ort_bench.js "$W/minilm-l6-shape.onnx" ids "$W/docs.jsonl" 32
+  nice "$W/b_gemm" 2048 8
+  nice "$W/b_gemm" 16 200
 } | tee "$OUT"
 # ratios: each densearch line against the next ORT line of the same workload
 awk '/"engine"/ {
