@@ -65,7 +65,7 @@ static void linear_nt_scalar(const float *x, size_t m, size_t K, const float *W,
 #define ATT_R 6
 size_t ds__attention_scratch(size_t L, size_t d) {
     size_t Lp = (size_t)ds__align_up(L, 16);
-    return (d + ATT_R) * Lp + 16;   /* + 16: room to align K^T to 64 bytes */
+    return (2 * d + ATT_R) * Lp + 16;   /* K^T, V, scores; + 16 to align to 64 bytes */
 }
 
 static void attention_scalar(const float *Q, const float *K, const float *V, size_t L, size_t d, size_t ld,
@@ -250,11 +250,15 @@ static TAVX void att_tile(const float *const a[ATT_R], const float *B, size_t ld
 static TAVX void attention_avx2(const float *Q, const float *K, const float *V, size_t L, size_t d, size_t ld,
                                 float scale, float *out, float *scratch) {
     size_t Lp = (size_t)ds__align_up(L, 16);
-    float *Kt = (float *)(uintptr_t)ds__align_up((uintptr_t)scratch, 64), *S = Kt + d * Lp;
+    /* K^T and V are copied into contiguous blocks: read in place, rows ld
+    ** floats apart (1536 bytes for a 384-wide model) map onto a few L1 sets
+    ** and evict each other on every tile */
+    float *Kt = (float *)(uintptr_t)ds__align_up((uintptr_t)scratch, 64), *Vc = Kt + d * Lp, *S = Vc + d * Lp;
     for (size_t c = 0; c < d; c++) {
         for (size_t j = 0; j < L; j++) Kt[c * Lp + j] = K[j * ld + c];
         for (size_t j = L; j < Lp; j++) Kt[c * Lp + j] = 0.0f;
     }
+    for (size_t j = 0; j < L; j++) memcpy(Vc + j * d, V + j * ld, d * sizeof *V);
     for (size_t i0 = 0; i0 < L; i0 += ATT_R) {
         const float *a[ATT_R];
         float inv[ATT_R], sc[ATT_R];
@@ -286,7 +290,7 @@ static TAVX void attention_avx2(const float *Q, const float *K, const float *V, 
         const float *srow[ATT_R];
         for (int r = 0; r < ATT_R; r++) srow[r] = S + (size_t)r * Lp;
         for (size_t c = 0; c < d; c += 16)
-            att_tile(srow, V + c, ld, L, DS_MIN((size_t)16, d - c), inv, out + i0 * ld + c, ld, DS_MIN((size_t)ATT_R, L - i0));
+            att_tile(srow, Vc + c, d, L, DS_MIN((size_t)16, d - c), inv, out + i0 * ld + c, ld, DS_MIN((size_t)ATT_R, L - i0));
     }
 }
 
