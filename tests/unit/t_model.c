@@ -334,6 +334,21 @@ TEST(model_batch_and_thread_invariance) {
     /* texts need the tokenizer */
     const char *t = "hello";
     ASSERT_RC(ds_encoder_encode(a, &t, NULL, 1, one), DS_ERR_INVALID);
+    /* int8: rows are quantized one by one, so a text alone on 2 threads
+    ** (linears split by columns) equals the same text in a 1-thread batch
+    ** (split by rows) bit for bit */
+    ds_encoder *a8, *b8;
+    o.int8 = 1;
+    o.batch_size = 7;
+    ASSERT_OK(ds_encoder_open(e1, dir, &o, &a8));
+    ASSERT_OK(ds_encoder_open(e2, dir, &o, &b8));
+    ASSERT_OK(ds_encoder_encode_ids(a8, (const int32_t *const *)s.ids, s.lens, s.n, x));
+    for (size_t i = 0; i < s.n; i++) {
+        ASSERT_OK(ds_encoder_encode_ids(b8, (const int32_t *const *)&s.ids[i], &s.lens[i], 1, one));
+        ASSERT(memcmp(one, x + i * dim, dim * sizeof *one) == 0);
+    }
+    ds_encoder_close(a8);
+    ds_encoder_close(b8);
     free(x); free(y); free(one);
     id_set_free(&s);
     ds_encoder_close(a);
