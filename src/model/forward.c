@@ -376,6 +376,8 @@ ds_status ds__forward(const ds_encoder *enc, ds__head head, const int32_t *const
     unsigned want = env->n_threads ? env->n_threads : 1;
     if (want > 64) want = 64;
     f.cols = want > 1 && T <= COLS_MAX_ROWS;
+    /* by columns, each thread should get at least 2 panels of the narrowest linear */
+    if (f.cols && (size_t)want > DS_MAX((size_t)1, H / DS_GEMM_NR / 2)) want = (unsigned)DS_MAX((size_t)1, H / DS_GEMM_NR / 2);
     /* by rows, below ~8 rows per thread the split costs more than it saves */
     if (!f.cols && (size_t)want > T / 8) want = (unsigned)DS_MAX((size_t)1, T / 8);
     if (head == DS_HEAD_SPLADE && (size_t)want < DS_MIN((size_t)env->n_threads, n)) want = (unsigned)DS_MIN((size_t)env->n_threads, n);

@@ -254,11 +254,13 @@ static TAVX void attention_avx2(const float *Q, const float *K, const float *V, 
     ** floats apart (1536 bytes for a 384-wide model) map onto a few L1 sets
     ** and evict each other on every tile */
     float *Kt = (float *)(uintptr_t)ds__align_up((uintptr_t)scratch, 64), *Vc = Kt + d * Lp, *S = Vc + d * Lp;
-    for (size_t c = 0; c < d; c++) {
-        for (size_t j = 0; j < L; j++) Kt[c * Lp + j] = K[j * ld + c];
-        for (size_t j = L; j < Lp; j++) Kt[c * Lp + j] = 0.0f;
+    for (size_t j = 0; j < L; j++) {             /* each source row read once, in order */
+        const float *kr = K + j * ld;
+        for (size_t c = 0; c < d; c++) Kt[c * Lp + j] = kr[c];
+        memcpy(Vc + j * d, V + j * ld, d * sizeof *V);
     }
-    for (size_t j = 0; j < L; j++) memcpy(Vc + j * d, V + j * ld, d * sizeof *V);
+    for (size_t c = 0; c < d; c++)
+        for (size_t j = L; j < Lp; j++) Kt[c * Lp + j] = 0.0f;
     for (size_t i0 = 0; i0 < L; i0 += ATT_R) {
         const float *a[ATT_R];
         float inv[ATT_R], sc[ATT_R];
