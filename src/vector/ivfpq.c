@@ -3,7 +3,7 @@
 ** Train: k-means coarse quantizer (nlist centroids), then PQ (optionally OPQ)
 ** on the residuals x - c of a training sample. Add: each vector goes to the
 ** inverted list of its nearest centroid (L2) with the PQ code of its rotated
-** residual R(x - c). Search: the nprobe best lists for the metric are scanned
+** residual R(x - c). Search: the nprobe lists nearest to q (L2, as assigned) are scanned
 ** with ADC tables, the best `rerank` allowed entries are re-scored exactly
 ** against the full vectors (FVEC, memory-mapped after open), best k returned.
 **
@@ -54,6 +54,7 @@ typedef struct ivfpq {
     float     *cent;        /* nlist x dim */
     float     *rot;         /* dim x dim, or NULL without OPQ */
     float     *rcent;       /* nlist x dim: R c (owned; only with OPQ) */
+    float     *cnorm;       /* nlist: ||c||^2 (owned), for the probe order */
     int        model_owned; /* cent, rot, pq.cb owned (else mapped) */
     ivf_list  *lists;       /* nlist (owned array) */
     ds__fvecs  full;
@@ -90,6 +91,8 @@ static void free_model(ds_index *ix, ivfpq *v) {
         ds__free(env, v->rot, v->rot ? rot_bytes(ix) : 0);
     }
     ds__free(env, v->rcent, v->rcent ? cent_bytes(ix, v) : 0);
+    ds__free(env, v->cnorm, v->cnorm ? v->nlist * sizeof(float) : 0);
+    v->cnorm = NULL;
     v->lists = NULL;
     v->cent = v->rot = v->rcent = v->pq.cb = NULL;
     v->trained = 0;
@@ -112,8 +115,15 @@ static size_t default_m(size_t dim) {
     return 1;
 }
 
-/* Rc for every centroid (L2 search with OPQ). */
-static ds_status make_rcent(ds_index *ix, ivfpq *v) {
+/* What search derives from the centroids: ||c||^2 for every centroid, and
+** Rc for every centroid (L2 search with OPQ). */
+static ds_status make_derived(ds_index *ix, ivfpq *v) {
+    v->cnorm = ds__alloc(ix->env, v->nlist * sizeof(float), 64);
+    if (v->cnorm == NULL) return ds__fail(DS_ERR_NOMEM, "out of memory for centroid norms");
+    for (size_t l = 0; l < v->nlist; l++) {
+        const float *c = v->cent + l * ix->dim;
+        v->cnorm[l] = ix->env->kernels->dot_f32(c, c, ix->dim);
+    }
     if (v->rot == NULL) return DS_OK;
     v->rcent = ds__alloc(ix->env, cent_bytes(ix, v), 64);
     if (v->rcent == NULL) return ds__fail(DS_ERR_NOMEM, "out of memory for rotated centroids");
@@ -188,7 +198,7 @@ static ds_status ivf_train(ds_index *ix, const float *x, size_t n) {
     } else if (rc == DS_OK && v->rot == NULL) {
         rc = ds__pq_train(env, &v->pq, xs, ns, seed + 23, nt);
     }
-    if (rc == DS_OK) rc = make_rcent(ix, v);
+    if (rc == DS_OK) rc = make_derived(ix, v);
     if (rc == DS_OK) v->trained = 1;
 done:
     ds__free(env, idx, ns * sizeof(size_t));
@@ -346,9 +356,16 @@ static ds_status ivf_search(const ds_index *ix, const float *q, size_t k, const 
     float *cand_s = batch + ADC_BATCH;
     uint32_t *cslot = (uint32_t *)(void *)(cand_s + nr), *cand = cslot + nlist;
 
+    /* Lists are probed in order of L2 distance to their centroid for every
+    ** metric, because vectors were assigned to lists by L2: ranking by
+    ** <q, c> instead favours centroids of large norm, and on embeddings
+    ** whose centroids differ in norm by a few percent (more than the spread
+    ** of <q, c> among a query's best lists) it probes the wrong ones. The
+    ** IP score of a list entry still starts from <q, c>, recovered from
+    ** call = 2<q, c> - ||c||^2 (= ||q||^2 - ||q - c||^2). */
     for (size_t l = 0; l < nlist; l++) {
         const float *c = v->cent + l * dim;
-        call[l] = l2 ? -kern->l2sq_f32(q, c, dim) : kern->dot_f32(q, c, dim);
+        call[l] = l2 ? -kern->l2sq_f32(q, c, dim) : 2.0f * kern->dot_f32(q, c, dim) - v->cnorm[l];
     }
     if (v->rot) cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)dim, (int)dim, 1.0f, v->rot, (int)dim, q, 1, 0.0f, qr, 1);
     else memcpy(qr, q, dim * sizeof(float));
@@ -378,7 +395,7 @@ static ds_status ivf_search(const ds_index *ix, const float *q, size_t k, const 
                 ds__pq_table_l2(&v->pq, rq, table);
                 sign = -1;
             } else {
-                base = cscore[pi];
+                base = 0.5f * (cscore[pi] + v->cnorm[l]);
             }
             for (size_t b = 0; b < L->n; b += ADC_BATCH) {
                 size_t cnt = DS_MIN((size_t)ADC_BATCH, L->n - b);
@@ -518,7 +535,7 @@ static ds_status ivf_load(ds_index *ix, const ds__creader *r) {
         L->cap = 0;
     }
     if ((rc = ds__fvecs_load(r, dim, ix->n_slots, &v->full)) != DS_OK) return rc;
-    if ((rc = make_rcent(ix, v)) != DS_OK) return rc;
+    if ((rc = make_derived(ix, v)) != DS_OK) return rc;
     v->trained = 1;
     return DS_OK;
 }
