@@ -66,6 +66,7 @@ embed() {
         nice build/densearch embed --model "$MODEL" --input "$1" --output "$2.part.fvecs" --threads 2 --batch 32
     mv "$2.part.fvecs" "$2"
     echo "$rows $(cat "$2.rawtime")" > "$2.time"
+    git rev-parse HEAD > "$2.git"    # the commit whose binary made these vectors
     rm -f "$2.rawtime"
     echo "embed_corpora: $2: $(cat "$2.time") (rows wall user sys)" >&2
 }

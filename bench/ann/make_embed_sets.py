@@ -194,8 +194,12 @@ def main():
             if len(ids) != len(x):
                 sys.exit(f"{c}/{part}: {len(x)} embeddings for {len(ids)} lines")
             rows, wall, user, sys_ = open(os.path.join(a.emb, c, f"{part}.fvecs.time")).read().split()
-            d[part] = (x, ids, dict(rows=int(rows), wall_s=float(wall), cpu_s=round(float(user) + float(sys_), 2),
-                                    rows_per_s=round(int(rows) / max(float(wall), 1e-9), 2)))
+            t = dict(rows=int(rows), wall_s=float(wall), cpu_s=round(float(user) + float(sys_), 2),
+                     rows_per_s=round(int(rows) / max(float(wall), 1e-9), 2))
+            gitf = os.path.join(a.emb, c, f"{part}.fvecs.git")
+            if os.path.exists(gitf):
+                t["embedded_at_git"] = open(gitf).read().strip()
+            d[part] = (x, ids, t)
         per[c] = d
 
     timing = {f"{c}/{p}": per[c][p][2] for c in corpora for p in ("corpus", "queries")}
@@ -204,7 +208,7 @@ def main():
     meta = dict(generator="bench/ann/embed_corpora.sh + bench/ann/make_embed_sets.py",
                 model="minilm-l6-shape (all-MiniLM-L6-v2 shape, RANDOM weights: retrieval quality is meaningless)",
                 model_safetensors_sha256=h.hexdigest(), pooling="mean + L2 normalize", max_seq_length=256,
-                dtype="float32", embed_threads=2, densearch_git=sha + ("-dirty" if dirty else ""),
+                dtype="float32", embed_threads=2, assembled_at_git=sha + ("-dirty" if dirty else ""),
                 embed_timing=timing, embed_rows_per_s_overall=round(rows_all / wall_all, 2),
                 query_order="numpy default_rng(0).permutation of the concatenated queries",
                 normalized=True)
