@@ -2,7 +2,8 @@
 """run_hnsw.py -- densearch HNSW and flat against hnswlib, FAISS (and usearch
 if installed under bench/ann/node_modules) on one dataset, in one run.
 
-Data: a directory from gen_dataset.py (base.fvecs, queries.fvecs, gt.ivecs).
+Data: a directory from gen_dataset.py or embed_corpora.sh (base.fvecs,
+queries.fvecs, gt.ivecs).
 Every library builds the same vectors at the same M / ef_construction with
 --build-threads threads, then answers the queries on ONE thread while ef
 sweeps the same values. densearch answers from C one query per call
