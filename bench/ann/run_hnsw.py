@@ -2,7 +2,8 @@
 """run_hnsw.py -- densearch HNSW and flat against hnswlib, FAISS (and usearch
 if installed under bench/ann/node_modules) on one dataset, in one run.
 
-Data: a directory from gen_dataset.py (base.fvecs, queries.fvecs, gt.ivecs).
+Data: a directory from gen_dataset.py or embed_corpora.sh (base.fvecs,
+queries.fvecs, gt.ivecs).
 Every library builds the same vectors at the same M / ef_construction with
 --build-threads threads, then answers the queries on ONE thread while ef
 sweeps the same values. densearch answers from C one query per call
@@ -16,6 +17,8 @@ ISA and git SHA, and prints a summary for docs/benchmarks.md.
 
 Usage: nice /usr/bin/python3 bench/ann/run_hnsw.py --data bench/work/ann/s200k \
            --m 16 --ef-construction 200 --build-threads 2 --out bench/results/hnsw_s200k.csv
+       [--ef-sweep 10,16,...,512]  (hard data, e.g. the embed_corpora.sh sets, needs
+                                    ef beyond 512 to reach recall 0.99)
 """
 import argparse
 import csv
@@ -70,6 +73,8 @@ def run_densearch(a, typ, extra, batch):
     cmd = [exe, "vectors", "bench", "--base", os.path.join(a.data, "base.fvecs"),
            "--queries", os.path.join(a.data, "queries.fvecs"), "--truth", os.path.join(a.data, "gt.ivecs"),
            "--type", typ, "--metric", "ip", "--threads", str(a.build_threads), "--batch", str(batch)] + extra
+    if typ == "hnsw":
+        cmd += ["--sweep", ",".join(map(str, a.ef_sweep))]
     env = dict(os.environ, DS_NO_PROGRESS="1")
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
     build, bpv, pts = None, None, []
@@ -98,7 +103,10 @@ def main():
     ap.add_argument("--build-threads", type=int, default=2)
     ap.add_argument("--out", default=None)
     ap.add_argument("--skip", default="", help="comma list: hnswlib,faiss,usearch,flat")
+    ap.add_argument("--ef-sweep", default=",".join(map(str, EF_SWEEP)),
+                    help="ef values every library tries (at most 32), default %(default)s")
     a = ap.parse_args()
+    a.ef_sweep = [int(v) for v in a.ef_sweep.split(",")]
     skip = set(a.skip.split(",")) if a.skip else set()
 
     base = read_xvecs(os.path.join(a.data, "base.fvecs"), np.float32)
@@ -145,7 +153,7 @@ def main():
         bpv = os.path.getsize(path) / n
         os.remove(path)
         pts = []
-        for ef in EF_SWEEP:
+        for ef in a.ef_sweep:
             ix.set_ef(ef)
             (labels, _), dt, dc = timed(lambda: ix.knn_query(q, k=10, num_threads=1))
             pts.append((ef, recall_at_10(labels, gt), len(q) / dt, len(q) / dc))
@@ -162,7 +170,7 @@ def main():
         bpv = len(faiss.serialize_index(ix)) / n
         faiss.omp_set_num_threads(1)
         pts = []
-        for ef in EF_SWEEP:
+        for ef in a.ef_sweep:
             ix.hnsw.efSearch = ef
             (_, labels), dt, dc = timed(lambda: ix.search(q, 10))
             pts.append((ef, recall_at_10(labels, gt), len(q) / dt, len(q) / dc))
@@ -173,7 +181,7 @@ def main():
     if "usearch" not in skip and os.path.isdir(os.path.join(here, "node_modules", "usearch")):
         import json
         out = subprocess.run(["node", os.path.join(here, "usearch_bench.js"), a.data, str(a.m), str(a.ef_construction),
-                              str(a.build_threads), ",".join(map(str, EF_SWEEP))],
+                              str(a.build_threads), ",".join(map(str, a.ef_sweep))],
                              check=True, capture_output=True, text=True).stdout
         u = json.loads(out)
         record("usearch", tuple(u["build"]), u["bpv"], [tuple(p) for p in u["points"]])

@@ -67,6 +67,13 @@ cat "$tmp/out"
 grep -q '^512 ' "$tmp/out" || fail "bench sweep incomplete"
 awk '$1 == 512 && $2 < 0.99 { exit 1 }' "$tmp/out" || fail "hnsw recall at ef 512 on 400 vectors"
 grep -q '<svg' "$tmp/p.svg" || fail "svg plot"
+# --sweep replaces the default parameter list, in the order given; bad lists are usage errors
+$D vectors bench --base "$tmp/base.fvecs" --queries "$tmp/q.fvecs" --truth "$tmp/gt.ivecs" --type hnsw --sweep 700,12 > "$tmp/out" 2> "$tmp/err" || fail "bench --sweep"
+[ "$(grep -c '^[0-9]' "$tmp/out")" = 2 ] && grep -q '^700 ' "$tmp/out" && grep -q '^12 ' "$tmp/out" || fail "bench --sweep 700,12 rows"
+for bad in 0 12, ,12 1,x -5 2000000; do
+  $D vectors bench --base "$tmp/base.fvecs" --queries "$tmp/q.fvecs" --truth "$tmp/gt.ivecs" --type hnsw --sweep "$bad" > /dev/null 2> "$tmp/err"
+  [ $? -eq 2 ] && grep -q -- "--sweep" "$tmp/err" || fail "--sweep '$bad' should be a usage error"
+done
 
 # hostile inputs: exit 1 with a message naming the problem
 check_bad() {  # file, expected message fragment

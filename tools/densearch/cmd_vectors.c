@@ -245,7 +245,28 @@ typedef struct vopts {
     ds_index_opts io;
     uint64_t k, ef, nprobe, rerank, threads, batch, max_queries;
     int have_ef, have_nprobe;
+    unsigned sweep[32];       /* bench --sweep: the parameter values to try, in order */
+    size_t n_sweep;
 } vopts;
+
+/* "10,16,24": up to 32 values in [1, 2^20]; anything else is a usage error
+** (a typo must not silently shorten a benchmark sweep). */
+static int parse_sweep(const char *s, vopts *o) {
+    o->n_sweep = 0;
+    const char *p = s;
+    for (;;) {
+        char *end;
+        errno = 0;
+        unsigned long v = strtoul(p, &end, 10);
+        if (end == p || errno || v < 1 || v > (1ul << 20) || (*end != ',' && *end != '\0') || *p == '-' || *p == '+')
+            return cli_usage_error("--sweep: expected comma-separated whole numbers in [1, 1048576], got '%s'", s), 0;
+        if (o->n_sweep == sizeof o->sweep / sizeof o->sweep[0])
+            return cli_usage_error("--sweep: at most %zu values", sizeof o->sweep / sizeof o->sweep[0]), 0;
+        o->sweep[o->n_sweep++] = (unsigned)v;
+        if (*end == '\0') return 1;
+        p = end + 1;
+    }
+}
 
 static int parse_type(const char *s, ds_index_type *t) {
     if (strcmp(s, "flat") == 0) *t = DS_INDEX_FLAT;
@@ -305,6 +326,7 @@ static int parse_opts(int argc, char **argv, vopts *o) {
         else if (strcmp(a, "--rerank") == 0) U64(o->rerank, 1, 1u << 20);
         else if (strcmp(a, "--batch") == 0) U64(o->batch, 1, UINT64_MAX);
         else if (strcmp(a, "--max-queries") == 0) U64(o->max_queries, 1, UINT64_MAX);
+        else if (strcmp(a, "--sweep") == 0) { NEED_VAL(); if (!parse_sweep(val, o)) return CLI_USAGE; }
         else return cli_usage_error("vectors %s: unknown option '%s'", argv[0], a);
 #undef U64
 #undef NEED_VAL
@@ -532,6 +554,7 @@ static int vectors_bench(int argc, char **argv) {
     size_t n_sweep = DS_ARRAY_LEN_CLI(ef_sweep);
     if (o.io.type == DS_INDEX_IVFPQ) { sweep = np_sweep; n_sweep = DS_ARRAY_LEN_CLI(np_sweep); }
     if (o.io.type == DS_INDEX_BINARY) { sweep = rr_sweep; n_sweep = DS_ARRAY_LEN_CLI(rr_sweep); }
+    if (o.n_sweep) { sweep = o.sweep; n_sweep = o.n_sweep; }
     if (o.io.type == DS_INDEX_FLAT) n_sweep = 1;
     if (o.have_ef || o.have_nprobe) n_sweep = 1;
     uint64_t *ids = malloc(nq * k * sizeof *ids);
@@ -588,8 +611,10 @@ static int usage(FILE *f, int code) {
             "        [--k 10] [--ef N | --nprobe N] [--rerank N] [--threads N] [--batch N]\n"
             "        (--batch 1 answers queries one at a time, as an online service)\n"
             "  densearch vectors bench --base base.fvecs --queries q.fvecs --truth gt.ivecs\n"
-            "        [--type hnsw ...build options] [--ef N | --nprobe N] [--batch N] [--svg plot.svg]\n"
-            "        sweeps ef (hnsw), nprobe (ivfpq) or rerank (binary); prints recall@10 and QPS\n");
+            "        [--type hnsw ...build options] [--ef N | --nprobe N] [--sweep V1,V2,...] [--batch N]\n"
+            "        [--svg plot.svg]\n"
+            "        sweeps ef (hnsw), nprobe (ivfpq) or rerank (binary) over default values or --sweep\n"
+            "        (at most 32); prints recall@10 and QPS\n");
     return code;
 }
 
