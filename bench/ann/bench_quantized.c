@@ -100,10 +100,27 @@ static double run(const ds_index *ix, const float *q, size_t nq, const int32_t *
     return (double)hit / (double)(nq * K);
 }
 
+/* "a,b,c" into out (at most cap values); NULL keeps out's 3 defaults. */
+static size_t parse_list(const char *arg, unsigned *out, size_t cap) {
+    if (arg == NULL) return 3;
+    size_t n = 0;
+    for (const char *p = arg; *p && n < cap;) {
+        char *end;
+        unsigned long v = strtoul(p, &end, 10);
+        if (end == p || v == 0) break;
+        out[n++] = (unsigned)v;
+        p = *end == ',' ? end + 1 : end;
+    }
+    return n ? n : 3;
+}
+
 int main(int argc, char **argv) {
-    const char *data = NULL, *work = "bench/work/ann", *only = "";
+    const char *data = NULL, *work = "bench/work/ann", *only = "", *reranks_arg = NULL;
     unsigned nlist = 1024, m = 48, nbits = 8;
     int opq = 0, itq = 0;
+    /* --ivf-cosine: IVF-PQ with the cosine metric (the same ranking as IP
+    ** on unit vectors; its candidates come from L2 tables, see ivfpq.c) */
+    ds_metric ivf_metric = DS_METRIC_IP;
     size_t nq = 1000, nq_flat = 200;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--data") && i + 1 < argc) data = argv[++i];
@@ -115,6 +132,8 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--nq") && i + 1 < argc) nq = (size_t)atol(argv[++i]);
         else if (!strcmp(argv[i], "--nq-flat") && i + 1 < argc) nq_flat = (size_t)atol(argv[++i]);
         else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
+        else if (!strcmp(argv[i], "--reranks") && i + 1 < argc) reranks_arg = argv[++i];
+        else if (!strcmp(argv[i], "--ivf-cosine")) ivf_metric = DS_METRIC_COSINE;
         else if (!strcmp(argv[i], "--opq")) opq = 1;
         else if (!strcmp(argv[i], "--itq")) itq = 1;
         else { fprintf(stderr, "usage: see the comment at the top of bench_quantized.c\n"); return 2; }
@@ -165,6 +184,7 @@ int main(int argc, char **argv) {
         ds_index_opts o;
         ds_index_opts_init(&o);
         o.type = DS_INDEX_IVFPQ;
+        o.metric = ivf_metric;
         o.ivf_nlist = nlist;
         o.pq_m = m;
         o.pq_bits = nbits;
@@ -181,16 +201,17 @@ int main(int argc, char **argv) {
         ds_index_close(ix);
         die(ds_index_open(env, p, 0, &ix), "ivfpq open");
         fprintf(stderr, "ivfpq: train %.1f s, train+add %.1f s\n", tt, b);
-        unsigned probes[] = { 8, 16, 32 }, reranks[] = { 50, 100, 200 };
+        unsigned probes[] = { 8, 16, 32 }, reranks[8] = { 50, 100, 200 };
+        size_t n_rr = parse_list(reranks_arg, reranks, 8);
         for (size_t a = 0; a < sizeof probes / sizeof probes[0]; a++)
-            for (size_t c = 0; c < sizeof reranks / sizeof reranks[0]; c++) {
+            for (size_t c = 0; c < n_rr; c++) {
                 ds_search_opts so;
                 ds_search_opts_init(&so);
                 so.nprobe = probes[a];
                 so.rerank = reranks[c];
                 double r = run(ix, q, nq, gt, kgt, &so, &qps);
-                snprintf(params, sizeof params, "nlist=%u m=%u nbits=%u opq=%d nprobe=%u rerank=%u", nlist, m, nbits, opq,
-                         probes[a], reranks[c]);
+                snprintf(params, sizeof params, "nlist=%u m=%u nbits=%u opq=%d nprobe=%u rerank=%u%s", nlist, m, nbits, opq,
+                         probes[a], reranks[c], ivf_metric == DS_METRIC_COSINE ? " metric=cosine" : "");
                 row("ivfpq_rescore", params, r, qps, b, ds_index_memory_bytes(ix));
             }
         ds_index_close(ix);

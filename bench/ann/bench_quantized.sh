@@ -5,7 +5,7 @@
 # (or $CSV): one row per index and parameter, with QPS by wall clock (qps) and
 # by process CPU time (cpu_qps, steadier when other jobs share the cores).
 #
-# Usage: [NLIST=1024] [M=48] [NQ=1000] [CSV=FILE] sh bench/ann/bench_quantized.sh [DATA_DIR] [extra bench_quantized args]
+# Usage: [NLIST=1024] [M=48] [NQ=1000] [RERANKS=50,100,200] [CSV=FILE] sh bench/ann/bench_quantized.sh [DATA_DIR] [extra bench_quantized args]
 #   NQ: queries searched by both libraries (the first NQ of queries.fvecs)
 #   DATA_DIR defaults to bench/work/ann/q200k, made with
 #   /usr/bin/python3 bench/ann/gen_dataset.py --n 200000 --dim 384 --nq 1000 --k 100 --out bench/work/ann/q200k
@@ -15,6 +15,7 @@ DATA=${1:-bench/work/ann/q200k}
 NLIST=${NLIST:-1024}
 M=${M:-48}
 NQ=${NQ:-1000}
+RERANKS=${RERANKS:-50,100,200}   # IVF-PQ re-scoring budgets, both libraries
 make -s all
 mkdir -p bench/results bench/work/ann
 cc -std=c11 -O2 -Iinclude bench/ann/bench_quantized.c build/libdensearch.a \
@@ -26,5 +27,5 @@ export CPU_MODEL=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
 # Searches are single-threaded by construction (batch 1 from one thread); keep
 # OpenBLAS (used by training and the OPQ/ITQ rotations) on the 2 cores.
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-2}
-nice build/bench_quantized --data "$DATA" --nlist "$NLIST" --m "$M" --nq "$NQ" --csv "$CSV" "$@"
-nice /usr/bin/python3 bench/ann/bench_quantized_faiss.py --data "$DATA" --nlist "$NLIST" --m "$M" --nq "$NQ" --csv "$CSV"
+nice build/bench_quantized --data "$DATA" --nlist "$NLIST" --m "$M" --nq "$NQ" --reranks "$RERANKS" --csv "$CSV" "$@"
+nice /usr/bin/python3 bench/ann/bench_quantized_faiss.py --data "$DATA" --nlist "$NLIST" --m "$M" --nq "$NQ" --reranks "$RERANKS" --csv "$CSV"

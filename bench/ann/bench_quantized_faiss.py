@@ -47,6 +47,7 @@ def main():
     ap.add_argument("--nq", type=int, default=1000)
     ap.add_argument("--nq-flat", type=int, default=200)
     ap.add_argument("--csv")
+    ap.add_argument("--reranks", default="50,100,200", help="IVF-PQ re-scoring budgets, comma list")
     a = ap.parse_args()
     faiss.omp_set_num_threads(1)
     x = read_vecs(os.path.join(a.data, "base.fvecs"), np.float32)
@@ -102,7 +103,7 @@ def main():
     faiss.omp_set_num_threads(1)
     ivf_mem = n * (a.m * a.nbits // 8 + 8) + a.nlist * d * 4 + a.m * (1 << a.nbits) * (d // a.m) * 4
     for nprobe in (8, 16, 32):
-        for rerank in (50, 100, 200):
+        for rerank in [int(r) for r in a.reranks.split(",")]:
             ivf.nprobe = nprobe
             ref.k_factor = rerank / 10.0
             ids, qps = batch1(ref, q, 10)

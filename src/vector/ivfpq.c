@@ -7,8 +7,8 @@
 ** with ADC tables, the best `rerank` allowed entries are re-scored exactly
 ** against the full vectors (FVEC, memory-mapped after open), best k returned.
 **
-** IP/cosine need one table per query: <q, c + R^T y> = <q, c> + <Rq, y>.
-** L2 needs one per list: ||q - c - R^T y||^2 = ||R(q - c) - y||^2 = ||Rq - Rc - y||^2,
+** IP needs one table per query: <q, c + R^T y> = <q, c> + <Rq, y>.
+** L2 (and cosine, see ivf_search) needs one per list: ||q - c - R^T y||^2 = ||R(q - c) - y||^2 = ||Rq - Rc - y||^2,
 ** with Rc precomputed for every centroid.
 **
 ** Invariants: every slot 0..n_slots-1 is in exactly one list (deleted slots
@@ -344,7 +344,12 @@ static ds_status ivf_search(const ds_index *ix, const float *q, size_t k, const 
     size_t nprobe = DS_MIN((size_t)(p->nprobe ? p->nprobe : 1), nlist);
     size_t nr = DS_MAX((size_t)p->rerank, k);
     nr = DS_MIN(nr, (size_t)ix->n_slots);
-    int l2 = ix->metric == DS_METRIC_L2;
+    /* Candidates come from L2 tables for cosine too: all vectors and the
+    ** query have norm 1 (zero vectors aside), so -||q - x||^2 / 2 ranks as
+    ** <q, x>, and its ADC error, <x - q, e> + ||e||^2 / 2 for a code error e,
+    ** is far smaller than the IP table's <q, e> when q and x are close --
+    ** which is when the ranking matters. Exact scores come from re-scoring. */
+    int l2 = ix->metric == DS_METRIC_L2 || ix->metric == DS_METRIC_COSINE;
 
     /* One scratch block: coarse heap, table, rotated query, residual, ADC
     ** batch, candidate heap. */
