@@ -205,6 +205,35 @@ TEST(ivfpq_recall_with_rescoring) {
     free(q);
 }
 
+/* Unit vectors in a narrow cone (a large shared offset, as random-weight or
+** poorly centred embeddings have): neighbours differ in the third decimal
+** of the cosine. The cosine metric takes candidates from L2 tables, whose
+** code error shrinks with the distance between query and vector; IP tables
+** do not (ivfpq.c). Both probe lists by L2, as vectors were assigned. */
+TEST(ivfpq_concentrated_unit_vectors) {
+    enum { N = 3000, D = 32, NQ = 50 };
+    float *q, *x = qt_mixture_q(N, NQ, D, 30, 0.35f, 0, 57, &q);
+    float *all[2] = { x, q };
+    size_t cnt[2] = { N, NQ };
+    for (int a = 0; a < 2; a++)
+        for (size_t i = 0; i < cnt[a]; i++) {
+            float *v = all[a] + i * D;
+            double nn = 0;
+            for (size_t j = 0; j < D; j++) { v[j] = v[j] * 0.05f + 1.0f; nn += (double)v[j] * v[j]; }
+            for (size_t j = 0; j < D; j++) v[j] = (float)(v[j] / sqrt(nn));
+        }
+    ds_index *ip = build_ivf(x, N, D, DS_METRIC_IP, 32, 8, 8, 0);
+    ds_index *cs = build_ivf(x, N, D, DS_METRIC_COSINE, 32, 8, 8, 0);
+    double rip = ivf_recall(ip, x, N, D, DS_METRIC_IP, q, NQ, 8), rcs = ivf_recall(cs, x, N, D, DS_METRIC_COSINE, q, NQ, 8);
+    printf("    concentrated unit vectors, nprobe 8: recall@10 IP %.3f, cosine %.3f\n", rip, rcs);
+    if (rcs < 0.9) FAIL("cosine recall@10 %.3f < 0.9", rcs);
+    ASSERT(rcs >= rip);
+    ds_index_close(ip);
+    ds_index_close(cs);
+    free(x);
+    free(q);
+}
+
 TEST(ivfpq_filters_deletes_and_untrained) {
     enum { N = 3000, D = 16, K = 10, NQ = 20 };
     float *q, *x = qt_mixture_q(N, NQ, D, 30, 0.3f, 1, 41, &q);
