@@ -20,7 +20,7 @@ make -s all
 mkdir -p "$(dirname "$CSV")" bench/work/ann
 cc -std=c11 -O2 -Iinclude bench/ann/bench_quantized.c build/libdensearch.a \
    -lutf8proc -lstemmer -lzstd -lxxhash -lcjson -lopenblas -lm -lpthread -o build/bench_quantized
-[ "$PART" = faiss ] && [ -s "$CSV" ] || echo "impl,index,params,recall10,qps,build_s,memory_bytes,n,dim,isa,cpu,git" > "$CSV"
+[ "$PART" = faiss ] && [ -s "$CSV" ] || echo "impl,index,params,recall10,qps,build_s,memory_bytes,n,dim,isa,cpu,git,cpu_qps" > "$CSV"
 export GIT_SHA=$(git rev-parse --short HEAD)
 export CPU_MODEL=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
 # Searches are single-threaded by construction (batch 1 from one thread); keep
