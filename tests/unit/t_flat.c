@@ -103,3 +103,60 @@ TEST(flat_storages_metrics_batched_and_saved) {
     free(x);
     free(q);
 }
+
+/* Exact top-k with ties: small-integer vectors make every f32 score exact
+** (whatever order sgemm or the row kernel sums in), so many rows tie and the
+** answer is fixed: score descending, then slot ascending. Single-query and
+** batched (sgemm + the 16-wide threshold pre-test) must both return exactly
+** that, across row blocks, with a row count that is not a multiple of 16,
+** for IP and L2, before and after deletes (the filtered offer path). */
+TEST(flat_exact_topk_ties_batched_equals_brute_force) {
+    enum { TN = 2501, TD = 24, TQ = 9, TK = 37 };
+    float *x = malloc(sizeof(float) * TN * TD), *q = malloc(sizeof(float) * TQ * TD);
+    uint64_t s = 12345;
+    for (size_t i = 0; i < (size_t)TN * TD; i++) { s ^= s << 13; s ^= s >> 7; s ^= s << 17; x[i] = (float)((int)(s % 3) - 1); }
+    for (size_t i = 0; i < (size_t)TQ * TD; i++) { s ^= s << 13; s ^= s >> 7; s ^= s << 17; q[i] = (float)((int)(s % 5) - 2); }
+    static uint8_t dead[TN];
+    uint64_t *one = malloc(sizeof(uint64_t) * TQ * TK), *bat = malloc(sizeof(uint64_t) * TQ * TK);
+    float *s1 = malloc(sizeof(float) * TQ * TK), *sb = malloc(sizeof(float) * TQ * TK);
+    double *best = malloc(sizeof(double) * TN);
+    size_t *order = malloc(sizeof(size_t) * TN);
+    static const ds_metric metrics[] = { DS_METRIC_IP, DS_METRIC_L2 };
+    for (size_t mi = 0; mi < 2; mi++) {
+        ds_index_opts o;
+        ds_index_opts_init(&o);
+        o.metric = metrics[mi];
+        ds_index *ix;
+        ASSERT_OK(ds_index_create(NULL, TD, &o, &ix));
+        ASSERT_OK(ds_index_add(ix, x, TN, NULL));
+        memset(dead, 0, sizeof dead);
+        for (int round = 0; round < 2; round++) {
+            if (round == 1)
+                for (size_t r = 0; r < TN; r += 3) { ASSERT_OK(ds_index_delete(ix, r)); dead[r] = 1; }
+            for (int i = 0; i < TQ; i++) ASSERT_OK(ds_index_search(ix, q + i * TD, 1, TK, NULL, one + i * TK, s1 + i * TK, NULL));
+            ASSERT_OK(ds_index_search(ix, q, TQ, TK, NULL, bat, sb, NULL));
+            for (int i = 0; i < TQ; i++) {
+                size_t m = 0;
+                for (size_t r = 0; r < TN; r++) {
+                    if (dead[r]) continue;
+                    best[r] = score_of(metrics[mi], q + i * TD, x + r * TD, TD);
+                    order[m++] = r;
+                }
+                /* insertion sort by (score desc, slot asc): stable on slot order */
+                for (size_t a = 1; a < m; a++) {
+                    size_t v = order[a], b = a;
+                    while (b > 0 && best[order[b - 1]] < best[v]) { order[b] = order[b - 1]; b--; }
+                    order[b] = v;
+                }
+                for (int j = 0; j < TK; j++) {
+                    ASSERT_EQ_U64(one[i * TK + j], order[j]);
+                    ASSERT_EQ_U64(bat[i * TK + j], order[j]);
+                    ASSERT(s1[i * TK + j] == (float)best[order[j]]);
+                    ASSERT(sb[i * TK + j] == (float)best[order[j]]);
+                }
+            }
+        }
+        ds_index_close(ix);
+    }
+    free(x); free(q); free(one); free(bat); free(s1); free(sb); free(best); free(order);
+}
