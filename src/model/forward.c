@@ -116,6 +116,14 @@ static void barrier(fwd *f) {
     }
 }
 
+static void act_rows(const fwd *f, float *p, size_t n) {
+    switch (f->enc->cfg.act) {
+    case DS_ACT_GELU: f->k->gelu(p, n); break;
+    case DS_ACT_GELU_TANH: f->k->gelu_tanh(p, n); break;
+    case DS_ACT_RELU: for (size_t i = 0; i < n; i++) p[i] = p[i] > 0.0f ? p[i] : 0.0f; break;
+    }
+}
+
 /* The input of a linear layer: x itself, or (int8) its rows quantized. */
 typedef struct lin_in {
     const float   *x;
@@ -153,15 +161,15 @@ static void layer_linear(const fwd *f, unsigned t, const lin_in *in, const ds__p
         p1 = W->panels * (t + 1) / f->nt;
     }
     if (in->m == 0 || p0 == p1) return;
-    if (f->enc->int8) f->g->i8(in->q, in->s, in->z, in->m, W, p0, p1, act, y + in->r0 * W->n);
-    else f->g->f32(in->x + in->r0 * W->K, in->m, W, p0, p1, act, y + in->r0 * W->n);
-}
-
-static void act_rows(const fwd *f, float *p, size_t n) {
-    switch (f->enc->cfg.act) {
-    case DS_ACT_GELU: f->k->gelu(p, n); break;
-    case DS_ACT_GELU_TANH: f->k->gelu_tanh(p, n); break;
-    case DS_ACT_RELU: for (size_t i = 0; i < n; i++) p[i] = p[i] > 0.0f ? p[i] : 0.0f; break;
+    if (f->enc->int8) {
+        f->g->i8(in->q, in->s, in->z, in->m, W, p0, p1, act, y + in->r0 * W->n);
+    } else if (!f->cols && in->m > NT_MAX_ROWS) {
+        /* float32 over many rows: OpenBLAS's SGEMM kernel measured ~8% faster
+        ** than ours on Zen 3 even counting its per-call packing of W */
+        linear(f->k, in->x + in->r0 * W->K, in->m, W->K, W->w, W->b, W->n, y + in->r0 * W->n);
+        if (act != DS_GEMM_ACT_NONE) act_rows(f, y + in->r0 * W->n, in->m * W->n);
+    } else {
+        f->g->f32(in->x + in->r0 * W->K, in->m, W, p0, p1, act, y + in->r0 * W->n);
     }
 }
 

@@ -33,6 +33,8 @@ void ds__pack_init(ds__pack *p, void *mem, const float *W, const float *b, size_
     p->ws = ws;
     p->qsum = qsum;
     p->bias = bias;
+    p->w = W;
+    p->b = b;
     for (size_t j = 0; j < cols; j++) {
         ws[j] = 0.0f;
         qsum[j] = 0;
