@@ -14,7 +14,8 @@
 **
 ** Threads: the caller's thread plus env->n_threads - 1 workers run the whole
 ** pass in lock-step (SPMD). The six linears of a layer run on weights packed
-** at load (gemm.h) and are split one of two ways:
+** at load (gemm.h; float32 over many rows goes to OpenBLAS SGEMM on the
+** original weights instead) and are split one of two ways:
 **   rows (many tokens): each thread owns a contiguous range of rows for the
 **     whole layer, so only attention, which needs every key and value,
 **     sits between two barriers;
@@ -60,7 +61,7 @@ typedef struct fwd {
     float  *scratch;             /* per thread: attention scores / splade logits */
     size_t  scratch_per;         /* floats per thread */
     float  *out;
-    uint8_t *xq;                 /* int8: quantized rows (gemm.h), see quant_in */
+    uint8_t *xq;                 /* int8: quantized rows (gemm.h), see lin_input */
     float   *xs;                 /* their scales */
     int32_t *xz;                 /* their zero points */
     size_t   kq;                 /* bytes per quantized row: max(H, F) rounded to 4 */
@@ -75,7 +76,8 @@ typedef struct fwd {
 typedef struct worker_arg { fwd *f; unsigned t; } worker_arg;
 
 /* At most this many token rows, linears are split between threads by
-** columns (see the header). Measured with bench/model at 1 x 16 and 1 x 128. */
+** columns (see the header): chosen for one query (bench/model's 1 x 16),
+** not tuned further. */
 #define COLS_MAX_ROWS 64
 
 /* Below this many rows a linear layer goes to our register-blocked kernel,
