@@ -155,23 +155,45 @@ static lin_in lin_input(const fwd *f, unsigned t, const float *x, size_t K) {
     return in;
 }
 
-/* y = act(in · W^T + b) over this thread's rows (rows mode) or columns. */
+/* y = in · W^T + b, then the model's activation if act is set, over this
+** thread's rows (rows mode) or columns (columns mode). GELU and ReLU run in
+** the GEMM's epilogue; the tanh GELU, and any activation after OpenBLAS,
+** in a pass over the outputs this thread wrote. */
 static void layer_linear(const fwd *f, unsigned t, const lin_in *in, const ds__pack *W, int act, float *y) {
-    size_t p0 = 0, p1 = W->panels;
+    size_t p0 = 0, p1 = W->panels, n = W->n;
     if (f->cols) {
         p0 = W->panels * t / f->nt;
         p1 = W->panels * (t + 1) / f->nt;
     }
     if (in->m == 0 || p0 == p1) return;
+    ds__act a = f->enc->cfg.act;
+    int fused = !act ? DS_GEMM_ACT_NONE : a == DS_ACT_GELU ? DS_GEMM_ACT_GELU : a == DS_ACT_RELU ? DS_GEMM_ACT_RELU
+                                                                                               : DS_GEMM_ACT_NONE;
+    float *yr = y + in->r0 * n;
     if (f->enc->int8) {
-        f->g->i8(in->q, in->s, in->z, in->m, W, p0, p1, act, y + in->r0 * W->n);
+        f->g->i8(in->q, in->s, in->z, in->m, W, p0, p1, fused, yr);
     } else if (!f->cols && in->m > NT_MAX_ROWS) {
-        /* float32 over many rows: OpenBLAS's SGEMM kernel measured ~8% faster
-        ** than ours on Zen 3 even counting its per-call packing of W */
-        linear(f->k, in->x + in->r0 * W->K, in->m, W->K, W->w, W->b, W->n, y + in->r0 * W->n);
-        if (act != DS_GEMM_ACT_NONE) act_rows(f, y + in->r0 * W->n, in->m * W->n);
+        /* float32 over many rows: OpenBLAS's SGEMM measured ~4% faster than
+        ** our packed kernel at 32 x 128 even counting its per-call packing
+        ** of W (docs/benchmarks.md, model section) */
+        linear(f->k, in->x + in->r0 * W->K, in->m, W->K, W->w, W->b, n, yr);
+        fused = DS_GEMM_ACT_NONE;
     } else {
-        f->g->f32(in->x + in->r0 * W->K, in->m, W, p0, p1, act, y + in->r0 * W->n);
+        f->g->f32(in->x + in->r0 * W->K, in->m, W, p0, p1, fused, yr);
+    }
+    if (!act || fused != DS_GEMM_ACT_NONE) return;
+    size_t j0 = p0 * DS_GEMM_NR, j1 = DS_MIN(p1 * DS_GEMM_NR, n);
+    for (size_t r = 0; r < in->m; r++) act_rows(f, yr + r * n + j0, j1 - j0);
+}
+
+/* x = LayerNorm(x + tmp) on rows [r0, r1). */
+static void residual_layernorm(const fwd *f, size_t r0, size_t r1, const float *g, const float *b) {
+    size_t H = f->enc->cfg.hidden;
+    for (size_t r = r0; r < r1; r++) {
+        float *xr = f->x + r * H;
+        const float *tr = f->tmp + r * H;
+        for (size_t j = 0; j < H; j++) xr[j] += tr[j];
+        f->k->layernorm(xr, H, g, b, f->enc->cfg.ln_eps);
     }
 }
 
@@ -276,48 +298,26 @@ static void run(fwd *f, unsigned t) {
     for (size_t l = 0; l < c->n_layers; l++) {
         const ds__layer_w *L = &w->layers[l];
         lin_in in = lin_input(f, t, f->x, H);
-        layer_linear(f, t, &in, &L->pq, DS_GEMM_ACT_NONE, f->q);
-        layer_linear(f, t, &in, &L->pk, DS_GEMM_ACT_NONE, f->kk);
-        layer_linear(f, t, &in, &L->pv, DS_GEMM_ACT_NONE, f->v);
+        layer_linear(f, t, &in, &L->pq, 0, f->q);
+        layer_linear(f, t, &in, &L->pk, 0, f->kk);
+        layer_linear(f, t, &in, &L->pv, 0, f->v);
         barrier(f);
         attention(f, t, l);
         barrier(f);
         /* a = LN1(x + Wo ctx) */
         in = lin_input(f, t, f->ctx, H);
-        layer_linear(f, t, &in, &L->pao, DS_GEMM_ACT_NONE, f->tmp);
+        layer_linear(f, t, &in, &L->pao, 0, f->tmp);
         if (f->cols) barrier(f);
-        for (size_t r = r0; r < r1; r++) {
-            float *xr = f->x + r * H;
-            const float *tr = f->tmp + r * H;
-            for (size_t j = 0; j < H; j++) xr[j] += tr[j];
-            f->k->layernorm(xr, H, L->ln1_g, L->ln1_b, c->ln_eps);
-        }
+        residual_layernorm(f, r0, r1, L->ln1_g, L->ln1_b);
         if (f->cols) barrier(f);
         /* x = LN2(a + W2 act(W1 a)) */
         in = lin_input(f, t, f->x, H);
-        /* GELU and ReLU run in the GEMM's epilogue; the tanh GELU after it */
-        int fused = c->act == DS_ACT_GELU ? DS_GEMM_ACT_GELU : c->act == DS_ACT_RELU ? DS_GEMM_ACT_RELU
-                                                                                     : DS_GEMM_ACT_NONE;
-        layer_linear(f, t, &in, &L->pi, fused, f->ffn);
-        if (fused == DS_GEMM_ACT_NONE) {
-            if (f->cols) {
-                size_t j0 = L->pi.panels * t / f->nt * DS_GEMM_NR, j1 = L->pi.panels * (t + 1) / f->nt * DS_GEMM_NR;
-                j1 = DS_MIN(j1, F);
-                for (size_t r = 0; j0 < j1 && r < f->T; r++) act_rows(f, f->ffn + r * F + j0, j1 - j0);
-            } else {
-                act_rows(f, f->ffn + r0 * F, m * F);
-            }
-        }
+        layer_linear(f, t, &in, &L->pi, 1, f->ffn);
         if (f->cols) barrier(f);
         in = lin_input(f, t, f->ffn, F);
-        layer_linear(f, t, &in, &L->po, DS_GEMM_ACT_NONE, f->tmp);
+        layer_linear(f, t, &in, &L->po, 0, f->tmp);
         if (f->cols) barrier(f);
-        for (size_t r = r0; r < r1; r++) {
-            float *xr = f->x + r * H;
-            const float *tr = f->tmp + r * H;
-            for (size_t j = 0; j < H; j++) xr[j] += tr[j];
-            f->k->layernorm(xr, H, L->ln2_g, L->ln2_b, c->ln_eps);
-        }
+        residual_layernorm(f, r0, r1, L->ln2_g, L->ln2_b);
         if (f->cols) barrier(f);
     }
     switch (f->head) {
