@@ -142,3 +142,13 @@ int main(int argc, char **argv) {
     printf("unit: %u passed, %u failed, %u skipped\n", passed, failed, skipped);
     return failed ? 1 : 0;
 }
+
+float *ds_test_rand_vecs(size_t n, size_t dim, uint64_t seed) {
+    float *x = malloc(sizeof(float) * n * dim);
+    uint64_t s = seed * 0x9E3779B97F4A7C15ULL + 1;
+    for (size_t i = 0; i < n * dim; i++) {
+        s ^= s << 13; s ^= s >> 7; s ^= s << 17;
+        x[i] = (float)((double)(s >> 11) / 9007199254740992.0 * 2.0 - 1.0);
+    }
+    return x;
+}

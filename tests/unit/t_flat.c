@@ -5,16 +5,6 @@
 
 #include <math.h>
 
-static float *rvecs(size_t n, size_t dim, uint64_t seed) {
-    float *x = malloc(sizeof(float) * n * dim);
-    uint64_t s = seed * 0x9E3779B97F4A7C15ULL + 1;
-    for (size_t i = 0; i < n * dim; i++) {
-        s ^= s << 13; s ^= s >> 7; s ^= s << 17;
-        x[i] = (float)((double)(s >> 11) / 9007199254740992.0 * 2.0 - 1.0);
-    }
-    return x;
-}
-
 static double score_of(ds_metric m, const float *a, const float *b, size_t d) {
     double s = 0, na = 0, nb = 0;
     for (size_t j = 0; j < d; j++) {
@@ -55,7 +45,7 @@ static double recall(const uint64_t *got, const uint64_t *want) {
 }
 
 TEST(flat_storages_metrics_batched_and_saved) {
-    float *x = rvecs(N, D, 61), *q = rvecs(NQ, D, 62);
+    float *x = ds_test_rand_vecs(N, D, 61), *q = ds_test_rand_vecs(NQ, D, 62);
     uint64_t want[NQ * K], one[NQ * K], batch[NQ * K], again[NQ * K];
     float s1[NQ * K], sb[NQ * K], s2[NQ * K];
     static const ds_metric metrics[] = { DS_METRIC_IP, DS_METRIC_L2, DS_METRIC_COSINE };

@@ -6,16 +6,6 @@
 #include <math.h>
 #include <pthread.h>
 
-static float *rand_vecs(size_t n, size_t dim, uint64_t seed) {
-    float *x = malloc(sizeof(float) * n * dim);
-    uint64_t s = seed * 0x9E3779B97F4A7C15ULL + 1;
-    for (size_t i = 0; i < n * dim; i++) {
-        s ^= s << 13; s ^= s >> 7; s ^= s << 17;
-        x[i] = (float)((double)(s >> 11) / 9007199254740992.0 * 2.0 - 1.0);
-    }
-    return x;
-}
-
 /* Exact top-k ids (as row indexes) by L2 over rows allowed by keep (NULL: all). */
 static void brute_l2(const float *x, size_t n, size_t dim, const float *q, size_t k, const uint8_t *keep, uint64_t *out) {
     double *bd = malloc(sizeof(double) * k);
@@ -71,7 +61,7 @@ static double search_recall(const ds_index *ix, const float *q, const uint64_t *
 }
 
 TEST(hnsw_recall_vs_brute_force) {
-    float *x = rand_vecs(N, D, 11), *q = rand_vecs(NQ, D, 12);
+    float *x = ds_test_rand_vecs(N, D, 11), *q = ds_test_rand_vecs(NQ, D, 12);
     uint64_t *truth = malloc(sizeof(uint64_t) * NQ * K);
     for (int i = 0; i < NQ; i++) brute_l2(x, N, D, q + i * D, K, NULL, truth + i * K);
     ds_env_opts eo;
@@ -94,7 +84,7 @@ TEST(hnsw_recall_vs_brute_force) {
     ASSERT_NEAR_F32(sc[0], 0, 1e-6);
     for (int j = 1; j < K; j++) ASSERT(sc[j - 1] >= sc[j]);
     /* Incremental adds land in the same graph. */
-    float *more = rand_vecs(500, D, 13);
+    float *more = ds_test_rand_vecs(500, D, 13);
     ASSERT_OK(ds_index_add(ix, more, 500, NULL));
     ASSERT_OK(ds_index_search(ix, more + 250 * D, 1, K, NULL, ids, sc, NULL));
     ASSERT_EQ_U64(ids[0], N + 250);
@@ -114,7 +104,7 @@ TEST(hnsw_recall_vs_brute_force) {
 }
 
 TEST(hnsw_deletes_keep_recall) {
-    float *x = rand_vecs(N, D, 21), *q = rand_vecs(NQ, D, 22);
+    float *x = ds_test_rand_vecs(N, D, 21), *q = ds_test_rand_vecs(NQ, D, 22);
     uint8_t *keep = malloc(N);
     uint64_t *live_ids = malloc(sizeof(uint64_t) * N);
     float *live = malloc(sizeof(float) * N * D);
@@ -167,7 +157,7 @@ TEST(hnsw_deletes_keep_recall) {
 }
 
 TEST(hnsw_filters_selective_and_broad) {
-    float *x = rand_vecs(N, D, 31), *q = rand_vecs(NQ, D, 32);
+    float *x = ds_test_rand_vecs(N, D, 31), *q = ds_test_rand_vecs(NQ, D, 32);
     ds_index *ix = build(NULL, x, N, NULL, DS_METRIC_L2);
     ASSERT(ix != NULL);
     uint64_t *truth = malloc(sizeof(uint64_t) * NQ * K), *ids = malloc(sizeof(uint64_t) * NQ * K);
@@ -219,7 +209,7 @@ static uint8_t *read_all(const char *path, size_t *n) {
 
 TEST(hnsw_save_open_roundtrip_and_corruption) {
     enum { n = 1500 };
-    float *x = rand_vecs(n, D, 41), *q = rand_vecs(NQ, D, 42);
+    float *x = ds_test_rand_vecs(n, D, 41), *q = ds_test_rand_vecs(NQ, D, 42);
     ds_index *ix = build(NULL, x, n, NULL, DS_METRIC_IP);
     ASSERT(ix != NULL);
     for (uint64_t i = 0; i < n; i += 7) ASSERT_OK(ds_index_delete(ix, i));
@@ -317,7 +307,7 @@ static void *th_search(void *p) {
 
 TEST(hnsw_concurrent_search_matches_serial) {
     enum { n = 3000 };
-    float *x = rand_vecs(n, D, 51), *q = rand_vecs(NQ, D, 52);
+    float *x = ds_test_rand_vecs(n, D, 51), *q = ds_test_rand_vecs(NQ, D, 52);
     ds_index *ix = build(NULL, x, n, NULL, DS_METRIC_L2);
     ASSERT(ix != NULL);
     uint64_t *serial = malloc(sizeof(uint64_t) * NQ * K);
@@ -351,7 +341,7 @@ TEST(hnsw_concurrent_search_matches_serial) {
 ** far enough for the whole sequence to succeed. */
 TEST(hnsw_oom_sweep) {
     enum { n = 300 };
-    float *x = rand_vecs(n, D, 71);
+    float *x = ds_test_rand_vecs(n, D, 71);
     char path[512];
     snprintf(path, sizeof path, "%s/oom_h.dsx", ds_test_tmpdir());
     ds_env_opts eo;

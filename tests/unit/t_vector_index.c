@@ -5,16 +5,6 @@
 
 #include <math.h>
 
-static float *random_vectors(size_t n, size_t dim, uint64_t seed) {
-    float *x = malloc(sizeof(float) * n * dim);
-    uint64_t s = seed * 0x9E3779B97F4A7C15ULL + 1;
-    for (size_t i = 0; i < n * dim; i++) {
-        s ^= s << 13; s ^= s >> 7; s ^= s << 17;
-        x[i] = (float)((double)(s >> 11) / 9007199254740992.0 * 2.0 - 1.0);
-    }
-    return x;
-}
-
 static uint64_t brute_best(const float *x, size_t n, size_t dim, const float *q, const uint8_t *dead) {
     uint64_t best = UINT64_MAX;
     double bs = -INFINITY;
@@ -29,7 +19,7 @@ static uint64_t brute_best(const float *x, size_t n, size_t dim, const float *q,
 
 TEST(vector_flat_exact_ids_deletes_filters) {
     enum { N = 500, D = 37, K = 5 };
-    float *x = random_vectors(N, D, 1), *q = random_vectors(20, D, 2);
+    float *x = ds_test_rand_vecs(N, D, 1), *q = ds_test_rand_vecs(20, D, 2);
     ds_index *ix;
     ASSERT_OK(ds_index_create(NULL, D, NULL, &ix));
     ASSERT_OK(ds_index_add(ix, x, N, NULL));
@@ -79,7 +69,7 @@ TEST(vector_flat_exact_ids_deletes_filters) {
 
 TEST(vector_flat_save_open_roundtrip_and_corruption) {
     enum { N = 300, D = 16, K = 3 };
-    float *x = random_vectors(N, D, 3);
+    float *x = ds_test_rand_vecs(N, D, 3);
     ds_index_opts o;
     ds_index_opts_init(&o);
     o.metric = DS_METRIC_COSINE;
@@ -124,7 +114,7 @@ TEST(vector_flat_save_open_roundtrip_and_corruption) {
 
 TEST(vector_add_rejects_duplicate_ids_in_a_large_batch) {
     enum { N = 5000, D = 4 };
-    float *x = random_vectors(N, D, 9);
+    float *x = ds_test_rand_vecs(N, D, 9);
     uint64_t *ids = malloc(sizeof(uint64_t) * N);
     for (int i = 0; i < N; i++) ids[i] = 10 * (uint64_t)i;
     ids[N - 1] = ids[17];                       /* far apart: a windowed check would miss it */

@@ -28,6 +28,8 @@ const char *ds_test_shared(const char *rel);
 const char *ds_test_shared_or_skip(const char *rel);
 /* A fresh empty directory for this test (removed at exit of the child). */
 const char *ds_test_tmpdir(void);
+/* n x dim floats uniform in [-1, 1), the same for a seed (caller frees). */
+float *ds_test_rand_vecs(size_t n, size_t dim, uint64_t seed);
 
 #define FAIL(...) ds_test_fail(__FILE__, __LINE__, __VA_ARGS__)
 #define SKIP(...) ds_test_skip(__VA_ARGS__)
