@@ -14,42 +14,13 @@
 */
 #define _GNU_SOURCE 1
 #include "densearch.h"
+#include "bench_util.h"
 
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static float *read_fvecs(const char *path, size_t *n, size_t *dim) {
-    FILE *f = fopen(path, "rb");
-    if (!f) { perror(path); exit(1); }
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    int32_t d;
-    if (fread(&d, 4, 1, f) != 1 || d <= 0) { fprintf(stderr, "%s: bad header\n", path); exit(1); }
-    *dim = (size_t)d;
-    *n = (size_t)sz / (4 + 4 * (size_t)d);
-    float *out = malloc(*n * *dim * 4);
-    fseek(f, 0, SEEK_SET);
-    for (size_t i = 0; i < *n; i++)
-        if (fread(&d, 4, 1, f) != 1 || fread(out + i * *dim, 4, *dim, f) != *dim) { fprintf(stderr, "%s: short\n", path); exit(1); }
-    fclose(f);
-    return out;
-}
-
-static void die(ds_status rc, const char *what) {
-    if (rc == DS_OK) return;
-    fprintf(stderr, "%s: %s (%s)\n", what, ds_status_name(rc), ds_errmsg());
-    exit(1);
-}
 
 static const char *g_csv, *g_git = "?";
 
@@ -117,9 +88,9 @@ int main(int argc, char **argv) {
     char p[1024];
     size_t n, dim, nqf, dq;
     snprintf(p, sizeof p, "%s/base.fvecs", data);
-    float *x = read_fvecs(p, &n, &dim);
+    float *x = read_vecs(p, &n, &dim);
     snprintf(p, sizeof p, "%s/queries.fvecs", data);
-    float *q = read_fvecs(p, &nqf, &dq);
+    float *q = read_vecs(p, &nqf, &dq);
     if (dq != dim) { fprintf(stderr, "dimensions disagree\n"); return 1; }
     if (nq > nqf) nq = nqf;
 
