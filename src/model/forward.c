@@ -66,6 +66,8 @@ typedef struct fwd {
     int32_t *xz;                 /* their zero points */
     size_t   kq;                 /* bytes per quantized row: max(H, F) rounded to 4 */
     unsigned nt;
+    size_t  chunk;               /* rows mode: rows per work item */
+    atomic_size_t *next;         /* rows mode: per-phase work counters (see run) */
     atomic_uint bar_count, bar_gen;
     /* start gate: workers wait until the gang size is final */
     pthread_mutex_t mu;
@@ -135,15 +137,14 @@ typedef struct lin_in {
     size_t r0, m;              /* the rows this thread multiplies */
 } lin_in;
 
-/* Rows mode: this thread's rows, quantized into the shared buffer at their
-** own offset. Columns mode: every row, quantized into this thread's private
+/* Rows mode: rows [r0, r1), quantized into the shared buffer at their own
+** offset. Columns mode: every row, quantized into this thread's private
 ** buffer (a few rows: cheaper than a barrier). */
-static lin_in lin_input(const fwd *f, unsigned t, const float *x, size_t K) {
+static lin_in lin_input(const fwd *f, unsigned t, const float *x, size_t K, size_t r0, size_t r1) {
     lin_in in = { x, NULL, NULL, NULL, 0, f->T };
     if (!f->cols) {
-        size_t r1;
-        rows_of(f, t, &in.r0, &r1);
-        in.m = r1 - in.r0;
+        in.r0 = r0;
+        in.m = r1 - r0;
     }
     if (!f->enc->int8 || in.m == 0) return in;
     size_t base = f->cols ? (size_t)t * f->T : in.r0, Kp = (size_t)ds__align_up(K, 4);
@@ -197,13 +198,21 @@ static void residual_layernorm(const fwd *f, size_t r0, size_t r1, const float *
     }
 }
 
-static void attention(fwd *f, unsigned t, size_t l) {
+/* The next work item of a phase for this thread, or 0 when the phase is
+** done. Work is handed out dynamically because a static half per thread
+** left one thread idle at the barriers for 5-20% of a pass (measured on
+** this 2-core host: preemption and uneven sequence lengths). */
+static int grab(fwd *f, size_t phase, size_t n_items, size_t *item) {
+    *item = atomic_fetch_add_explicit(&f->next[phase], 1, memory_order_relaxed);
+    return *item < n_items;
+}
+
+static void attention(fwd *f, unsigned t, size_t phase) {
     const ds__model_config *c = &f->enc->cfg;
-    size_t H = c->hidden, nh = c->n_heads, d = H / nh;
+    size_t H = c->hidden, nh = c->n_heads, d = H / nh, item;
     float scale = 1.0f / sqrtf((float)d);
     float *S = f->scratch + (size_t)t * f->scratch_per;
-    DS_UNUSED(l);
-    for (size_t item = t; item < f->n * nh; item += f->nt) {
+    while (grab(f, phase, f->n * nh, &item)) {
         size_t s = item / nh, h = item % nh;
         size_t r = f->off[s], L = f->off[s + 1] - r;
         f->k->attention(f->q + r * H + h * d, f->kk + r * H + h * d, f->v + r * H + h * d, L, d, H, scale,
@@ -271,58 +280,121 @@ static void splade_seq(const fwd *f, unsigned t, size_t s, float *dst) {
     for (size_t v = 0; v < V; v++) dst[v] = dst[v] > 0.0f ? log1pf(dst[v]) : 0.0f;
 }
 
-static void run(fwd *f, unsigned t) {
-    const ds_encoder *enc = f->enc;
-    const ds__model_config *c = &enc->cfg;
-    const ds__weights *w = &enc->w;
-    size_t H = c->hidden, F = c->ffn, r0, r1;
-    rows_of(f, t, &r0, &r1);
-    size_t m = r1 - r0;
+/* Embeddings of rows [r0, r1): word + position + token type, then LayerNorm. */
+static void embed_rows(const fwd *f, size_t r0, size_t r1) {
+    const ds__model_config *c = &f->enc->cfg;
+    const ds__weights *w = &f->enc->w;
+    size_t H = c->hidden, s = 0;
+    while (s + 1 < f->n && f->off[s + 1] <= r0) s++;
+    for (size_t r = r0; r < r1; r++) {
+        while (f->off[s + 1] <= r) s++;
+        size_t p = r - f->off[s];
+        const float *we = w->word + (size_t)f->ids[s][p] * H;
+        const float *pe = w->pos + p * H;
+        const float *te = w->type + (size_t)(f->types ? f->types[s][p] : 0) * H;
+        float *xr = f->x + r * H;
+        for (size_t j = 0; j < H; j++) xr[j] = we[j] + pe[j] + te[j];
+        f->k->layernorm(xr, H, w->emb_ln_g, w->emb_ln_b, c->ln_eps);
+    }
+}
 
-    /* embeddings: word + position + token type, then LayerNorm */
-    {
-        size_t s = 0;
-        while (s + 1 < f->n && f->off[s + 1] <= r0) s++;
-        for (size_t r = r0; r < r1; r++) {
-            while (f->off[s + 1] <= r) s++;
-            size_t p = r - f->off[s];
-            const float *we = w->word + (size_t)f->ids[s][p] * H;
-            const float *pe = w->pos + p * H;
-            const float *te = w->type + (size_t)(f->types ? f->types[s][p] : 0) * H;
-            float *xr = f->x + r * H;
-            for (size_t j = 0; j < H; j++) xr[j] = we[j] + pe[j] + te[j];
-            f->k->layernorm(xr, H, w->emb_ln_g, w->emb_ln_b, c->ln_eps);
+static void qkv_rows(const fwd *f, unsigned t, const ds__layer_w *L, size_t r0, size_t r1) {
+    lin_in in = lin_input(f, t, f->x, f->enc->cfg.hidden, r0, r1);
+    layer_linear(f, t, &in, &L->pq, 0, f->q);
+    layer_linear(f, t, &in, &L->pk, 0, f->kk);
+    layer_linear(f, t, &in, &L->pv, 0, f->v);
+}
+
+/* The rest of a layer after attention, on rows [r0, r1). Columns mode needs
+** a barrier wherever the split changes (sync = 1); r0, r1 are then this
+** thread's LayerNorm rows. */
+static void layer_tail(fwd *f, unsigned t, const ds__layer_w *L, size_t r0, size_t r1, int sync) {
+    size_t H = f->enc->cfg.hidden, F = f->enc->cfg.ffn;
+    /* a = LN1(x + Wo ctx) */
+    lin_in in = lin_input(f, t, f->ctx, H, r0, r1);
+    layer_linear(f, t, &in, &L->pao, 0, f->tmp);
+    if (sync) barrier(f);
+    residual_layernorm(f, r0, r1, L->ln1_g, L->ln1_b);
+    if (sync) barrier(f);
+    /* x = LN2(a + W2 act(W1 a)) */
+    in = lin_input(f, t, f->x, H, r0, r1);
+    layer_linear(f, t, &in, &L->pi, 1, f->ffn);
+    if (sync) barrier(f);
+    in = lin_input(f, t, f->ffn, F, r0, r1);
+    layer_linear(f, t, &in, &L->po, 0, f->tmp);
+    if (sync) barrier(f);
+    residual_layernorm(f, r0, r1, L->ln2_g, L->ln2_b);
+    if (sync) barrier(f);
+}
+
+/* The row-local start of the head on rows [r0, r1). */
+static void head_rows(const fwd *f, size_t r0, size_t r1) {
+    const ds__model_config *c = &f->enc->cfg;
+    const ds__weights *w = &f->enc->w;
+    size_t H = c->hidden, m = r1 - r0;
+    if (f->head == DS_HEAD_STATES) {
+        memcpy(f->out + r0 * H, f->x + r0 * H, m * H * sizeof(float));
+    } else if (f->head == DS_HEAD_SPLADE) {
+        /* transform is row-local; the vocab projection is per sequence */
+        linear(f->k, f->x + r0 * H, m, H, w->tr_w, w->tr_b, H, f->tmp + r0 * H);
+        act_rows(f, f->tmp + r0 * H, m * H);
+        for (size_t r = r0; r < r1; r++) f->k->layernorm(f->tmp + r * H, H, w->tr_ln_g, w->tr_ln_b, c->ln_eps);
+    }
+}
+
+/* Rows mode: phase 0 embeds and projects Q, K, V of layer 0 for chunks of
+** rows; then per layer, attention (phase 2l + 1) and the row-local rest of
+** the layer plus the next layer's Q, K, V or the head's row part (phase
+** 2l + 2). Every step of a chunk's chain reads only that chunk's rows, so
+** the only barriers are the two around attention. */
+static void run_rows(fwd *f, unsigned t) {
+    const ds__model_config *c = &f->enc->cfg;
+    const ds__layer_w *Ls = f->enc->w.layers;
+    size_t nl = c->n_layers, nch = (f->T + f->chunk - 1) / f->chunk, ch;
+    while (grab(f, 0, nch, &ch)) {
+        size_t r0 = ch * f->chunk, r1 = DS_MIN(f->T, r0 + f->chunk);
+        embed_rows(f, r0, r1);
+        qkv_rows(f, t, &Ls[0], r0, r1);
+    }
+    for (size_t l = 0; l < nl; l++) {
+        barrier(f);
+        attention(f, t, 2 * l + 1);
+        barrier(f);
+        while (grab(f, 2 * l + 2, nch, &ch)) {
+            size_t r0 = ch * f->chunk, r1 = DS_MIN(f->T, r0 + f->chunk);
+            layer_tail(f, t, &Ls[l], r0, r1, 0);
+            if (l + 1 < nl) qkv_rows(f, t, &Ls[l + 1], r0, r1);
+            else head_rows(f, r0, r1);
         }
     }
-    if (f->cols) barrier(f);            /* the first projections read every row */
+}
+
+/* Columns mode: every linear is split by columns, LayerNorms and the rest by
+** static row ranges, with a barrier between. */
+static void run_cols(fwd *f, unsigned t) {
+    const ds__model_config *c = &f->enc->cfg;
+    size_t r0, r1;
+    rows_of(f, t, &r0, &r1);
+    embed_rows(f, r0, r1);
+    barrier(f);                          /* the first projections read every row */
     for (size_t l = 0; l < c->n_layers; l++) {
-        const ds__layer_w *L = &w->layers[l];
-        lin_in in = lin_input(f, t, f->x, H);
-        layer_linear(f, t, &in, &L->pq, 0, f->q);
-        layer_linear(f, t, &in, &L->pk, 0, f->kk);
-        layer_linear(f, t, &in, &L->pv, 0, f->v);
+        const ds__layer_w *L = &f->enc->w.layers[l];
+        qkv_rows(f, t, L, r0, r1);
         barrier(f);
-        attention(f, t, l);
+        attention(f, t, 2 * l + 1);
         barrier(f);
-        /* a = LN1(x + Wo ctx) */
-        in = lin_input(f, t, f->ctx, H);
-        layer_linear(f, t, &in, &L->pao, 0, f->tmp);
-        if (f->cols) barrier(f);
-        residual_layernorm(f, r0, r1, L->ln1_g, L->ln1_b);
-        if (f->cols) barrier(f);
-        /* x = LN2(a + W2 act(W1 a)) */
-        in = lin_input(f, t, f->x, H);
-        layer_linear(f, t, &in, &L->pi, 1, f->ffn);
-        if (f->cols) barrier(f);
-        in = lin_input(f, t, f->ffn, F);
-        layer_linear(f, t, &in, &L->po, 0, f->tmp);
-        if (f->cols) barrier(f);
-        residual_layernorm(f, r0, r1, L->ln2_g, L->ln2_b);
-        if (f->cols) barrier(f);
+        layer_tail(f, t, L, r0, r1, 1);
     }
+    head_rows(f, r0, r1);
+}
+
+static void run(fwd *f, unsigned t) {
+    const ds__model_config *c = &f->enc->cfg;
+    size_t H = c->hidden;
+    if (f->cols) run_cols(f, t);
+    else run_rows(f, t);
     switch (f->head) {
     case DS_HEAD_STATES:
-        memcpy(f->out + r0 * H, f->x + r0 * H, m * H * sizeof(float));
         break;
     case DS_HEAD_POOL:
         barrier(f);
@@ -333,10 +405,6 @@ static void run(fwd *f, unsigned t) {
         for (size_t s = t; s < f->n; s += f->nt) cross_seq(f, s, f->scratch + (size_t)t * f->scratch_per, f->out + s);
         break;
     case DS_HEAD_SPLADE:
-        /* transform is row-local; the vocab projection is per sequence */
-        linear(f->k, f->x + r0 * H, m, H, w->tr_w, w->tr_b, H, f->tmp + r0 * H);
-        act_rows(f, f->tmp + r0 * H, m * H);
-        for (size_t r = r0; r < r1; r++) f->k->layernorm(f->tmp + r * H, H, w->tr_ln_g, w->tr_ln_b, c->ln_eps);
         barrier(f);
         for (size_t s = t; s < f->n; s += f->nt) splade_seq(f, t, s, f->out + s * c->vocab_size);
         break;
@@ -403,6 +471,11 @@ ds_status ds__forward(const ds_encoder *enc, ds__head head, const int32_t *const
     float *mem = ds__alloc(env, tot * sizeof(float), 64);
     if (mem == NULL) return ds__fail(DS_ERR_NOMEM, "cannot allocate %zu MB of activations", tot * sizeof(float) >> 20);
     f.off = ds__alloc(env, (n + 1) * sizeof *f.off, 64);
+    size_t n_phases = 2 * c->n_layers + 1;
+    f.next = ds__calloc(env, n_phases, sizeof *f.next);
+    /* about 4 chunks per thread, at least 16 rows (a GEMM below that wastes
+    ** its tiles), at most 256 (OpenBLAS re-packs W per call) */
+    f.chunk = DS_MIN((size_t)256, DS_MAX((size_t)16, (T + 4 * (size_t)want - 1) / (4 * (size_t)want)));
     size_t q_bytes = 0;
     if (enc->int8) {
         /* cannot overflow: tot (6H + F floats per row) bounded T, and in
@@ -415,7 +488,8 @@ ds_status ds__forward(const ds_encoder *enc, ds__head head, const int32_t *const
         f.xs = f.xq ? (float *)(void *)(f.xq + qa) : NULL;
         f.xz = f.xq ? (int32_t *)(void *)(f.xs + rows) : NULL;
     }
-    if (f.off == NULL || (enc->int8 && f.xq == NULL)) {
+    if (f.off == NULL || f.next == NULL || (enc->int8 && f.xq == NULL)) {
+        ds__free(env, f.next, n_phases * sizeof *f.next);
         ds__free(env, f.xq, q_bytes);
         ds__free(env, f.off, (n + 1) * sizeof *f.off);
         ds__free(env, mem, tot * sizeof(float));
@@ -452,6 +526,7 @@ ds_status ds__forward(const ds_encoder *enc, ds__head head, const int32_t *const
     for (unsigned t = 1; t <= started; t++) pthread_join(tids[t], NULL);
     pthread_cond_destroy(&f.cv);
     pthread_mutex_destroy(&f.mu);
+    ds__free(env, f.next, n_phases * sizeof *f.next);
     ds__free(env, f.xq, q_bytes);
     ds__free(env, f.off, (n + 1) * sizeof *f.off);
     ds__free(env, mem, tot * sizeof(float));
