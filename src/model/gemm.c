@@ -107,22 +107,23 @@ static void i8_scalar(const uint8_t *xq, const float *xs, const int32_t *xz, siz
         }
 }
 
-/* Scale and zero point of one row: the range always includes 0, so 0 is
-** exactly representable (zero padding and ReLU zeros stay exact). */
+/* Scale and zero point of one row (7 bits, gemm.h): the range always
+** includes 0, so 0 is exactly representable (zero padding and ReLU zeros
+** stay exact). */
 static void row_range(float lo, float hi, float *s, float *inv, int32_t *z) {
     lo = lo < 0.0f ? lo : 0.0f;
     hi = hi > 0.0f ? hi : 0.0f;
-    float sc = (hi - lo) / 255.0f;
+    float sc = (hi - lo) / 127.0f;
     if (!(sc > 0.0f)) sc = 1.0f;
     float iv = 1.0f / sc, zz = nearbyintf(-lo * iv);
     *s = sc;
     *inv = iv;
-    *z = (int32_t)(zz < 0.0f ? 0.0f : zz > 255.0f ? 255.0f : zz);
+    *z = (int32_t)(zz < 0.0f ? 0.0f : zz > 127.0f ? 127.0f : zz);
 }
 
 static inline uint8_t quant1(float x, float inv, int32_t z) {
     int32_t v = (int32_t)nearbyintf(x * inv) + z;
-    return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+    return (uint8_t)(v < 0 ? 0 : v > 127 ? 127 : v);
 }
 
 static void quant_scalar(const float *x, size_t m, size_t K, size_t Kp, uint8_t *q, float *s, int32_t *z) {
@@ -147,10 +148,11 @@ const ds__gemm_kernels *ds__gemm_kernels_scalar(void) { return &g_scalar; }
 ** step broadcasts one x value per row and loads one 16-float panel row.
 ** Blocks: KC values of k (a panel slice of KC x 16 floats stays in L1) by
 ** MC rows (their KC-long slices stay in L2 while every panel passes).
-** int8: tiles of R <= 6 rows x 16 columns; each step broadcasts 4 bytes of
-** a row and multiplies them into 2 x 8 columns with vpmaddubsw, whose pair
-** sums vpmaddwd widens to int32 (the kernel's two multiply instructions per
-** 32 products is what bounds it on AVX2; VNNI does it in one). */
+** int8: tiles of R <= 4 rows x 16 columns (5 and 6 rows run as two tiles);
+** each step broadcasts 2 x 4 bytes of a row, multiplies them into 2 x 8
+** columns with vpmaddubsw, adds the two int16 pair sums (exact, gemm.h) and
+** widens them with vpmaddwd: the multiplies are what bounds it on AVX2;
+** VNNI does 4 products and the accumulate in one instruction. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(DS_NO_SIMD)
 #include <immintrin.h>
 #define TAVX DS_TARGET("avx2,fma")
@@ -322,12 +324,61 @@ static inline TAVX __m256i bcast4(const uint8_t *p) {
         }                                                                                                 \
     }
 
-I8_TILE(i8_tile1, TAVX, MADD_AVX2, 1)
-I8_TILE(i8_tile2, TAVX, MADD_AVX2, 2)
-I8_TILE(i8_tile3, TAVX, MADD_AVX2, 3)
-I8_TILE(i8_tile4, TAVX, MADD_AVX2, 4)
-I8_TILE(i8_tile5, TAVX, MADD_AVX2, 5)
-I8_TILE(i8_tile6, TAVX, MADD_AVX2, 6)
+/* AVX2 takes two groups (8 k) per step: 7-bit activations and 7-bit
+** weights bound each vpmaddubsw pair sum by 2 * 127 * 64 = 16256, so two of
+** them add exactly in int16 (<= 32512) before one vpmaddwd widens them:
+** 3 multiplies per 64 products instead of 4. */
+#define I8_TILE_AVX2(NAME, R)                                                                             \
+    static TAVX void NAME(const uint8_t *xq, size_t ldx, const int8_t *Q, size_t groups,                  \
+                          const float *xs, const int32_t *xz, const ds__pack *W, size_t j, size_t nr,      \
+                          int act, float *y, size_t ldy) {                                                 \
+        __m256i a0[R], a1[R];                                                                             \
+        const __m256i ones = _mm256_set1_epi16(1);                                                        \
+        _Pragma("GCC unroll 6") for (int r = 0; r < R; r++) a0[r] = a1[r] = _mm256_setzero_si256();       \
+        size_t g = 0;                                                                                     \
+        for (; g + 2 <= groups; g += 2) {                                                                 \
+            const __m256i *wp = (const __m256i *)(const void *)(Q + g * 64);                              \
+            __m256i w0 = _mm256_load_si256(wp), w1 = _mm256_load_si256(wp + 1);                           \
+            __m256i w2 = _mm256_load_si256(wp + 2), w3 = _mm256_load_si256(wp + 3);                       \
+            _Pragma("GCC unroll 6") for (int r = 0; r < R; r++) {                                         \
+                __m256i xa = bcast4(xq + (size_t)r * ldx + 4 * g);                                        \
+                __m256i xb = bcast4(xq + (size_t)r * ldx + 4 * g + 4);                                    \
+                __m256i s0 = _mm256_add_epi16(_mm256_maddubs_epi16(xa, w0), _mm256_maddubs_epi16(xb, w2)); \
+                __m256i s1 = _mm256_add_epi16(_mm256_maddubs_epi16(xa, w1), _mm256_maddubs_epi16(xb, w3)); \
+                a0[r] = _mm256_add_epi32(a0[r], _mm256_madd_epi16(s0, ones));                             \
+                a1[r] = _mm256_add_epi32(a1[r], _mm256_madd_epi16(s1, ones));                             \
+            }                                                                                             \
+        }                                                                                                 \
+        for (; g < groups; g++) {                                                                         \
+            __m256i w0 = _mm256_load_si256((const __m256i *)(const void *)(Q + g * 64));                 \
+            __m256i w1 = _mm256_load_si256((const __m256i *)(const void *)(Q + g * 64 + 32));            \
+            _Pragma("GCC unroll 6") for (int r = 0; r < R; r++) {                                         \
+                __m256i xb = bcast4(xq + (size_t)r * ldx + 4 * g);                                        \
+                a0[r] = MADD_AVX2(a0[r], xb, w0);                                                         \
+                a1[r] = MADD_AVX2(a1[r], xb, w1);                                                         \
+            }                                                                                             \
+        }                                                                                                 \
+        _Pragma("GCC unroll 6") for (int r = 0; r < R; r++) {                                             \
+            i8_store8(a0[r], xz[r], xs[r], W, j, nr, act, y + (size_t)r * ldy);                           \
+            if (nr > 8) i8_store8(a1[r], xz[r], xs[r], W, j + 8, nr - 8, act, y + (size_t)r * ldy + 8);   \
+        }                                                                                                 \
+    }
+I8_TILE_AVX2(i8_tile1, 1)
+I8_TILE_AVX2(i8_tile2, 2)
+I8_TILE_AVX2(i8_tile3, 3)
+I8_TILE_AVX2(i8_tile4, 4)
+/* 5 and 6 rows as two tiles: 12 int32 accumulators plus four weight
+** vectors do not fit the 16 ymm registers, and GCC spills accumulators */
+static TAVX void i8_tile5(const uint8_t *xq, size_t ldx, const int8_t *Q, size_t groups, const float *xs,
+                          const int32_t *xz, const ds__pack *W, size_t j, size_t nr, int act, float *y, size_t ldy) {
+    i8_tile3(xq, ldx, Q, groups, xs, xz, W, j, nr, act, y, ldy);
+    i8_tile2(xq + 3 * ldx, ldx, Q, groups, xs + 3, xz + 3, W, j, nr, act, y + 3 * ldy, ldy);
+}
+static TAVX void i8_tile6(const uint8_t *xq, size_t ldx, const int8_t *Q, size_t groups, const float *xs,
+                          const int32_t *xz, const ds__pack *W, size_t j, size_t nr, int act, float *y, size_t ldy) {
+    i8_tile3(xq, ldx, Q, groups, xs, xz, W, j, nr, act, y, ldy);
+    i8_tile3(xq + 3 * ldx, ldx, Q, groups, xs + 3, xz + 3, W, j, nr, act, y + 3 * ldy, ldy);
+}
 I8_DRIVER(i8_avx2, TAVX, i8_tile)
 
 /* Same arithmetic as quant_scalar, 8 lanes at a time. */
@@ -361,10 +412,10 @@ static TAVX void quant_avx2(const float *x, size_t m, size_t K, size_t Kp, uint8
             __m256i b = _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(r + k + 8), vi)), vz);
             __m256i c = _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(r + k + 16), vi)), vz);
             __m256i d = _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(r + k + 24), vi)), vz);
-            /* saturating packs clamp to [0, 255] as quant1 does; they work
-            ** within 128-bit lanes, so the order is restored after */
+            /* saturating packs and the min clamp to [0, 127] as quant1 does;
+            ** the packs work within 128-bit lanes, so the order is restored */
             __m256i v = _mm256_packus_epi16(_mm256_packs_epi32(a, b), _mm256_packs_epi32(c, d));
-            v = _mm256_permutevar8x32_epi32(v, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+            v = _mm256_min_epu8(_mm256_permutevar8x32_epi32(v, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)), _mm256_set1_epi8(127));
             _mm256_storeu_si256((__m256i *)(void *)(qr + k), v);
         }
         for (; k < K; k++) qr[k] = quant1(r[k], inv, z[i]);

@@ -448,7 +448,8 @@ TEST(model_f16_bf16_conversion) {
 /* ---- packed linear layers (gemm.h) ------------------------------------------ */
 /* Every ISA variant against the scalar twin over awkward shapes: row tails
 ** (tiles of 6), column tails (panels of 16), K not a multiple of 4, partial
-** panel ranges (the columns split between threads). f32 may differ only by
+** panel ranges (the columns split between threads), and the extreme int8
+** values. f32 may differ only by
 ** summation order; int8 and the quantizer must be bit-identical. */
 TEST(model_gemm_kernels_match_scalar) {
     const ds__gemm_kernels *sc = ds__gemm_kernels_scalar();
@@ -467,6 +468,11 @@ TEST(model_gemm_kernels_match_scalar) {
                 for (size_t i = 0; i < n; i++) b[i] = frand(&seed);
                 for (size_t k = 0; k < K; k++) x[k] = -2.5f;            /* a row with no positive value */
                 if (m > 1) for (size_t k = 0; k < K; k++) x[K + k] = 0.0f;   /* an all-zero row */
+                /* the int16 bound of the AVX2 kernel (gemm.h): a row at the top
+                ** of the 7-bit range times columns at +-64 everywhere */
+                if (m > 2) for (size_t k = 0; k < K; k++) x[2 * K + k] = 3.0f;
+                for (size_t k = 0; k < K; k++) W[k] = 1.0f;
+                if (n > 1) for (size_t k = 0; k < K; k++) W[K + k] = -1.0f;
                 for (int mode = 0; mode < 6; mode++) {
                     int int8 = mode & 1, act = mode >> 1;   /* none, GELU, ReLU */
                     void *mem = aligned_alloc(64, ds__pack_bytes(n, K, int8));
@@ -510,7 +516,8 @@ TEST(model_gemm_kernels_match_scalar) {
                     }
                     if (int8) {   /* the scheme's ranges, and the reconstruction it promises */
                         for (size_t i = 0; i < m; i++) {
-                            ASSERT(z1[i] >= 0 && z1[i] <= 255);
+                            ASSERT(z1[i] >= 0 && z1[i] <= 127);
+                            for (size_t k = 0; k < K; k++) ASSERT(q1[i * Kp + k] <= 127);
                             for (size_t k = 0; k < K; k++)
                                 ASSERT(fabsf(s1[i] * (float)((int32_t)q1[i * Kp + k] - z1[i]) - x[i * K + k]) <=
                                        0.5f * s1[i] * 1.0001f);
