@@ -383,18 +383,22 @@ static ds_status insert(const ds_index *ix, scratch *s_scr, uint32_t s) {
         if (rc != DS_OK || nt == 0) break;
         /* Closest result is the entry for the next level. */
         dpair best = s_scr->top[0];
-        dpair cand[1024];
-        size_t nc = 0;
-        for (size_t i = 0; i < nt && nc < DS_ARRAY_LEN(cand); i++) {
+        dpair cand[1024], dead[1024];
+        size_t nc = 0, nd = 0;
+        for (size_t i = 0; i < nt && i < DS_ARRAY_LEN(cand); i++) {
             if (before_min(s_scr->top[i], best)) best = s_scr->top[i];
             if (!ds__slot_deleted(ix, s_scr->top[i].id)) cand[nc++] = s_scr->top[i];
+            else dead[nd++] = s_scr->top[i];
         }
-        /* Only tombstones nearby (e.g. after deleting everything): link to
-        ** them rather than leave the new node unreachable. */
-        for (size_t i = 0; nc == 0 && i < nt && i < DS_ARRAY_LEN(cand); i++) cand[i] = s_scr->top[i];
-        if (nc == 0) nc = DS_MIN(nt, DS_ARRAY_LEN(cand));
         uint32_t sel[512];
         unsigned k = select_heuristic(ix, cand, nc, h->m, sel);
+        /* Too few live nodes nearby (e.g. after deleting most of the index):
+        ** fill up with the closest tombstones, which are traversable, rather
+        ** than leave the new node with one or two links. */
+        if (k < h->m && nd > 0) {
+            qsort(dead, nd, sizeof *dead, cmp_dpair);
+            for (size_t i = 0; i < nd && k < h->m; i++) sel[k++] = dead[i].id;
+        }
         /* Write own links first, then the reverse links. Other inserts may
         ** already have found s and linked s -> them: merge with those
         ** instead of overwriting (a lost reverse link can leave a node
