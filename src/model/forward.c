@@ -16,9 +16,10 @@
 ** pass in lock-step (SPMD). The six linears of a layer run on weights packed
 ** at load (gemm.h; float32 over many rows goes to OpenBLAS SGEMM on the
 ** original weights instead) and are split one of two ways:
-**   rows (many tokens): each thread owns a contiguous range of rows for the
-**     whole layer, so only attention, which needs every key and value,
-**     sits between two barriers;
+**   rows (many tokens): threads take chunks of rows as they come free and
+**     run everything between two attentions on a chunk (run_rows), so only
+**     attention, which needs every key and value, sits between two
+**     barriers, and a thread that was preempted holds nobody up;
 **   columns (few tokens, e.g. one query): each thread computes its share of
 **     the output columns for all rows, so it streams only its share of the
 **     weights, which is what a few-token pass is bound by; this costs a
