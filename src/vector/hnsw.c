@@ -645,7 +645,6 @@ static void repair_node(ds_index *ix, uint32_t u, uint32_t d, unsigned lv, const
     uint32_t out[512];
     for (unsigned j = 0; j < nu; j++)
         if (b[1 + j] != d && b[1 + j] != u) out[k++] = b[1 + j];
-    unsigned want = k + 1;
     dpair cand[512];
     size_t nc = 0;
     const float *uv = vec_of(h, u);
@@ -666,7 +665,7 @@ static void repair_node(ds_index *ix, uint32_t u, uint32_t d, unsigned lv, const
                 if (dist(ix, v, vec_of(h, out[j])) < cand[i].d) good = 0;
             if (good) { pick = i; break; }
         }
-        if (k < want) out[k++] = cand[pick].id;
+        if (k < max_links(h, lv)) out[k++] = cand[pick].id;   /* always, as d was in the list */
     }
     memcpy(b + 1, out, k * sizeof(uint32_t));
     b[0] = k;
@@ -759,7 +758,6 @@ static uint64_t filter_count(const ds__search_params *p) {
     for (uint64_t b = nbytes * 8; b < p->filter_bits; b++) c += (p->filter[b >> 3] >> (b & 7)) & 1;
     return c;
 }
-
 
 static ds_status hnsw_search(const ds_index *ix, const float *q, size_t k, const ds__search_params *p,
                              uint32_t *slots, float *scores, size_t *n_found) {
