@@ -708,6 +708,15 @@ static ds_status hnsw_remove(ds_index *ix, uint32_t d) {
         }
     }
     ds__free(ix->env, near, cap * sizeof(uint32_t));
+    if (ix->n_live == 0) {
+        /* Everything is deleted: unlink every tombstone, so vectors added
+        ** later build a fresh graph from the (kept) entry instead of
+        ** hanging off full lists of dead links, where searches missed them
+        ** at ef <= 128 (hnsw_deletes_keep_recall under ASan timing). */
+        for (uint32_t s = 0; s < ix->n_slots; s++)
+            for (unsigned lv = 0; lv <= h->levels[s]; lv++) block_of(h, s, lv)[0] = 0;
+        return DS_OK;
+    }
     /* A deleted entry point still works (tombstones are traversable), but a
     ** live one starts searches closer to live results: pick the live node of
     ** highest level if there is one. */
