@@ -271,8 +271,12 @@ static inline TAVX __m256i bcast4(const uint8_t *p) {
     return _mm256_set1_epi32(v);
 }
 
-/* MADD(acc, xb, w): acc += 4-term u8 x s8 dot products per int32 lane */
-#define I8_TILE(NAME, TARGET, MADD, R)                                                                    \
+/* MADD(acc, xb, w): acc += 4-term u8 x s8 dot products per int32 lane.
+** PAIRS (AVX2): two groups (8 k) per step first. 7-bit rows and 7-bit
+** weights bound each vpmaddubsw pair sum by 2 * 127 * 64 = 16256, so two of
+** them add exactly in int16 (<= 32512) before one vpmaddwd widens them:
+** 3 multiplies per 64 products instead of 4. */
+#define I8_TILE(NAME, TARGET, MADD, R, PAIRS)                                                             \
     static TARGET void NAME(const uint8_t *xq, size_t ldx, const int8_t *Q, size_t groups,                \
                             const float *xs, const int32_t *xz, const ds__pack *W, size_t j, size_t nr,    \
                             int act, float *y, size_t ldy) {                                               \
@@ -280,7 +284,21 @@ static inline TAVX __m256i bcast4(const uint8_t *p) {
         const __m256i ones = _mm256_set1_epi16(1);                                                        \
         (void)ones;                                                                                       \
         _Pragma("GCC unroll 6") for (int r = 0; r < R; r++) a0[r] = a1[r] = _mm256_setzero_si256();       \
-        for (size_t g = 0; g < groups; g++) {                                                             \
+        size_t g = 0;                                                                                     \
+        for (; PAIRS && g + 2 <= groups; g += 2) {                                                        \
+            const __m256i *wp = (const __m256i *)(const void *)(Q + g * 64);                              \
+            __m256i w0 = _mm256_load_si256(wp), w1 = _mm256_load_si256(wp + 1);                           \
+            __m256i w2 = _mm256_load_si256(wp + 2), w3 = _mm256_load_si256(wp + 3);                       \
+            _Pragma("GCC unroll 6") for (int r = 0; r < R; r++) {                                         \
+                __m256i xa = bcast4(xq + (size_t)r * ldx + 4 * g);                                        \
+                __m256i xb = bcast4(xq + (size_t)r * ldx + 4 * g + 4);                                    \
+                __m256i s0 = _mm256_add_epi16(_mm256_maddubs_epi16(xa, w0), _mm256_maddubs_epi16(xb, w2)); \
+                __m256i s1 = _mm256_add_epi16(_mm256_maddubs_epi16(xa, w1), _mm256_maddubs_epi16(xb, w3)); \
+                a0[r] = _mm256_add_epi32(a0[r], _mm256_madd_epi16(s0, ones));                             \
+                a1[r] = _mm256_add_epi32(a1[r], _mm256_madd_epi16(s1, ones));                             \
+            }                                                                                             \
+        }                                                                                                 \
+        for (; g < groups; g++) {                                                                         \
             __m256i w0 = _mm256_load_si256((const __m256i *)(const void *)(Q + g * 64));                 \
             __m256i w1 = _mm256_load_si256((const __m256i *)(const void *)(Q + g * 64 + 32));            \
             _Pragma("GCC unroll 6") for (int r = 0; r < R; r++) {                                         \
@@ -324,49 +342,10 @@ static inline TAVX __m256i bcast4(const uint8_t *p) {
         }                                                                                                 \
     }
 
-/* AVX2 takes two groups (8 k) per step: 7-bit activations and 7-bit
-** weights bound each vpmaddubsw pair sum by 2 * 127 * 64 = 16256, so two of
-** them add exactly in int16 (<= 32512) before one vpmaddwd widens them:
-** 3 multiplies per 64 products instead of 4. */
-#define I8_TILE_AVX2(NAME, R)                                                                             \
-    static TAVX void NAME(const uint8_t *xq, size_t ldx, const int8_t *Q, size_t groups,                  \
-                          const float *xs, const int32_t *xz, const ds__pack *W, size_t j, size_t nr,      \
-                          int act, float *y, size_t ldy) {                                                 \
-        __m256i a0[R], a1[R];                                                                             \
-        const __m256i ones = _mm256_set1_epi16(1);                                                        \
-        _Pragma("GCC unroll 6") for (int r = 0; r < R; r++) a0[r] = a1[r] = _mm256_setzero_si256();       \
-        size_t g = 0;                                                                                     \
-        for (; g + 2 <= groups; g += 2) {                                                                 \
-            const __m256i *wp = (const __m256i *)(const void *)(Q + g * 64);                              \
-            __m256i w0 = _mm256_load_si256(wp), w1 = _mm256_load_si256(wp + 1);                           \
-            __m256i w2 = _mm256_load_si256(wp + 2), w3 = _mm256_load_si256(wp + 3);                       \
-            _Pragma("GCC unroll 6") for (int r = 0; r < R; r++) {                                         \
-                __m256i xa = bcast4(xq + (size_t)r * ldx + 4 * g);                                        \
-                __m256i xb = bcast4(xq + (size_t)r * ldx + 4 * g + 4);                                    \
-                __m256i s0 = _mm256_add_epi16(_mm256_maddubs_epi16(xa, w0), _mm256_maddubs_epi16(xb, w2)); \
-                __m256i s1 = _mm256_add_epi16(_mm256_maddubs_epi16(xa, w1), _mm256_maddubs_epi16(xb, w3)); \
-                a0[r] = _mm256_add_epi32(a0[r], _mm256_madd_epi16(s0, ones));                             \
-                a1[r] = _mm256_add_epi32(a1[r], _mm256_madd_epi16(s1, ones));                             \
-            }                                                                                             \
-        }                                                                                                 \
-        for (; g < groups; g++) {                                                                         \
-            __m256i w0 = _mm256_load_si256((const __m256i *)(const void *)(Q + g * 64));                 \
-            __m256i w1 = _mm256_load_si256((const __m256i *)(const void *)(Q + g * 64 + 32));            \
-            _Pragma("GCC unroll 6") for (int r = 0; r < R; r++) {                                         \
-                __m256i xb = bcast4(xq + (size_t)r * ldx + 4 * g);                                        \
-                a0[r] = MADD_AVX2(a0[r], xb, w0);                                                         \
-                a1[r] = MADD_AVX2(a1[r], xb, w1);                                                         \
-            }                                                                                             \
-        }                                                                                                 \
-        _Pragma("GCC unroll 6") for (int r = 0; r < R; r++) {                                             \
-            i8_store8(a0[r], xz[r], xs[r], W, j, nr, act, y + (size_t)r * ldy);                           \
-            if (nr > 8) i8_store8(a1[r], xz[r], xs[r], W, j + 8, nr - 8, act, y + (size_t)r * ldy + 8);   \
-        }                                                                                                 \
-    }
-I8_TILE_AVX2(i8_tile1, 1)
-I8_TILE_AVX2(i8_tile2, 2)
-I8_TILE_AVX2(i8_tile3, 3)
-I8_TILE_AVX2(i8_tile4, 4)
+I8_TILE(i8_tile1, TAVX, MADD_AVX2, 1, 1)
+I8_TILE(i8_tile2, TAVX, MADD_AVX2, 2, 1)
+I8_TILE(i8_tile3, TAVX, MADD_AVX2, 3, 1)
+I8_TILE(i8_tile4, TAVX, MADD_AVX2, 4, 1)
 /* 5 and 6 rows as two tiles: 12 int32 accumulators plus four weight
 ** vectors do not fit the 16 ymm registers, and GCC spills accumulators */
 static TAVX void i8_tile5(const uint8_t *xq, size_t ldx, const int8_t *Q, size_t groups, const float *xs,
@@ -435,12 +414,12 @@ const ds__gemm_kernels *ds__gemm_kernels_avx2(void) {
 ** which has no AVX-512; t_model checks it against the twin where present.) */
 #define TVNNI DS_TARGET("avx2,fma,avx512f,avx512vl,avx512vnni")
 #define MADD_VNNI(acc, xb, w) _mm256_dpbusd_epi32((acc), (xb), (w))
-I8_TILE(vnni_tile1, TVNNI, MADD_VNNI, 1)
-I8_TILE(vnni_tile2, TVNNI, MADD_VNNI, 2)
-I8_TILE(vnni_tile3, TVNNI, MADD_VNNI, 3)
-I8_TILE(vnni_tile4, TVNNI, MADD_VNNI, 4)
-I8_TILE(vnni_tile5, TVNNI, MADD_VNNI, 5)
-I8_TILE(vnni_tile6, TVNNI, MADD_VNNI, 6)
+I8_TILE(vnni_tile1, TVNNI, MADD_VNNI, 1, 0)
+I8_TILE(vnni_tile2, TVNNI, MADD_VNNI, 2, 0)
+I8_TILE(vnni_tile3, TVNNI, MADD_VNNI, 3, 0)
+I8_TILE(vnni_tile4, TVNNI, MADD_VNNI, 4, 0)
+I8_TILE(vnni_tile5, TVNNI, MADD_VNNI, 5, 0)
+I8_TILE(vnni_tile6, TVNNI, MADD_VNNI, 6, 0)
 I8_DRIVER(i8_vnni, TVNNI, vnni_tile)
 
 static const ds__gemm_kernels g_vnni = { "avx512vnni", f32_avx2, i8_vnni, quant_avx2 };
