@@ -9,7 +9,12 @@
 ** densearch.h.
 **
 ** Usage: bench_deletes --data DIR [--m 16] [--ef-construction 100] [--threads 2]
-**                      [--frac 0.2] [--nq 1000] [--csv FILE]
+**                      [--frac 0.2] [--nq 1000] [--csv FILE] [--cache DIR] [--compact]
+** --compact also times ds_index_compact on the deleted index and sweeps it
+** again (rows "compacted"; build_s is then the compaction's time).
+** --cache DIR keeps the two built indexes in DIR (full-M-E-T.idx and
+** fresh-M-E-T-F.idx) and reuses them on the next run, so experiments with
+** the delete repair at 1M skip the builds (build_s is then the original's).
 ** Prints CSV rows: index,ef,recall10,qps,build_s,n_live,git (also appended to --csv).
 */
 #define _GNU_SOURCE 1
@@ -22,7 +27,8 @@
 #include <string.h>
 #include <time.h>
 
-static const char *g_csv, *g_git = "?";
+static const char *g_csv, *g_git = "?", *g_cache;
+static int g_compact;
 
 static void sweep(const char *name, const ds_index *ix, const float *q, size_t nq, size_t dim, const uint64_t *truth,
                   double build_s, size_t n_live) {
@@ -55,7 +61,20 @@ static void sweep(const char *name, const ds_index *ix, const float *q, size_t n
 }
 
 static double build(ds_env *env, size_t dim, unsigned m, unsigned efc, const float *x, const uint64_t *ids, size_t n,
-                    ds_index **out) {
+                    const char *cache_name, ds_index **out) {
+    char path[1024], tpath[1100];
+    if (g_cache) {
+        snprintf(path, sizeof path, "%s/%s.idx", g_cache, cache_name);
+        snprintf(tpath, sizeof tpath, "%s.build_s", path);
+        FILE *f = fopen(tpath, "r");
+        double secs = 0;
+        if (f && fscanf(f, "%lf", &secs) == 1 && ds_index_open(env, path, 0, out) == DS_OK) {
+            fclose(f);
+            fprintf(stderr, "reusing %s\n", path);
+            return secs;
+        }
+        if (f) fclose(f);
+    }
     ds_index_opts o;
     ds_index_opts_init(&o);
     o.type = DS_INDEX_HNSW;
@@ -65,7 +84,13 @@ static double build(ds_env *env, size_t dim, unsigned m, unsigned efc, const flo
     double t0 = now();
     die(ds_index_create(env, dim, &o, out), "hnsw create");
     die(ds_index_add(*out, x, n, ids), "hnsw add");
-    return now() - t0;
+    double secs = now() - t0;
+    if (g_cache) {
+        die(ds_index_save(*out, path), "save cache");
+        FILE *f = fopen(tpath, "w");
+        if (f) { fprintf(f, "%.3f\n", secs); fclose(f); }
+    }
+    return secs;
 }
 
 int main(int argc, char **argv) {
@@ -81,6 +106,8 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = (unsigned)atoi(argv[++i]);
         else if (!strcmp(argv[i], "--frac") && i + 1 < argc) frac = atof(argv[++i]);
         else if (!strcmp(argv[i], "--nq") && i + 1 < argc) nq = (size_t)atol(argv[++i]);
+        else if (!strcmp(argv[i], "--cache") && i + 1 < argc) g_cache = argv[++i];
+        else if (!strcmp(argv[i], "--compact")) g_compact = 1;
         else { fprintf(stderr, "usage: see the comment at the top of bench_deletes.c\n"); return 2; }
     }
     if (!data || !(frac > 0 && frac < 1)) { fprintf(stderr, "--data DIR is required; 0 < --frac < 1\n"); return 2; }
@@ -129,7 +156,9 @@ int main(int argc, char **argv) {
     }
 
     ds_index *ix;
-    double b_full = build(env, dim, m, efc, x, NULL, n, &ix);
+    char name[128];
+    snprintf(name, sizeof name, "full-%u-%u-%u", m, efc, threads);
+    double b_full = build(env, dim, m, efc, x, NULL, n, name, &ix);
     fprintf(stderr, "full build %zu: %.1f s\n", n, b_full);
     double t0 = now();
     for (size_t i = 0; i < n; i++)
@@ -137,10 +166,18 @@ int main(int argc, char **argv) {
     double del_s = now() - t0;
     fprintf(stderr, "deleted %zu (%.1f%%) in %.1f s\n", n_dead, 100.0 * (double)n_dead / (double)n, del_s);
     sweep("deleted", ix, q, nq, dim, truth, b_full, n_live);
+    if (g_compact) {
+        t0 = now();
+        die(ds_index_compact(ix), "compact");
+        double c_s = now() - t0;
+        fprintf(stderr, "compacted in %.1f s\n", c_s);
+        sweep("compacted", ix, q, nq, dim, truth, c_s, n_live);
+    }
     ds_index_close(ix);
     free(x);
 
-    double b_fresh = build(env, dim, m, efc, xl, idl, n_live, &ix);
+    snprintf(name, sizeof name, "fresh-%u-%u-%u-%g", m, efc, threads, frac);
+    double b_fresh = build(env, dim, m, efc, xl, idl, n_live, name, &ix);
     fprintf(stderr, "fresh build %zu: %.1f s\n", n_live, b_fresh);
     sweep("fresh", ix, q, nq, dim, truth, b_fresh, n_live);
     ds_index_close(ix);

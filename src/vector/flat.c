@@ -371,6 +371,13 @@ static uint64_t flat_memory(const ds_index *ix) {
     return (uint64_t)ix->n_slots * (f->row_bytes + (ix->metric == DS_METRIC_L2 ? 4 : 0));
 }
 
+/* Only float32 rows are the vectors as added; f16 and int8 rows are not. */
+static const float *flat_vector(const ds_index *ix, uint32_t slot) {
+    const flat *f = ix->impl;
+    if (f->elem != 4) return NULL;
+    return (const float *)(const void *)((const uint8_t *)f->vecs + (size_t)slot * f->row_bytes);
+}
+
 const ds__index_ops ds__flat_ops = {
     .type = DS_INDEX_FLAT,
     .file_kind = DS_VEC_KIND_FLAT,
@@ -384,4 +391,5 @@ const ds__index_ops ds__flat_ops = {
     .save = flat_save,
     .load = flat_load,
     .memory = flat_memory,
+    .vector = flat_vector,
 };

@@ -950,6 +950,10 @@ static ds_status hnsw_load(ds_index *ix, const ds__creader *r) {
     return DS_OK;
 }
 
+static const float *hnsw_vector(const ds_index *ix, uint32_t slot) {
+    return vec_of(ix->impl, slot);
+}
+
 static uint64_t hnsw_memory(const ds_index *ix) {
     hnsw *h = ix->impl;
     return (uint64_t)ix->n_slots * (h->rec_bytes + 1 + 4) + h->n_upper * (1 + (uint64_t)h->m) * 4;
@@ -968,4 +972,5 @@ const ds__index_ops ds__hnsw_ops = {
     .save = hnsw_save,
     .load = hnsw_load,
     .memory = hnsw_memory,
+    .vector = hnsw_vector,
 };

@@ -405,6 +405,46 @@ ds_status ds_index_delete(ds_index *ix, uint64_t id) {
     return ix->ops->remove ? ix->ops->remove(ix, slot) : DS_OK;
 }
 
+/* Built as a second index from the live vectors in slot order, added in
+** batches (so the copy in flight stays small), then swapped into ix: until
+** the swap nothing of ix changes, so a failure leaves it as it was. */
+#define COMPACT_BATCH 8192
+ds_status ds_index_compact(ds_index *ix) {
+    if (ix == NULL) return ds__fail(DS_ERR_INVALID, "ds_index_compact: NULL argument");
+    if (ix->ops->vector == NULL || (ix->n_slots > 0 && ix->ops->vector(ix, 0) == NULL))
+        return ds__fail(DS_ERR_UNSUPPORTED, "compact: a '%s' index with this storage keeps no full-precision vectors "
+                        "to rebuild from", ix->ops->name);
+    if (ix->n_live == ix->n_slots) return DS_OK;
+    ds_index *nx;
+    ds_status rc = ds_index_create(ix->env, ix->dim, &ix->opts, &nx);
+    if (rc != DS_OK) return rc;
+    size_t vb = COMPACT_BATCH * ix->dim * sizeof(float);
+    float *x = ds__alloc(ix->env, vb, 64);
+    uint64_t *ids = ds__alloc(ix->env, COMPACT_BATCH * sizeof *ids, 64);
+    if (x == NULL || ids == NULL) rc = ds__fail(DS_ERR_NOMEM, "out of memory compacting");
+    size_t nb = 0;
+    for (uint32_t s = 0; s < ix->n_slots && rc == DS_OK; s++) {
+        if (ds__slot_deleted(ix, s)) continue;
+        memcpy(x + nb * ix->dim, ix->ops->vector(ix, s), ix->dim * sizeof(float));
+        ids[nb++] = ix->labels[s];
+        if (nb == COMPACT_BATCH) {
+            rc = ds_index_add(nx, x, nb, ids);
+            nb = 0;
+        }
+    }
+    if (rc == DS_OK && nb > 0) rc = ds_index_add(nx, x, nb, ids);
+    ds__free(ix->env, x, vb);
+    ds__free(ix->env, ids, COMPACT_BATCH * sizeof *ids);
+    if (rc == DS_OK && nx->n_live != ix->n_live) rc = ds__fail(DS_ERR_INTERNAL, "compact: live count changed");
+    if (rc == DS_OK) {
+        ds_index old = *ix;
+        *ix = *nx;
+        *nx = old;
+    }
+    ds_index_close(nx);
+    return rc;
+}
+
 ds_status ds_index_search(const ds_index *ix, const float *queries, size_t nq, size_t k,
                           const ds_search_opts *opts, uint64_t *ids, float *scores, size_t *n_found) {
     if (ix == NULL || (nq > 0 && (queries == NULL || ids == NULL || scores == NULL)))

@@ -87,6 +87,10 @@ typedef struct ds__index_ops {
     ** Must bounds-check everything: this is also the deep check. */
     ds_status (*load)(struct ds_index *ix, const ds__creader *r);
     uint64_t  (*memory)(const struct ds_index *ix);       /* resident bytes */
+    /* The stored full-precision vector of a slot (normalised for cosine), or
+    ** NULL if the type does not keep one; ds_index_compact rebuilds from
+    ** these. May be NULL. */
+    const float *(*vector)(const struct ds_index *ix, uint32_t slot);
 } ds__index_ops;
 
 struct ds_index {

@@ -156,6 +156,77 @@ TEST(hnsw_deletes_keep_recall) {
     free(truth); free(live); free(live_ids); free(keep); free(x); free(q);
 }
 
+/* Compacting after heavy deletion: the index becomes a fresh build of the
+** survivors (same ids), releases the deleted vectors, stays usable for
+** deletes, adds and save/open; types without full vectors refuse. */
+TEST(hnsw_compact_after_heavy_deletes) {
+    float *x = ds_test_rand_vecs(N, D, 41), *q = ds_test_rand_vecs(NQ, D, 42);
+    uint8_t *keep = malloc(N);
+    uint64_t *live_ids = malloc(sizeof(uint64_t) * N);
+    float *live = malloc(sizeof(float) * N * D);
+    size_t n_live = 0;
+    for (size_t i = 0; i < N; i++) {
+        keep[i] = (i * 2654435761u) % 5 < 2;          /* 60% deleted */
+        if (keep[i]) { live_ids[n_live] = i; memcpy(live + n_live * D, x + i * D, sizeof(float) * D); n_live++; }
+    }
+    uint64_t *truth = malloc(sizeof(uint64_t) * NQ * K);
+    for (int i = 0; i < NQ; i++) brute_l2(x, N, D, q + i * D, K, keep, truth + i * K);
+    ds_index *ix = build(NULL, x, N, NULL, DS_METRIC_L2), *fresh = build(NULL, live, n_live, live_ids, DS_METRIC_L2);
+    ASSERT(ix != NULL && fresh != NULL);
+    ASSERT_OK(ds_index_compact(ix));                  /* nothing deleted: a no-op */
+    for (size_t i = 0; i < N; i++) if (!keep[i]) ASSERT_OK(ds_index_delete(ix, i));
+    uint64_t mem_before = ds_index_memory_bytes(ix);
+    ASSERT_OK(ds_index_compact(ix));
+    ASSERT_EQ_U64(ds_index_size(ix), n_live);
+    ASSERT(ds_index_memory_bytes(ix) < mem_before * 6 / 10);
+    for (unsigned ef = 16; ef <= 128; ef *= 2) {
+        double rc = search_recall(ix, q, truth, ef, NULL), rf = search_recall(fresh, q, truth, ef, NULL);
+        printf("  ef=%u recall after compact %.3f, fresh build %.3f\n", ef, rc, rf);
+        ASSERT(rc >= rf - 0.02);
+    }
+    /* ids: deleted ones stay gone, live ones can be deleted, new ones added */
+    size_t dead = 0, alive = 0;
+    while (keep[dead]) dead++;
+    while (!keep[alive] || alive == 0) alive++;
+    ASSERT_RC(ds_index_delete(ix, dead), DS_ERR_NOTFOUND);
+    uint64_t ids[K];
+    float sc[K];
+    ASSERT_OK(ds_index_search(ix, x + alive * D, 1, K, NULL, ids, sc, NULL));
+    ASSERT_EQ_U64(ids[0], alive);
+    ASSERT_OK(ds_index_delete(ix, alive));
+    ASSERT_OK(ds_index_search(ix, x + alive * D, 1, K, NULL, ids, sc, NULL));
+    for (int j = 0; j < K; j++) ASSERT(ids[j] != alive && (ids[j] == UINT64_MAX || keep[ids[j]]));
+    uint64_t nid = 900000;
+    ASSERT_OK(ds_index_add(ix, q, 1, &nid));
+    ASSERT_OK(ds_index_search(ix, q, 1, K, NULL, ids, sc, NULL));
+    ASSERT_EQ_U64(ids[0], nid);
+    /* save, open, compact the mapped index again */
+    char path[1024];
+    snprintf(path, sizeof path, "%s/compact_h.dsx", ds_test_tmpdir());
+    ASSERT_OK(ds_index_save(ix, path));
+    ds_index *re = NULL;
+    ASSERT_OK(ds_index_open(NULL, path, DS_OPEN_VERIFY, &re));
+    ASSERT_OK(ds_index_compact(re));
+    ASSERT_EQ_U64(ds_index_size(re), ds_index_size(ix));
+    ASSERT_OK(ds_index_search(re, q, 1, K, NULL, ids, sc, NULL));
+    ASSERT_EQ_U64(ids[0], nid);
+    ds_index_close(re);
+    /* no full-precision vectors: refused, index unchanged */
+    ds_index_opts o;
+    ds_index_opts_init(&o);
+    o.storage = DS_STORAGE_F16;
+    ds_index *h = NULL;
+    ASSERT_OK(ds_index_create(NULL, D, &o, &h));
+    ASSERT_OK(ds_index_add(h, x, 100, NULL));
+    ASSERT_OK(ds_index_delete(h, 5));
+    ASSERT_RC(ds_index_compact(h), DS_ERR_UNSUPPORTED);
+    ASSERT_EQ_U64(ds_index_size(h), 99);
+    ds_index_close(h);
+    ds_index_close(ix);
+    ds_index_close(fresh);
+    free(truth); free(live); free(live_ids); free(keep); free(x); free(q);
+}
+
 TEST(hnsw_filters_selective_and_broad) {
     float *x = ds_test_rand_vecs(N, D, 31), *q = ds_test_rand_vecs(NQ, D, 32);
     ds_index *ix = build(NULL, x, N, NULL, DS_METRIC_L2);
