@@ -1,5 +1,6 @@
 /* b_gemm.c -- one-thread speed of the encoder's linear-layer kernels against
-** OpenBLAS SGEMM on the shapes of all-MiniLM-L6-v2 (K, n in {384, 1536}).
+** OpenBLAS SGEMM on the shapes of all-MiniLM-L6-v2 (K, n in {384, 1536}),
+** and of its attention kernel (one head of 32 in rows of 384, L = 128, 256).
 ** Time is the thread's CPU time, so other jobs on the machine inflate it
 ** less than wall time. Internal API (src/model/gemm.h): a bench, not a test.
 **
@@ -7,6 +8,7 @@
 **   b_gemm [M] [REPS]
 */
 #include "model/gemm.h"
+#include "model/kernels.h"
 
 #include <cblas.h>
 #include <stdio.h>
@@ -67,6 +69,27 @@ int main(int argc, char **argv) {
                "\"int8_gmac_s\":%.2f,\"int8_with_quant_gmac_s\":%.2f,\"kernels\":\"%s\"}\n",
                M, K, n, gmac / best[0], gmac / best[1], gmac / best[3], gmac / (best[2] + best[3]), g->name);
         free(x); free(W); free(b); free(y); free(pf); free(pq); free(xq); free(xs); free(xz);
+    }
+    /* attention: QK^T and PV are 2 * L * L * d multiply-adds */
+    const model_kernels *mk = ds__model_kernels_avx2();
+    if (mk == NULL) return 0;
+    static const size_t Ls[] = { 128, 256 };
+    for (size_t a = 0; a < 2; a++) {
+        size_t L = Ls[a], d = 32, ld = 384, heads = ld / d;
+        float *q = malloc(L * ld * sizeof *q), *k = malloc(L * ld * sizeof *k), *v = malloc(L * ld * sizeof *v);
+        float *o = malloc(L * ld * sizeof *o), *sc = malloc(ds__attention_scratch(L, d) * sizeof *sc);
+        for (size_t i = 0; i < L * ld; i++) { q[i] = frand(&seed); k[i] = frand(&seed); v[i] = frand(&seed); }
+        double best = 1e9;
+        for (int r = 0; r < reps; r++) {
+            double t0 = cpu_now();
+            for (int rep = 0; rep < 8; rep++)
+                for (size_t h = 0; h < heads; h++) mk->attention(q + h * d, k + h * d, v + h * d, L, d, ld, 0.17f, o + h * d, sc);
+            double t = (cpu_now() - t0) / 8;
+            best = t < best ? t : best;
+        }
+        printf("{\"attention_L\":%zu,\"d\":%zu,\"heads\":%zu,\"gmac_s\":%.2f,\"us_per_head\":%.1f}\n", L, d, heads,
+               2.0 * (double)(L * L * d * heads) * 1e-9 / best, best * 1e6 / (double)heads);
+        free(q); free(k); free(v); free(o); free(sc);
     }
     return 0;
 }

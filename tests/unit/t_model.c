@@ -389,9 +389,9 @@ TEST(model_kernels_match_scalar) {
         for (size_t i = 0; i < n; i++) ASSERT_NEAR_F32(b[i], a[i], 1e-4);
         free(a); free(b); free(g); free(bb);
     }
-    /* attention: query-tile tails (6 rows), key tails (16), head widths
+    /* attention: query-tile tails (6 rows), group tails (24), key tails (16), head widths
     ** that are not a multiple of 16, rows ld apart */
-    static const size_t Ls[] = { 1, 2, 6, 7, 16, 17, 130 }, ds_[] = { 1, 8, 24, 32, 64 };
+    static const size_t Ls[] = { 1, 2, 6, 7, 16, 17, 23, 24, 25, 49, 130, 256 }, ds_[] = { 1, 8, 24, 32, 64 };
     for (size_t a = 0; a < DS_ARRAY_LEN(Ls); a++)
         for (size_t c = 0; c < DS_ARRAY_LEN(ds_); c++) {
             size_t L = Ls[a], d = ds_[c], ld = 3 * d + 5;
