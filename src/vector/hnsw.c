@@ -251,9 +251,13 @@ static ds_status search_layer(const ds_index *ix, scratch *s, const float *q, ui
     int ok_ep = p ? ds__slot_allowed(ix, p, ep) : 1;
     if (ok_ep) maxh_push(s->top, &nt, (dpair){ ep_d, ep });
     float bound = nt ? s->top[0].d : INFINITY;
-    while (nc > 0) {
+    for (size_t pops = 1; nc > 0; pops++) {
         dpair c = minh_pop(s->cand, &nc);
         if (c.d > bound && nt >= ef) break;
+        /* A single query with a huge ef can run for long: poll the caller's
+        ** cancel every 1024 expansions (a few hundred microseconds). */
+        if (p != NULL && p->cancel != NULL && pops % 1024 == 0 && p->cancel(p->cancel_ud))
+            return ds__fail(DS_ERR_CANCELED, "search canceled");
         unsigned n = read_links(ix, c.id, lv, locking, buf);
         /* First pass: drop visited, prefetch the first line of every
         ** remaining record (the hardware prefetcher follows the rest of a

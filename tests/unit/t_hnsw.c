@@ -227,6 +227,30 @@ TEST(hnsw_compact_after_heavy_deletes) {
     free(truth); free(live); free(live_ids); free(keep); free(x); free(q);
 }
 
+static int cancel_on_second_call(void *ud) { return ++*(int *)ud >= 2; }
+
+/* One query with a huge ef polls the cancel callback while it runs. */
+TEST(hnsw_single_query_can_be_canceled) {
+    float *x = ds_test_rand_vecs(N, D, 51);
+    ds_index *ix = build(NULL, x, N, NULL, DS_METRIC_L2);
+    ASSERT(ix != NULL);
+    int calls = 0;
+    ds_search_opts so;
+    ds_search_opts_init(&so);
+    so.ef_search = N;
+    so.cancel = cancel_on_second_call;
+    so.cancel_ud = &calls;
+    uint64_t ids[K];
+    float sc[K];
+    ASSERT_RC(ds_index_search(ix, x, 1, K, &so, ids, sc, NULL), DS_ERR_CANCELED);
+    ASSERT(calls >= 2);
+    so.cancel = NULL;                                 /* and runs to the end without it */
+    ASSERT_OK(ds_index_search(ix, x, 1, K, &so, ids, sc, NULL));
+    ASSERT_EQ_U64(ids[0], 0);
+    ds_index_close(ix);
+    free(x);
+}
+
 TEST(hnsw_filters_selective_and_broad) {
     float *x = ds_test_rand_vecs(N, D, 31), *q = ds_test_rand_vecs(NQ, D, 32);
     ds_index *ix = build(NULL, x, N, NULL, DS_METRIC_L2);
