@@ -458,6 +458,15 @@ TEST(hnsw_oom_sweep) {
         ds_status rc = ds_index_create(env, D, &o, &ix);
         if (rc == DS_OK) rc = ds_index_add(ix, x, n, NULL);
         if (rc == DS_OK) rc = ds_index_delete(ix, 7);
+        if (rc == DS_OK && (rc = ds_index_compact(ix)) == DS_ERR_NOMEM) {
+            /* a failed compaction leaves the index as it was */
+            uint64_t at = env->fail_at;
+            env->fail_at = 0;
+            ASSERT_EQ_U64(ds_index_size(ix), n - 1);
+            ASSERT_OK(ds_index_search(ix, x + 8 * D, 1, K, NULL, ids, sc, NULL));
+            ASSERT_EQ_U64(ids[0], 8);
+            env->fail_at = at;
+        }
         if (rc == DS_OK) rc = ds_index_search(ix, x, 1, K, NULL, ids, sc, NULL);
         if (rc == DS_OK) rc = ds_index_save(ix, path);
         if (rc == DS_OK) rc = ds_index_open(env, path, 0, &iy);
