@@ -681,7 +681,8 @@ DS_API ds_status ds_index_delete(ds_index *ix, uint64_t id);
 ** building the live vectors from scratch). Deletes repair the HNSW graph as
 ** they go, which holds recall up to about 20% deleted; beyond that recall
 ** sinks (50% deleted: ~0.03 lower recall@10 at small ef) and compacting
-** restores it. Ids and search results stay the same otherwise. On failure
+** restores it. Ids stay; a flat index answers exactly as before, an HNSW
+** index as a fresh build of the live vectors would. On failure
 ** the index is unchanged. DS_ERR_UNSUPPORTED for types that do not keep
 ** full-precision vectors to rebuild from (IVF-PQ, binary, flat f16/int8).
 ** Thread: exclusive. */
