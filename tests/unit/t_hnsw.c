@@ -103,23 +103,43 @@ TEST(hnsw_recall_vs_brute_force) {
     free(more); free(truth); free(x); free(q);
 }
 
+/* A deletion scenario over x: row i survives when the residue of
+** (i * 2654435761) mod 5 is in the bit mask keep_residues (spread out,
+** deterministic); the survivors copied out with their ids, and the exact
+** top-K of each query among them. */
+typedef struct survivors {
+    uint8_t  *keep;
+    float    *live;
+    uint64_t *ids, *truth;
+    size_t    n;
+} survivors;
+
+static survivors survivors_of(const float *x, const float *q, unsigned keep_residues) {
+    survivors v = { malloc(N), malloc(sizeof(float) * N * D), malloc(sizeof(uint64_t) * N),
+                    malloc(sizeof(uint64_t) * NQ * K), 0 };
+    for (size_t i = 0; i < N; i++) {
+        v.keep[i] = (keep_residues >> ((i * 2654435761u) % 5)) & 1;
+        if (v.keep[i]) { v.ids[v.n] = i; memcpy(v.live + v.n * D, x + i * D, sizeof(float) * D); v.n++; }
+    }
+    for (int i = 0; i < NQ; i++) brute_l2(x, N, D, q + i * D, K, v.keep, v.truth + i * K);
+    return v;
+}
+
+static void survivors_free(survivors *v) {
+    free(v->keep); free(v->live); free(v->ids); free(v->truth);
+}
+
 TEST(hnsw_deletes_keep_recall) {
     float *x = ds_test_rand_vecs(N, D, 21), *q = ds_test_rand_vecs(NQ, D, 22);
-    uint8_t *keep = malloc(N);
-    uint64_t *live_ids = malloc(sizeof(uint64_t) * N);
-    float *live = malloc(sizeof(float) * N * D);
-    size_t n_live = 0;
-    for (size_t i = 0; i < N; i++) {
-        keep[i] = (i * 2654435761u) % 5 != 0;       /* 20% deleted, spread out */
-        if (keep[i]) { live_ids[n_live] = i; memcpy(live + n_live * D, x + i * D, sizeof(float) * D); n_live++; }
-    }
-    uint64_t *truth = malloc(sizeof(uint64_t) * NQ * K);
-    for (int i = 0; i < NQ; i++) brute_l2(x, N, D, q + i * D, K, keep, truth + i * K);
+    survivors sv = survivors_of(x, q, 0x1E);           /* residues 1-4: 20% deleted */
+    const uint8_t *keep = sv.keep;
+    const uint64_t *truth = sv.truth;
+    size_t n_live = sv.n;
     ds_index *ix = build(NULL, x, N, NULL, DS_METRIC_L2);
     ASSERT(ix != NULL);
     for (size_t i = 0; i < N; i++) if (!keep[i]) ASSERT_OK(ds_index_delete(ix, i));
     ASSERT_EQ_U64(ds_index_size(ix), n_live);
-    ds_index *fresh = build(NULL, live, n_live, live_ids, DS_METRIC_L2);
+    ds_index *fresh = build(NULL, sv.live, n_live, sv.ids, DS_METRIC_L2);
     ASSERT(fresh != NULL);
     for (unsigned ef = 32; ef <= 128; ef *= 2) {
         double rd = search_recall(ix, q, truth, ef, NULL), rf = search_recall(fresh, q, truth, ef, NULL);
@@ -153,7 +173,8 @@ TEST(hnsw_deletes_keep_recall) {
     }
     ds_index_close(ix);
     ds_index_close(fresh);
-    free(truth); free(live); free(live_ids); free(keep); free(x); free(q);
+    survivors_free(&sv);
+    free(x); free(q);
 }
 
 /* Compacting after heavy deletion: the index becomes a fresh build of the
@@ -161,17 +182,11 @@ TEST(hnsw_deletes_keep_recall) {
 ** deletes, adds and save/open; types without full vectors refuse. */
 TEST(hnsw_compact_after_heavy_deletes) {
     float *x = ds_test_rand_vecs(N, D, 41), *q = ds_test_rand_vecs(NQ, D, 42);
-    uint8_t *keep = malloc(N);
-    uint64_t *live_ids = malloc(sizeof(uint64_t) * N);
-    float *live = malloc(sizeof(float) * N * D);
-    size_t n_live = 0;
-    for (size_t i = 0; i < N; i++) {
-        keep[i] = (i * 2654435761u) % 5 < 2;          /* 60% deleted */
-        if (keep[i]) { live_ids[n_live] = i; memcpy(live + n_live * D, x + i * D, sizeof(float) * D); n_live++; }
-    }
-    uint64_t *truth = malloc(sizeof(uint64_t) * NQ * K);
-    for (int i = 0; i < NQ; i++) brute_l2(x, N, D, q + i * D, K, keep, truth + i * K);
-    ds_index *ix = build(NULL, x, N, NULL, DS_METRIC_L2), *fresh = build(NULL, live, n_live, live_ids, DS_METRIC_L2);
+    survivors sv = survivors_of(x, q, 0x03);           /* residues 0-1: 60% deleted */
+    const uint8_t *keep = sv.keep;
+    const uint64_t *truth = sv.truth;
+    size_t n_live = sv.n;
+    ds_index *ix = build(NULL, x, N, NULL, DS_METRIC_L2), *fresh = build(NULL, sv.live, n_live, sv.ids, DS_METRIC_L2);
     ASSERT(ix != NULL && fresh != NULL);
     ASSERT_OK(ds_index_compact(ix));                  /* nothing deleted: a no-op */
     for (size_t i = 0; i < N; i++) if (!keep[i]) ASSERT_OK(ds_index_delete(ix, i));
@@ -224,7 +239,8 @@ TEST(hnsw_compact_after_heavy_deletes) {
     ds_index_close(h);
     ds_index_close(ix);
     ds_index_close(fresh);
-    free(truth); free(live); free(live_ids); free(keep); free(x); free(q);
+    survivors_free(&sv);
+    free(x); free(q);
 }
 
 static int cancel_on_second_call(void *ud) { return ++*(int *)ud >= 2; }
