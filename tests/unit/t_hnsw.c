@@ -132,17 +132,14 @@ static void survivors_free(survivors *v) {
 TEST(hnsw_deletes_keep_recall) {
     float *x = ds_test_rand_vecs(N, D, 21), *q = ds_test_rand_vecs(NQ, D, 22);
     survivors sv = survivors_of(x, q, 0x1E);           /* residues 1-4: 20% deleted */
-    const uint8_t *keep = sv.keep;
-    const uint64_t *truth = sv.truth;
-    size_t n_live = sv.n;
     ds_index *ix = build(NULL, x, N, NULL, DS_METRIC_L2);
     ASSERT(ix != NULL);
-    for (size_t i = 0; i < N; i++) if (!keep[i]) ASSERT_OK(ds_index_delete(ix, i));
-    ASSERT_EQ_U64(ds_index_size(ix), n_live);
-    ds_index *fresh = build(NULL, sv.live, n_live, sv.ids, DS_METRIC_L2);
+    for (size_t i = 0; i < N; i++) if (!sv.keep[i]) ASSERT_OK(ds_index_delete(ix, i));
+    ASSERT_EQ_U64(ds_index_size(ix), sv.n);
+    ds_index *fresh = build(NULL, sv.live, sv.n, sv.ids, DS_METRIC_L2);
     ASSERT(fresh != NULL);
     for (unsigned ef = 32; ef <= 128; ef *= 2) {
-        double rd = search_recall(ix, q, truth, ef, NULL), rf = search_recall(fresh, q, truth, ef, NULL);
+        double rd = search_recall(ix, q, sv.truth, ef, NULL), rf = search_recall(fresh, q, sv.truth, ef, NULL);
         printf("  ef=%u recall after deletes %.3f, fresh build %.3f\n", ef, rd, rf);
         if (ef >= 64) ASSERT(rd >= rf - 0.01);
     }
@@ -150,12 +147,12 @@ TEST(hnsw_deletes_keep_recall) {
     uint64_t ids[K];
     float sc[K];
     for (size_t i = 0; i < 200; i++) {
-        if (keep[i]) continue;
+        if (sv.keep[i]) continue;
         ASSERT_OK(ds_index_search(ix, x + i * D, 1, K, NULL, ids, sc, NULL));
-        for (int j = 0; j < K; j++) ASSERT(ids[j] == UINT64_MAX || keep[ids[j]]);
+        for (int j = 0; j < K; j++) ASSERT(ids[j] == UINT64_MAX || sv.keep[ids[j]]);
     }
     /* Deleting everything leaves an empty, searchable index. */
-    for (size_t i = 0; i < N; i++) if (keep[i]) ASSERT_OK(ds_index_delete(ix, i));
+    for (size_t i = 0; i < N; i++) if (sv.keep[i]) ASSERT_OK(ds_index_delete(ix, i));
     size_t found = 9;
     ASSERT_OK(ds_index_search(ix, q, 1, K, NULL, ids, sc, &found));
     ASSERT_EQ_U64(found, 0);
@@ -183,26 +180,23 @@ TEST(hnsw_deletes_keep_recall) {
 TEST(hnsw_compact_after_heavy_deletes) {
     float *x = ds_test_rand_vecs(N, D, 41), *q = ds_test_rand_vecs(NQ, D, 42);
     survivors sv = survivors_of(x, q, 0x03);           /* residues 0-1: 60% deleted */
-    const uint8_t *keep = sv.keep;
-    const uint64_t *truth = sv.truth;
-    size_t n_live = sv.n;
-    ds_index *ix = build(NULL, x, N, NULL, DS_METRIC_L2), *fresh = build(NULL, sv.live, n_live, sv.ids, DS_METRIC_L2);
+    ds_index *ix = build(NULL, x, N, NULL, DS_METRIC_L2), *fresh = build(NULL, sv.live, sv.n, sv.ids, DS_METRIC_L2);
     ASSERT(ix != NULL && fresh != NULL);
     ASSERT_OK(ds_index_compact(ix));                  /* nothing deleted: a no-op */
-    for (size_t i = 0; i < N; i++) if (!keep[i]) ASSERT_OK(ds_index_delete(ix, i));
+    for (size_t i = 0; i < N; i++) if (!sv.keep[i]) ASSERT_OK(ds_index_delete(ix, i));
     uint64_t mem_before = ds_index_memory_bytes(ix);
     ASSERT_OK(ds_index_compact(ix));
-    ASSERT_EQ_U64(ds_index_size(ix), n_live);
+    ASSERT_EQ_U64(ds_index_size(ix), sv.n);
     ASSERT(ds_index_memory_bytes(ix) < mem_before * 6 / 10);
     for (unsigned ef = 16; ef <= 128; ef *= 2) {
-        double rc = search_recall(ix, q, truth, ef, NULL), rf = search_recall(fresh, q, truth, ef, NULL);
+        double rc = search_recall(ix, q, sv.truth, ef, NULL), rf = search_recall(fresh, q, sv.truth, ef, NULL);
         printf("  ef=%u recall after compact %.3f, fresh build %.3f\n", ef, rc, rf);
         ASSERT(rc >= rf - 0.02);
     }
     /* ids: deleted ones stay gone, live ones can be deleted, new ones added */
     size_t dead = 0, alive = 0;
-    while (keep[dead]) dead++;
-    while (!keep[alive] || alive == 0) alive++;
+    while (sv.keep[dead]) dead++;
+    while (!sv.keep[alive] || alive == 0) alive++;
     ASSERT_RC(ds_index_delete(ix, dead), DS_ERR_NOTFOUND);
     uint64_t ids[K];
     float sc[K];
@@ -210,7 +204,7 @@ TEST(hnsw_compact_after_heavy_deletes) {
     ASSERT_EQ_U64(ids[0], alive);
     ASSERT_OK(ds_index_delete(ix, alive));
     ASSERT_OK(ds_index_search(ix, x + alive * D, 1, K, NULL, ids, sc, NULL));
-    for (int j = 0; j < K; j++) ASSERT(ids[j] != alive && (ids[j] == UINT64_MAX || keep[ids[j]]));
+    for (int j = 0; j < K; j++) ASSERT(ids[j] != alive && (ids[j] == UINT64_MAX || sv.keep[ids[j]]));
     uint64_t nid = 900000;
     ASSERT_OK(ds_index_add(ix, q, 1, &nid));
     ASSERT_OK(ds_index_search(ix, q, 1, K, NULL, ids, sc, NULL));
