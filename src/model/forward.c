@@ -343,17 +343,24 @@ static void head_rows(const fwd *f, size_t r0, size_t r1) {
     }
 }
 
+/* Rows mode: the next chunk [r0, r1) of a phase, or 0 when it is done. */
+static int grab_rows(fwd *f, size_t phase, size_t *r0, size_t *r1) {
+    size_t ch;
+    if (!grab(f, phase, (f->T + f->chunk - 1) / f->chunk, &ch)) return 0;
+    *r0 = ch * f->chunk;
+    *r1 = DS_MIN(f->T, *r0 + f->chunk);
+    return 1;
+}
+
 /* Rows mode: phase 0 embeds and projects Q, K, V of layer 0 for chunks of
 ** rows; then per layer, attention (phase 2l + 1) and the row-local rest of
 ** the layer plus the next layer's Q, K, V or the head's row part (phase
 ** 2l + 2). Every step of a chunk's chain reads only that chunk's rows, so
 ** the only barriers are the two around attention. */
 static void run_rows(fwd *f, unsigned t) {
-    const ds__model_config *c = &f->enc->cfg;
     const ds__layer_w *Ls = f->enc->w.layers;
-    size_t nl = c->n_layers, nch = (f->T + f->chunk - 1) / f->chunk, ch;
-    while (grab(f, 0, nch, &ch)) {
-        size_t r0 = ch * f->chunk, r1 = DS_MIN(f->T, r0 + f->chunk);
+    size_t nl = f->enc->cfg.n_layers, r0, r1;
+    while (grab_rows(f, 0, &r0, &r1)) {
         embed_rows(f, r0, r1);
         qkv_rows(f, t, &Ls[0], r0, r1);
     }
@@ -361,8 +368,7 @@ static void run_rows(fwd *f, unsigned t) {
         barrier(f);
         attention(f, t, 2 * l + 1);
         barrier(f);
-        while (grab(f, 2 * l + 2, nch, &ch)) {
-            size_t r0 = ch * f->chunk, r1 = DS_MIN(f->T, r0 + f->chunk);
+        while (grab_rows(f, 2 * l + 2, &r0, &r1)) {
             layer_tail(f, t, &Ls[l], r0, r1, 0);
             if (l + 1 < nl) qkv_rows(f, t, &Ls[l + 1], r0, r1);
             else head_rows(f, r0, r1);
@@ -475,7 +481,10 @@ ds_status ds__forward(const ds_encoder *enc, ds__head head, const int32_t *const
     size_t n_phases = 2 * c->n_layers + 1;
     f.next = ds__calloc(env, n_phases, sizeof *f.next);
     /* about 4 chunks per thread, at least 16 rows (a GEMM below that wastes
-    ** its tiles), at most 256 (OpenBLAS re-packs W per call) */
+    ** its tiles), at most 256: OpenBLAS re-packs W on every call, so larger
+    ** chunks cost less on one thread (~3%), but with two threads fewer
+    ** chunks leave one idle at the end of each phase (1,024-row chunks:
+    ** SciFact 16.9-19.0 vs 18.4-20.1 docs/s, docs/benchmarks.md) */
     f.chunk = DS_MIN((size_t)256, DS_MAX((size_t)16, (T + 4 * (size_t)want - 1) / (4 * (size_t)want)));
     size_t q_bytes = 0;
     if (enc->int8) {
