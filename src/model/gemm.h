@@ -24,9 +24,10 @@
 ** 16256, so two of them add exactly in int16 before one vpmaddwd widens
 ** them (3 multiplies per 64 products instead of 4: int8 32 x 128 passes ran
 ** ~20% faster on this AVX2 host, docs/benchmarks.md; the same idea as ONNX
-** Runtime's "reduce_range" on CPUs without VNNI). The int32 sums are exact and every ISA gives
-** bit-identical results (before the activation, whose vector form is within
-** 1e-6 relative of the scalar one). Measured cost against 8-bit rows: worst
+** Runtime's "reduce_range" on CPUs without VNNI). The int32 sums are exact
+** and every ISA gives bit-identical results (before the activation, whose
+** vector form is within 1e-6 relative of the scalar one). Measured cost
+** against 8-bit rows: worst
 ** cosine to float32 on minilm-l6-shape 0.99937 instead of 0.99974
 ** (t_model model_int8_quality_minilm_shape).
 **

@@ -389,8 +389,9 @@ TEST(model_kernels_match_scalar) {
         for (size_t i = 0; i < n; i++) ASSERT_NEAR_F32(b[i], a[i], 1e-4);
         free(a); free(b); free(g); free(bb);
     }
-    /* attention: query-tile tails (6 rows), group tails (24), key tails (16), head widths
-    ** that are not a multiple of 16, rows ld apart */
+    /* attention: query-tile tails (6 rows), key tails (16), lengths from 1
+    ** to a full 256-token sequence, head widths that are not a multiple of
+    ** 16, rows ld apart */
     static const size_t Ls[] = { 1, 2, 6, 7, 16, 17, 23, 24, 25, 49, 130, 256 }, ds_[] = { 1, 8, 24, 32, 64 };
     for (size_t a = 0; a < DS_ARRAY_LEN(Ls); a++)
         for (size_t c = 0; c < DS_ARRAY_LEN(ds_); c++) {
@@ -449,8 +450,8 @@ TEST(model_f16_bf16_conversion) {
 /* Every ISA variant against the scalar twin over awkward shapes: row tails
 ** (tiles of 6), column tails (panels of 16), K not a multiple of 4, partial
 ** panel ranges (the columns split between threads), and the extreme int8
-** values. f32 may differ only by
-** summation order; int8 and the quantizer must be bit-identical. */
+** values. f32 may differ only by summation order; int8 and the quantizer
+** must be bit-identical. */
 TEST(model_gemm_kernels_match_scalar) {
     const ds__gemm_kernels *sc = ds__gemm_kernels_scalar();
     const ds__gemm_kernels *vs[2] = { ds__gemm_kernels_avx2(), ds__gemm_kernels_vnni() };
