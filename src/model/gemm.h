@@ -27,9 +27,8 @@
 ** Runtime's "reduce_range" on CPUs without VNNI). The int32 sums are exact
 ** and every ISA gives bit-identical results (before the activation, whose
 ** vector form is within 1e-6 relative of the scalar one). Measured cost
-** against 8-bit rows: worst
-** cosine to float32 on minilm-l6-shape 0.99937 instead of 0.99974
-** (t_model model_int8_quality_minilm_shape).
+** against 8-bit rows: worst cosine to float32 on minilm-l6-shape 0.99937
+** instead of 0.99974 (t_model model_int8_quality_minilm_shape).
 **
 ** Thread: packing is done once; the GEMMs are pure functions of their
 ** arguments and may run concurrently on disjoint outputs.
