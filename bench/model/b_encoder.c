@@ -4,7 +4,8 @@
 **   b_encoder MODEL_DIR fixed BATCH SEQ SECONDS
 **   b_encoder MODEL_DIR ids FILE.jsonl BATCH
 ** Prints one JSON line, including peak RSS (ru_maxrss) for the ids mode.
-** DS_BENCH_INT8=1 runs the int8 path.
+** DS_BENCH_INT8=1 runs the int8 path; DS_BENCH_THREADS=N sets the threads
+** (default 2, the comparison's setting; 1 for one-thread profiles).
 */
 #include "densearch.h"
 
@@ -32,7 +33,7 @@ int main(int argc, char **argv) {
     }
     ds_env_opts eo;
     ds_env_opts_init(&eo);
-    eo.n_threads = 2;
+    eo.n_threads = getenv("DS_BENCH_THREADS") ? (unsigned)atoi(getenv("DS_BENCH_THREADS")) : 2;
     ds_env *env;
     ds_status rc = ds_env_create(&eo, &env);
     if (rc) die(rc, "env");
