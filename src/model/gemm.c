@@ -157,7 +157,8 @@ const ds__gemm_kernels *ds__gemm_kernels_scalar(void) { return &g_scalar; }
 #include <immintrin.h>
 #define TAVX DS_TARGET("avx2,fma")
 #define KC 384
-#define MC 48          /* a multiple of 6 */
+#define F32_MC 264     /* a multiple of 6, above the forward pass's 256-row chunks */
+#define MC 48          /* int8; a multiple of 6 */
 
 static inline TAVX __m256 act256(__m256 v, int act) {
     if (act == DS_GEMM_ACT_GELU) return ds__gelu256(v);
@@ -165,19 +166,23 @@ static inline TAVX __m256 act256(__m256 v, int act) {
     return v;
 }
 
-/* A is a packed micro-panel: kc steps of 6 floats (rows beyond R unused);
-** act is applied only on the last block of k (pass DS_GEMM_ACT_NONE before). */
+/* A: R rows of x read in place (row stride lda); the 6 row pointers stay in
+** registers and one index walks k. */
 #define F32_TILE(R)                                                                                       \
-    static TAVX void f32_tile##R(const float *A, const float *P, size_t kc, float *C, size_t ldc,         \
-                                 size_t nr, int first, const float *bias, int act) {                     \
+    static TAVX void f32_tile##R(const float *A, size_t lda, const float *P, size_t kc, float *C,        \
+                                 size_t ldc, size_t nr, int first, const float *bias, int act) {          \
         __m256 c0[R], c1[R];                                                                              \
-        _Pragma("GCC unroll 6") for (int r = 0; r < R; r++) c0[r] = c1[r] = _mm256_setzero_ps();          \
+        const float *a[R];                                                                                \
+        _Pragma("GCC unroll 6") for (int r = 0; r < R; r++) {                                             \
+            c0[r] = c1[r] = _mm256_setzero_ps();                                                          \
+            a[r] = A + (size_t)r * lda;                                                                   \
+        }                                                                                                 \
         for (size_t k = 0; k < kc; k++) {                                                                 \
             __m256 b0 = _mm256_load_ps(P + k * DS_GEMM_NR), b1 = _mm256_load_ps(P + k * DS_GEMM_NR + 8);  \
             _Pragma("GCC unroll 6") for (int r = 0; r < R; r++) {                                         \
-                __m256 a = _mm256_broadcast_ss(A + k * 6 + (size_t)r);                                    \
-                c0[r] = _mm256_fmadd_ps(a, b0, c0[r]);                                                    \
-                c1[r] = _mm256_fmadd_ps(a, b1, c1[r]);                                                    \
+                __m256 av = _mm256_broadcast_ss(a[r] + k);                                                \
+                c0[r] = _mm256_fmadd_ps(av, b0, c0[r]);                                                   \
+                c1[r] = _mm256_fmadd_ps(av, b1, c1[r]);                                                   \
             }                                                                                             \
         }                                                                                                 \
         _Pragma("GCC unroll 6") for (int r = 0; r < R; r++) {                                             \
@@ -205,43 +210,28 @@ F32_TILE(4)
 F32_TILE(5)
 F32_TILE(6)
 
-/* Copies rows [i0, i1) x [k0, k0 + kc) of x into micro-panels of 6 rows,
-** k-major, so a tile reads one contiguous stream instead of 6 strided ones;
-** done once per block and reused by every panel of W. */
-static void pack_a(const float *x, size_t K, size_t i0, size_t i1, size_t k0, size_t kc, float *dst) {
-    for (size_t i = i0; i < i1; i += 6) {
-        size_t R = DS_MIN((size_t)6, i1 - i);
-        for (size_t k = 0; k < kc; k++)
-            for (size_t r = 0; r < 6; r++) dst[k * 6 + r] = r < R ? x[(i + r) * K + k0 + k] : 0.0f;
-        dst += kc * 6;
-    }
-}
-
 static TAVX void f32_avx2(const float *x, size_t m, const ds__pack *W, size_t p0, size_t p1, int act, float *y) {
     size_t K = W->K, n = W->n;
-    float Ap[MC * KC] __attribute__((aligned(64)));
     p1 = DS_MIN(p1, W->panels);
-    /* rows outer: a block's output rows stay in L2 across the k blocks */
-    for (size_t i0 = 0; i0 < m; i0 += MC) {
-        size_t i1 = DS_MIN(m, i0 + MC);
+    for (size_t i0 = 0; i0 < m; i0 += F32_MC) {
+        size_t i1 = DS_MIN(m, i0 + F32_MC);
         for (size_t k0 = 0; k0 < K; k0 += KC) {
             size_t kc = DS_MIN((size_t)KC, K - k0);
-            pack_a(x, K, i0, i1, k0, kc, Ap);
             for (size_t p = p0; p < p1; p++) {
                 const float *P = W->f + (p * K + k0) * DS_GEMM_NR;
                 size_t c = p * DS_GEMM_NR, nr = DS_MIN((size_t)DS_GEMM_NR, n - c);
                 const float *bias = W->bias + c;
                 int first = k0 == 0, a = k0 + kc == K ? act : DS_GEMM_ACT_NONE;
-                const float *A = Ap;
                 size_t i = i0;
-                for (; i + 6 <= i1; i += 6, A += kc * 6) f32_tile6(A, P, kc, y + i * n + c, n, nr, first, bias, a);
+                for (; i + 6 <= i1; i += 6) f32_tile6(x + i * K + k0, K, P, kc, y + i * n + c, n, nr, first, bias, a);
+                const float *A = x + i * K + k0;
                 float *C = y + i * n + c;
                 switch (i1 - i) {
-                case 5: f32_tile5(A, P, kc, C, n, nr, first, bias, a); break;
-                case 4: f32_tile4(A, P, kc, C, n, nr, first, bias, a); break;
-                case 3: f32_tile3(A, P, kc, C, n, nr, first, bias, a); break;
-                case 2: f32_tile2(A, P, kc, C, n, nr, first, bias, a); break;
-                case 1: f32_tile1(A, P, kc, C, n, nr, first, bias, a); break;
+                case 5: f32_tile5(A, K, P, kc, C, n, nr, first, bias, a); break;
+                case 4: f32_tile4(A, K, P, kc, C, n, nr, first, bias, a); break;
+                case 3: f32_tile3(A, K, P, kc, C, n, nr, first, bias, a); break;
+                case 2: f32_tile2(A, K, P, kc, C, n, nr, first, bias, a); break;
+                case 1: f32_tile1(A, K, P, kc, C, n, nr, first, bias, a); break;
                 default: break;
                 }
             }
