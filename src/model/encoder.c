@@ -295,6 +295,7 @@ ds_status ds_encoder_open(ds_env *env, const char *model_dir, const ds_encoder_o
     if (enc->batch_size == 0) enc->batch_size = 32;
     enc->int8 = DS_OPT(opts, int8, 0) != 0;
     if ((rc = pack_all(enc)) != DS_OK) goto done;
+    if ((enc->ws = ds__calloc(env, 1, sizeof *enc->ws)) == NULL) { rc = DS_ERR_NOMEM; goto done; }
     enc->progress = DS_OPT(opts, progress, (ds_progress_fn)NULL);
     enc->progress_ud = DS_OPT(opts, progress_ud, (void *)NULL);
     if (DS_OPT(opts, load_tokenizer, 1)) {
@@ -314,6 +315,10 @@ void ds_encoder_close(ds_encoder *enc) {
     if (enc == NULL) return;
     ds_env *env = enc->env;
     ds_tokenizer_close(enc->tok);
+    if (enc->ws != NULL) {
+        ds__fwd_ws_release(env, enc->ws);
+        ds__free(env, enc->ws, sizeof *enc->ws);
+    }
     for (size_t i = 0; i < enc->n_owned; i++) ds__free(env, enc->owned[i], enc->owned_len[i] * sizeof(float) + 1);
     ds__free(env, enc->owned, enc->cap_owned * sizeof *enc->owned);
     ds__free(env, enc->owned_len, enc->cap_owned * sizeof *enc->owned_len);

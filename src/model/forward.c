@@ -129,18 +129,31 @@ static void act_rows(const fwd *f, float *p, size_t n) {
     }
 }
 
+/* The first row a thread's linear layers read and write: its chunk's
+** (rows mode), or row 0 (columns mode: a thread computes some columns of
+** every row). */
+static size_t span_r0(const fwd *f, size_t r0) { return f->cols ? 0 : r0; }
+
+/* The FFN's inner activations of the span: shared [T, F] in columns mode;
+** in rows mode a chunk's own, in this thread's [chunk, F] buffer (they never
+** leave the chunk, and a buffer reused chunk after chunk stays in cache). */
+static float *ffn_span(const fwd *f, unsigned t) {
+    return f->cols ? f->ffn : f->ffn + (size_t)t * f->chunk * f->enc->cfg.ffn;
+}
+
 /* The input of a linear layer: x itself, or (int8) its rows quantized. */
 typedef struct lin_in {
-    const float   *x;
+    const float   *x;          /* the span's first row */
     const uint8_t *q;
     const float   *s;
     const int32_t *z;
     size_t r0, m;              /* the rows this thread multiplies */
 } lin_in;
 
-/* Rows mode: rows [r0, r1), quantized into the shared buffer at their own
-** offset. Columns mode: every row, quantized into this thread's private
-** buffer (a few rows: cheaper than a barrier). */
+/* x holds the rows of the span (span_r0). Rows mode: rows [r0, r1),
+** quantized into the shared buffer at their own offset. Columns mode: every
+** row, quantized into this thread's private buffer (a few rows: cheaper
+** than a barrier). */
 static lin_in lin_input(const fwd *f, unsigned t, const float *x, size_t K, size_t r0, size_t r1) {
     lin_in in = { x, NULL, NULL, NULL, 0, f->T };
     if (!f->cols) {
@@ -150,7 +163,7 @@ static lin_in lin_input(const fwd *f, unsigned t, const float *x, size_t K, size
     if (!f->enc->int8 || in.m == 0) return in;
     size_t base = f->cols ? (size_t)t * f->T : in.r0, Kp = (size_t)ds__align_up(K, 4);
     uint8_t *q = f->xq + base * f->kq;
-    f->g->quant(x + in.r0 * K, in.m, K, Kp, q, f->xs + base, f->xz + base);
+    f->g->quant(x, in.m, K, Kp, q, f->xs + base, f->xz + base);
     in.q = q;
     in.s = f->xs + base;
     in.z = f->xz + base;
@@ -158,10 +171,10 @@ static lin_in lin_input(const fwd *f, unsigned t, const float *x, size_t K, size
 }
 
 /* y = in · W^T + b, then the model's activation if act is set, over this
-** thread's rows (rows mode) or columns (columns mode). GELU and ReLU run in
-** the GEMM's epilogue; the tanh GELU, and any activation after OpenBLAS,
-** in a pass over the outputs this thread wrote. */
-static void layer_linear(const fwd *f, unsigned t, const lin_in *in, const ds__pack *W, int act, float *y) {
+** thread's rows (rows mode) or columns (columns mode); yr holds the span's
+** output rows. GELU and ReLU run in the GEMM's epilogue; the tanh GELU in a
+** pass over the outputs this thread wrote. */
+static void layer_linear(const fwd *f, unsigned t, const lin_in *in, const ds__pack *W, int act, float *yr) {
     size_t p0 = 0, p1 = W->panels, n = W->n;
     if (f->cols) {
         p0 = W->panels * t / f->nt;
@@ -171,18 +184,8 @@ static void layer_linear(const fwd *f, unsigned t, const lin_in *in, const ds__p
     ds__act a = f->enc->cfg.act;
     int fused = !act ? DS_GEMM_ACT_NONE : a == DS_ACT_GELU ? DS_GEMM_ACT_GELU : a == DS_ACT_RELU ? DS_GEMM_ACT_RELU
                                                                                                : DS_GEMM_ACT_NONE;
-    float *yr = y + in->r0 * n;
-    if (f->enc->int8) {
-        f->g->i8(in->q, in->s, in->z, in->m, W, p0, p1, fused, yr);
-    } else if (!f->cols && in->m > NT_MAX_ROWS) {
-        /* float32 over many rows: OpenBLAS's SGEMM measured ~4% faster than
-        ** our packed kernel at 32 x 128 even counting its per-call packing
-        ** of W (docs/benchmarks.md, model section) */
-        linear(f->k, in->x + in->r0 * W->K, in->m, W->K, W->w, W->b, n, yr);
-        fused = DS_GEMM_ACT_NONE;
-    } else {
-        f->g->f32(in->x + in->r0 * W->K, in->m, W, p0, p1, fused, yr);
-    }
+    if (f->enc->int8) f->g->i8(in->q, in->s, in->z, in->m, W, p0, p1, fused, yr);
+    else f->g->f32(in->x, in->m, W, p0, p1, fused, yr);
     if (!act || fused != DS_GEMM_ACT_NONE) return;
     size_t j0 = p0 * DS_GEMM_NR, j1 = DS_MIN(p1 * DS_GEMM_NR, n);
     for (size_t r = 0; r < in->m; r++) act_rows(f, yr + r * n + j0, j1 - j0);
@@ -300,29 +303,31 @@ static void embed_rows(const fwd *f, size_t r0, size_t r1) {
 }
 
 static void qkv_rows(const fwd *f, unsigned t, const ds__layer_w *L, size_t r0, size_t r1) {
-    lin_in in = lin_input(f, t, f->x, f->enc->cfg.hidden, r0, r1);
-    layer_linear(f, t, &in, &L->pq, 0, f->q);
-    layer_linear(f, t, &in, &L->pk, 0, f->kk);
-    layer_linear(f, t, &in, &L->pv, 0, f->v);
+    size_t H = f->enc->cfg.hidden, o = span_r0(f, r0) * H;
+    lin_in in = lin_input(f, t, f->x + o, H, r0, r1);
+    layer_linear(f, t, &in, &L->pq, 0, f->q + o);
+    layer_linear(f, t, &in, &L->pk, 0, f->kk + o);
+    layer_linear(f, t, &in, &L->pv, 0, f->v + o);
 }
 
 /* The rest of a layer after attention, on rows [r0, r1). Columns mode needs
 ** a barrier wherever the split changes (sync = 1); r0, r1 are then this
 ** thread's LayerNorm rows. */
 static void layer_tail(fwd *f, unsigned t, const ds__layer_w *L, size_t r0, size_t r1, int sync) {
-    size_t H = f->enc->cfg.hidden, F = f->enc->cfg.ffn;
+    size_t H = f->enc->cfg.hidden, F = f->enc->cfg.ffn, o = span_r0(f, r0) * H;
+    float *ffn = ffn_span(f, t);
     /* a = LN1(x + Wo ctx) */
-    lin_in in = lin_input(f, t, f->ctx, H, r0, r1);
-    layer_linear(f, t, &in, &L->pao, 0, f->tmp);
+    lin_in in = lin_input(f, t, f->ctx + o, H, r0, r1);
+    layer_linear(f, t, &in, &L->pao, 0, f->tmp + o);
     if (sync) barrier(f);
     residual_layernorm(f, r0, r1, L->ln1_g, L->ln1_b);
     if (sync) barrier(f);
     /* x = LN2(a + W2 act(W1 a)) */
-    in = lin_input(f, t, f->x, H, r0, r1);
-    layer_linear(f, t, &in, &L->pi, 1, f->ffn);
+    in = lin_input(f, t, f->x + o, H, r0, r1);
+    layer_linear(f, t, &in, &L->pi, 1, ffn);
     if (sync) barrier(f);
-    in = lin_input(f, t, f->ffn, F, r0, r1);
-    layer_linear(f, t, &in, &L->po, 0, f->tmp);
+    in = lin_input(f, t, ffn, F, r0, r1);
+    layer_linear(f, t, &in, &L->po, 0, f->tmp + o);
     if (sync) barrier(f);
     residual_layernorm(f, r0, r1, L->ln2_g, L->ln2_b);
     if (sync) barrier(f);
@@ -343,12 +348,22 @@ static void head_rows(const fwd *f, size_t r0, size_t r1) {
     }
 }
 
-/* Rows mode: the next chunk [r0, r1) of a phase, or 0 when it is done. */
+/* Rows mode: the next chunk [r0, r1) of a phase, or 0 when it is done.
+** Chunks are guided: 1/(2 nt) of the rows still left, between CHUNK_MIN
+** and f->chunk rows, so a phase ends on small chunks and the threads reach
+** its barrier together (fixed 256-row chunks left one idle for half a chunk
+** on average, ~3% of a SciFact pass with two threads). */
+#define CHUNK_MIN 48
 static int grab_rows(fwd *f, size_t phase, size_t *r0, size_t *r1) {
-    size_t ch;
-    if (!grab(f, phase, (f->T + f->chunk - 1) / f->chunk, &ch)) return 0;
-    *r0 = ch * f->chunk;
-    *r1 = DS_MIN(f->T, *r0 + f->chunk);
+    size_t cur = atomic_load_explicit(&f->next[phase], memory_order_relaxed), len;
+    do {
+        if (cur >= f->T) return 0;
+        len = (f->T - cur + 2 * f->nt - 1) / (2 * f->nt);
+        len = DS_MIN(DS_MIN(f->chunk, DS_MAX(len, (size_t)CHUNK_MIN)), f->T - cur);
+    } while (!atomic_compare_exchange_weak_explicit(&f->next[phase], &cur, cur + len, memory_order_relaxed,
+                                                    memory_order_relaxed));
+    *r0 = cur;
+    *r1 = cur + len;
     return 1;
 }
 
@@ -434,6 +449,33 @@ static void set_blas_single(void) {
     if (!atomic_exchange(&done, 1)) openblas_set_num_threads(1);
 }
 
+/* buf with at least need bytes: the one it holds if large enough, else a
+** new one (what it held is freed first, so peak memory is one buffer). */
+static void *ws_take(ds_env *env, void **buf, size_t *have, size_t need) {
+    if (*have >= need) return *buf;
+    ds__free(env, *buf, *have);
+    *have = 0;
+    if ((*buf = ds__alloc(env, need, 64)) != NULL) *have = need;
+    return *buf;
+}
+
+void ds__fwd_ws_release(ds_env *env, ds__fwd_ws *ws) {
+    ds__free(env, ws->act, ws->act_bytes);
+    ds__free(env, ws->q, ws->q_bytes);
+    ws->act = ws->q = NULL;
+    ws->act_bytes = ws->q_bytes = 0;
+}
+
+/* Above this, a pass's activations are freed rather than kept for the next:
+** a one-off huge batch should not pin its memory until the encoder closes. */
+#define WS_KEEP_MAX ((size_t)512 << 20)
+
+/* Hands the workspace back to the encoder, or frees a pass's own. */
+static void end_ws(ds_env *env, const ds_encoder *enc, ds__fwd_ws *ws) {
+    if (ws != enc->ws || ws->act_bytes + ws->q_bytes > WS_KEEP_MAX) ds__fwd_ws_release(env, ws);
+    if (ws == enc->ws) atomic_store(&ws->busy, 0);
+}
+
 ds_status ds__forward(const ds_encoder *enc, ds__head head, const int32_t *const *ids,
                       const int32_t *const *type_ids, const size_t *lens, size_t n, float *out) {
     ds_env *env = enc->env;
@@ -469,40 +511,41 @@ ds_status ds__forward(const ds_encoder *enc, ds__head head, const int32_t *const
     size_t scratch_per = DS_MAX(ds__attention_scratch(Lmax, H / c->n_heads), H);
     if (head == DS_HEAD_SPLADE) scratch_per = DS_MAX(scratch_per, (size_t)SPLADE_CHUNK * c->vocab_size);
     f.scratch_per = scratch_per;
-    /* one allocation for all activations: T*(6H + F) + per-thread scratch */
-    size_t act = 0, tot = 0;
-    ds_status rc = DS_OK;
-    if (!ds__mul_ok(T, 6 * H + F, &act) || !ds__add_ok(act, (size_t)want * scratch_per, &tot) ||
-        tot > SIZE_MAX / sizeof(float) || n >= SIZE_MAX / sizeof(size_t))
+    /* the largest chunk (grab_rows): at most 256 rows, whose x rows stay in
+    ** L2 while the GEMMs pass over every panel of W (gemm.c) */
+    f.chunk = DS_MIN(T, (size_t)256);
+    /* activations: T rows of x, q, k, v, ctx, tmp (6H), the FFN's inner
+    ** rows (ffn_span: T, or a chunk per thread), per-thread scratch */
+    size_t act = 0, tot = 0, ffn_rows = f.cols ? T : (size_t)want * f.chunk, ffn_n = 0;
+    if (!ds__mul_ok(T, 6 * H, &act) || !ds__mul_ok(ffn_rows, F, &ffn_n) || !ds__add_ok(act, ffn_n, &act) ||
+        !ds__add_ok(act, (size_t)want * scratch_per, &tot) || tot > SIZE_MAX / sizeof(float) ||
+        n >= SIZE_MAX / sizeof(size_t))
         return ds__fail(DS_ERR_RANGE, "batch too large");
-    float *mem = ds__alloc(env, tot * sizeof(float), 64);
-    if (mem == NULL) return ds__fail(DS_ERR_NOMEM, "cannot allocate %zu MB of activations", tot * sizeof(float) >> 20);
+    ds__fwd_ws own = { 0 }, *ws = &own;
+    int zero = 0;
+    if (enc->ws != NULL && atomic_compare_exchange_strong(&enc->ws->busy, &zero, 1)) ws = enc->ws;
+    float *mem = ws_take(env, &ws->act, &ws->act_bytes, tot * sizeof(float));
+    if (mem == NULL) {
+        end_ws(env, enc, ws);
+        return ds__fail(DS_ERR_NOMEM, "cannot allocate %zu MB of activations", tot * sizeof(float) >> 20);
+    }
     f.off = ds__alloc(env, (n + 1) * sizeof *f.off, 64);
     size_t n_phases = 2 * c->n_layers + 1;
     f.next = ds__calloc(env, n_phases, sizeof *f.next);
-    /* about 4 chunks per thread, at least 16 rows (a GEMM below that wastes
-    ** its tiles), at most 256: OpenBLAS re-packs W on every call, so larger
-    ** chunks cost less on one thread (~3%), but with two threads fewer
-    ** chunks leave one idle at the end of each phase (1,024-row chunks:
-    ** SciFact 16.9-19.0 vs 18.4-20.1 docs/s, docs/benchmarks.md) */
-    f.chunk = DS_MIN((size_t)256, DS_MAX((size_t)16, (T + 4 * (size_t)want - 1) / (4 * (size_t)want)));
-    size_t q_bytes = 0;
     if (enc->int8) {
         /* cannot overflow: tot (6H + F floats per row) bounded T, and in
         ** columns mode T <= COLS_MAX_ROWS */
         size_t rows = f.cols ? (size_t)want * T : T;
         f.kq = (size_t)ds__align_up(DS_MAX(H, F), 4);
         size_t qa = (size_t)ds__align_up(rows * f.kq, 16);
-        q_bytes = qa + rows * (sizeof(float) + sizeof(int32_t));
-        f.xq = ds__alloc(env, q_bytes, 64);
+        f.xq = ws_take(env, &ws->q, &ws->q_bytes, qa + rows * (sizeof(float) + sizeof(int32_t)));
         f.xs = f.xq ? (float *)(void *)(f.xq + qa) : NULL;
         f.xz = f.xq ? (int32_t *)(void *)(f.xs + rows) : NULL;
     }
     if (f.off == NULL || f.next == NULL || (enc->int8 && f.xq == NULL)) {
         ds__free(env, f.next, n_phases * sizeof *f.next);
-        ds__free(env, f.xq, q_bytes);
         ds__free(env, f.off, (n + 1) * sizeof *f.off);
-        ds__free(env, mem, tot * sizeof(float));
+        end_ws(env, enc, ws);
         return DS_ERR_NOMEM;
     }
     f.x = mem;
@@ -512,7 +555,7 @@ ds_status ds__forward(const ds_encoder *enc, ds__head head, const int32_t *const
     f.ctx = f.v + T * H;
     f.tmp = f.ctx + T * H;
     f.ffn = f.tmp + T * H;
-    f.scratch = f.ffn + T * F;
+    f.scratch = f.ffn + ffn_n;
     f.off[0] = 0;
     for (size_t i = 0; i < n; i++) f.off[i + 1] = f.off[i] + lens[i];
 
@@ -537,8 +580,7 @@ ds_status ds__forward(const ds_encoder *enc, ds__head head, const int32_t *const
     pthread_cond_destroy(&f.cv);
     pthread_mutex_destroy(&f.mu);
     ds__free(env, f.next, n_phases * sizeof *f.next);
-    ds__free(env, f.xq, q_bytes);
     ds__free(env, f.off, (n + 1) * sizeof *f.off);
-    ds__free(env, mem, tot * sizeof(float));
-    return rc;
+    end_ws(env, enc, ws);
+    return DS_OK;
 }

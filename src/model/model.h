@@ -20,6 +20,8 @@
 #include "model/gemm.h"
 #include "simd/simd.h"   /* ds__f16_to_f32 */
 
+#include <stdatomic.h>
+
 /* ------------------------------------------------------------------------ */
 /* safetensors                                                               */
 /* ------------------------------------------------------------------------ */
@@ -112,8 +114,24 @@ typedef struct ds__weights {
     const float *tr_w, *tr_b, *tr_ln_g, *tr_ln_b, *dec_b;
 } ds__weights;
 
+/* Activation memory kept between forward passes (forward.c). A pass over a
+** batch touches tens of MB; on fresh pages ~5% of its time went to page
+** faults. One pass at a time owns it (busy); a concurrent pass allocates
+** its own. */
+typedef struct ds__fwd_ws {
+    atomic_int busy;
+    void      *act;       /* float activations */
+    size_t     act_bytes;
+    void      *q;         /* int8: quantized rows, scales, zero points */
+    size_t     q_bytes;
+} ds__fwd_ws;
+
+/* Frees a workspace's buffers (not the struct). */
+void ds__fwd_ws_release(ds_env *env, ds__fwd_ws *ws);
+
 struct ds_encoder {
     ds_env           *env;
+    ds__fwd_ws       *ws;              /* see ds__fwd_ws; NULL: none kept */
     ds__model_config  cfg;
     ds__safetensors   st;
     ds__weights       w;
