@@ -173,8 +173,8 @@ static ds_status bind_all(ds_encoder *enc) {
     return DS_OK;
 }
 
-/* With int8 the packed copy is the only one the forward pass reads, so the
-** mapped pages of the original are handed back to the kernel (they are clean file
+/* The packed copy is the only one the forward pass reads, so the mapped
+** pages of the original are handed back to the kernel (they are clean file
 ** pages: touching them again would simply re-read the file). Keeps the
 ** resident size at one copy of the weights. */
 static void release_mapped(ds_encoder *enc, const void *p, size_t bytes) {
@@ -195,8 +195,7 @@ static ds_status pack_weight(ds_encoder *enc, const float *W, const float *b, si
         return DS_ERR_NOMEM;
     }
     ds__pack_init(p, blk, W, b, n, K, enc->int8);
-    /* float32 keeps the original for OpenBLAS (forward.c: many rows) */
-    if (enc->int8) release_mapped(enc, W, n * K * sizeof *W);
+    release_mapped(enc, W, n * K * sizeof *W);
     return DS_OK;
 }
 

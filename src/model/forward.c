@@ -14,8 +14,7 @@
 **
 ** Threads: the caller's thread plus env->n_threads - 1 workers run the whole
 ** pass in lock-step (SPMD). The six linears of a layer run on weights packed
-** at load (gemm.h; float32 over many rows goes to OpenBLAS SGEMM on the
-** original weights instead) and are split one of two ways:
+** at load (gemm.h) and are split one of two ways:
 **   rows (many tokens): threads take chunks of rows as they come free and
 **     run everything between two attentions on a chunk (run_rows), so only
 **     attention, which needs every key and value, sits between two
@@ -83,9 +82,10 @@ typedef struct worker_arg { fwd *f; unsigned t; } worker_arg;
 ** not tuned further. */
 #define COLS_MAX_ROWS 64
 
-/* Below this many rows a linear layer goes to our register-blocked kernel,
-** which reads W in place; above it OpenBLAS wins, its packing of W being
-** amortised over enough rows. Measured with bench/model (1 x 16 vs 32 x 128). */
+/* The heads' linears (weights not packed): below this many rows our
+** register-blocked kernel, which reads W in place; above it OpenBLAS, its
+** packing of W being amortised over enough rows. Measured with bench/model
+** (1 x 16 vs 32 x 128) when the layers still used this path. */
 #define NT_MAX_ROWS 24
 
 /* y[m, nout] = x[m, nin] · W[nout, nin]^T + b */

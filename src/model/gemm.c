@@ -33,8 +33,6 @@ void ds__pack_init(ds__pack *p, void *mem, const float *W, const float *b, size_
     p->ws = ws;
     p->qsum = qsum;
     p->bias = bias;
-    p->w = W;
-    p->b = b;
     for (size_t j = 0; j < cols; j++) {
         ws[j] = 0.0f;
         qsum[j] = 0;
@@ -145,9 +143,11 @@ const ds__gemm_kernels *ds__gemm_kernels_scalar(void) { return &g_scalar; }
 
 /* ---- AVX2 + FMA ------------------------------------------------------------
 ** f32: register tiles of R <= 6 rows x 16 columns (12 accumulators); each
-** step broadcasts one x value per row and loads one 16-float panel row.
-** Blocks: KC values of k (a panel slice of KC x 16 floats stays in L1) by
-** MC rows (their KC-long slices stay in L2 while every panel passes).
+** step broadcasts one x value per row, read from x in place, and loads one
+** 16-float panel row. Blocks of F32_MC rows (whose x rows stay in L2 while
+** every panel passes, so each panel is read once per block) by KC values of
+** k. Packing x into micro-panels as BLAS does cost more than it saved, and
+** smaller KC or prefetching W did not help either (git 41c1f22).
 ** int8: tiles of R <= 4 rows x 16 columns (5 and 6 rows run as two tiles);
 ** each step broadcasts 2 x 4 bytes of a row, multiplies them into 2 x 8
 ** columns with vpmaddubsw, adds the two int16 pair sums (exact, gemm.h) and

@@ -50,9 +50,6 @@ typedef struct ds__pack {
     const float   *ws;      /* [panels * 16] weight scales (0 in padding)  */
     const int32_t *qsum;    /* [panels * 16] sum over k of Wq              */
     const float   *bias;    /* [panels * 16] (0 in padding)                */
-    const float   *w;       /* the original W[n, K] (f32 packs): OpenBLAS
-                            ** reads it for many rows, see forward.c      */
-    const float   *b;       /* the original b[n]                          */
 } ds__pack;
 
 /* Bytes of one owned block holding the packed weights (int8 or f32). */
