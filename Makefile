@@ -75,11 +75,12 @@ asan:
 	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
 
 # ThreadSanitizer over the tests that run threads (parallel HNSW build,
-# concurrent searches); slow, so not part of `make test`.
+# concurrent searches, concurrent encodes); slow, so not part of `make test`.
 tsan:
 	$(MAKE) BUILD=build-tsan OPT="-O1 -g" SAN="-fsanitize=thread" build-tsan/test_unit
 	TSAN_OPTIONS=halt_on_error=1 build-tsan/test_unit hnsw_concurrent
 	TSAN_OPTIONS=halt_on_error=1 build-tsan/test_unit hnsw_recall
+	TSAN_OPTIONS=halt_on_error=1 build-tsan/test_unit model_concurrent model_batch
 
 # libFuzzer builds (clang): each fz_<target> links the fuzzer runtime instead of
 # regress_main.c. Run e.g. build-fuzz/fz_container -max_total_time=60 tests/fuzz/corpus/fz_container

@@ -14,6 +14,7 @@
 
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <pthread.h>
 
 /* ---- fixtures ----------------------------------------------------------- */
 static cJSON *load_fixtures(void) {
@@ -355,6 +356,63 @@ TEST(model_batch_and_thread_invariance) {
     ds_encoder_close(b);
     ds_env_destroy(e1);
     ds_env_destroy(e2);
+    cJSON_Delete(fx);
+}
+
+/* Encodes from several threads on one encoder: one pass at a time borrows
+** the encoder's activation workspace, the others allocate their own
+** (forward.c); no pass may see another's rows. */
+typedef struct enc_job {
+    const ds_encoder *enc;
+    const id_set *s;
+    float *out;
+    ds_status rc;
+} enc_job;
+
+static void *enc_job_run(void *p) {
+    enc_job *j = p;
+    for (int rep = 0; rep < 3 && j->rc == DS_OK; rep++)
+        j->rc = ds_encoder_encode_ids(j->enc, (const int32_t *const *)j->s->ids, j->s->lens, j->s->n, j->out);
+    return NULL;
+}
+
+TEST(model_concurrent_encodes_share_one_encoder) {
+    const char *dir = ds_test_shared_or_skip("models/tiny-bert-mean-f32");
+    cJSON *fx = load_fixtures();
+    id_set s = id_set_of(jget(fx, "wordpiece_uncased"), 64);
+    ds_env *env;
+    ds_env_opts eo;
+    ds_env_opts_init(&eo);
+    eo.n_threads = 2;
+    ASSERT_OK(ds_env_create(&eo, &env));
+    for (int int8 = 0; int8 <= 1; int8++) {
+        ds_encoder_opts o;
+        ds_encoder_opts_init(&o);
+        o.load_tokenizer = 0;
+        o.batch_size = 16;
+        o.int8 = int8;
+        ds_encoder *enc;
+        ASSERT_OK(ds_encoder_open(env, dir, &o, &enc));
+        size_t dim = ds_encoder_dim(enc);
+        float *want = malloc(s.n * dim * sizeof *want);
+        ASSERT_OK(ds_encoder_encode_ids(enc, (const int32_t *const *)s.ids, s.lens, s.n, want));
+        enc_job jobs[3];
+        pthread_t th[3];
+        for (int t = 0; t < 3; t++) {
+            jobs[t] = (enc_job){ enc, &s, malloc(s.n * dim * sizeof(float)), DS_OK };
+            ASSERT(pthread_create(&th[t], NULL, enc_job_run, &jobs[t]) == 0);
+        }
+        for (int t = 0; t < 3; t++) pthread_join(th[t], NULL);
+        for (int t = 0; t < 3; t++) {
+            ASSERT_OK(jobs[t].rc);
+            for (size_t i = 0; i < s.n * dim; i++) ASSERT_NEAR_F32(jobs[t].out[i], want[i], 1e-6);
+            free(jobs[t].out);
+        }
+        free(want);
+        ds_encoder_close(enc);
+    }
+    id_set_free(&s);
+    ds_env_destroy(env);
     cJSON_Delete(fx);
 }
 
