@@ -351,8 +351,10 @@ static void head_rows(const fwd *f, size_t r0, size_t r1) {
 /* Rows mode: the next chunk [r0, r1) of a phase, or 0 when it is done.
 ** Chunks are guided: 1/(2 nt) of the rows still left, between CHUNK_MIN
 ** and f->chunk rows, so a phase ends on small chunks and the threads reach
-** its barrier together (fixed 256-row chunks left one idle for half a chunk
-** on average, ~3% of a SciFact pass with two threads). */
+** its barrier together. With fixed 256-row chunks one thread idled for
+** half a chunk on average at each phase's end: by count ~1/30 of a phase
+** for a SciFact batch of ~7,700 rows on two threads (not timed alone; the
+** A/B with it is in docs/benchmarks.md). */
 #define CHUNK_MIN 48
 static int grab_rows(fwd *f, size_t phase, size_t *r0, size_t *r1) {
     size_t cur = atomic_load_explicit(&f->next[phase], memory_order_relaxed), len;
@@ -511,8 +513,9 @@ ds_status ds__forward(const ds_encoder *enc, ds__head head, const int32_t *const
     size_t scratch_per = DS_MAX(ds__attention_scratch(Lmax, H / c->n_heads), H);
     if (head == DS_HEAD_SPLADE) scratch_per = DS_MAX(scratch_per, (size_t)SPLADE_CHUNK * c->vocab_size);
     f.scratch_per = scratch_per;
-    /* the largest chunk (grab_rows): at most 256 rows, whose x rows stay in
-    ** L2 while the GEMMs pass over every panel of W (gemm.c) */
+    /* the largest chunk (grab_rows): 256 rows, the cap of the fixed chunks
+    ** before; gemm.c's F32_MC row block covers a whole chunk, so each
+    ** weight panel is read once per chunk */
     f.chunk = DS_MIN(T, (size_t)256);
     /* activations: T rows of x, q, k, v, ctx, tmp (6H), the FFN's inner
     ** rows (ffn_span: T, or a chunk per thread), per-thread scratch */
@@ -523,7 +526,7 @@ ds_status ds__forward(const ds_encoder *enc, ds__head head, const int32_t *const
         return ds__fail(DS_ERR_RANGE, "batch too large");
     ds__fwd_ws own = { 0 }, *ws = &own;
     int zero = 0;
-    if (enc->ws != NULL && atomic_compare_exchange_strong(&enc->ws->busy, &zero, 1)) ws = enc->ws;
+    if (atomic_compare_exchange_strong(&enc->ws->busy, &zero, 1)) ws = enc->ws;
     float *mem = ws_take(env, &ws->act, &ws->act_bytes, tot * sizeof(float));
     if (mem == NULL) {
         end_ws(env, enc, ws);
