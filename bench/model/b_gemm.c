@@ -2,7 +2,11 @@
 ** OpenBLAS SGEMM on the shapes of all-MiniLM-L6-v2 (K, n in {384, 1536}),
 ** and of its attention kernel (one head of 32 in rows of 384, L = 128, 256).
 ** Time is the thread's CPU time, so other jobs on the machine inflate it
-** less than wall time. Internal API (src/model/gemm.h): a bench, not a test.
+** less than wall time. Rates are the best of REPS; on this shared host they
+** move by 20-30% between runs, so each line also gives the median over the
+** REPS of the per-call ratio OpenBLAS time / packed f32 time, which pairs
+** calls made microseconds apart (b_gemm 256 300: the forward pass's chunk).
+** Internal API (src/model/gemm.h): a bench, not a test.
 **
 **   cc -O2 -Iinclude -Isrc bench/model/b_gemm.c build/libdensearch.a -lopenblas ... -o b_gemm
 **   b_gemm [M] [REPS]
@@ -14,6 +18,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
 
 static double cpu_now(void) {
     struct timespec ts;
@@ -48,7 +57,7 @@ int main(int argc, char **argv) {
         uint8_t *xq = malloc(M * Kp);
         float *xs = malloc(M * sizeof *xs);
         int32_t *xz = malloc(M * sizeof *xz);
-        double best[4] = { 1e9, 1e9, 1e9, 1e9 };
+        double best[4] = { 1e9, 1e9, 1e9, 1e9 }, *ratio = malloc((size_t)reps * sizeof *ratio);
         for (int r = 0; r < reps; r++) {
             double t0 = cpu_now();
             for (size_t i = 0; i < M; i++) memcpy(y + i * n, b, n * sizeof *y);
@@ -63,11 +72,16 @@ int main(int argc, char **argv) {
             double t4 = cpu_now();
             double d[4] = { t1 - t0, t2 - t1, t3 - t2, t4 - t3 };
             for (int k = 0; k < 4; k++) best[k] = d[k] < best[k] ? d[k] : best[k];
+            ratio[r] = d[0] / d[1];
         }
+        qsort(ratio, (size_t)reps, sizeof *ratio, cmp_double);
         double gmac = (double)M * (double)K * (double)n * 1e-9;
         printf("{\"M\":%zu,\"K\":%zu,\"n\":%zu,\"openblas_gmac_s\":%.2f,\"packed_f32_gmac_s\":%.2f,"
-               "\"int8_gmac_s\":%.2f,\"int8_with_quant_gmac_s\":%.2f,\"kernels\":\"%s\"}\n",
-               M, K, n, gmac / best[0], gmac / best[1], gmac / best[3], gmac / (best[2] + best[3]), g->name);
+               "\"int8_gmac_s\":%.2f,\"int8_with_quant_gmac_s\":%.2f,\"packed_over_openblas_median\":%.3f,"
+               "\"kernels\":\"%s\"}\n",
+               M, K, n, gmac / best[0], gmac / best[1], gmac / best[3], gmac / (best[2] + best[3]), ratio[reps / 2],
+               g->name);
+        free(ratio);
         free(x); free(W); free(b); free(y); free(pf); free(pq); free(xq); free(xs); free(xz);
     }
     /* attention: QK^T and PV are 2 * L * L * d multiply-adds */
