@@ -708,6 +708,266 @@ DS_API uint64_t      ds_index_memory_bytes(const ds_index *ix);      /* resident
 
 /* [vector:end] */
 
+/* ======================================================================== */
+/* Collections: documents, BM25 and vectors behind one search [collection]   */
+/* ======================================================================== */
+
+/* A collection is what a user searches: documents with their external ids and
+** stored text, a BM25 index over them and, when built with an encoder or with
+** precomputed embeddings, a vector index over their passages. Every search
+** returns one result shape (ds_hit): the document id, the final score and the
+** score and rank each component gave it (BM25, dense, fused, re-rank).
+**
+** On disk a collection is a directory (docs/format.md §5):
+**   MANIFEST              the published state (file kind CMAN): segments,
+**                         encoder identity, vector index settings, passages
+**   seg-NNNNNN/docs.dsx   document store: ids, stored title/text, passages
+**   seg-NNNNNN/lexical.dsx  BM25 index over the documents (§2, no stored text)
+**   seg-NNNNNN/vectors.dsx  vector index over the passages (§3), if any
+** A build writes a new segment directory and then publishes a new MANIFEST
+** (temporary file, fsync, rename); segments the new MANIFEST does not name
+** are removed afterwards. A killed or failed build therefore leaves the
+** previous collection (or none) visible, never a partial one. A directory
+** holding only a lexical.dsx (an index built before collections existed)
+** opens as a BM25-only collection.
+**
+** Documents are numbered 0..n_docs-1 in the order they were added (document
+** numbers); passages 0..n_passages-1 in document order. A document is one
+** passage unless chunk_tokens splits it.
+**
+** Encoder identity: the MANIFEST records the model directory's name, a hash
+** of its config.json, the SHA-256 of its weights, the pooling, normalisation,
+** maximum length and dimension. Opening a collection with a different model
+** is DS_ERR_INVALID, and the message names both. */
+typedef struct ds_collection ds_collection;
+
+typedef enum ds_search_mode {
+    DS_SEARCH_AUTO = 0,      /* hybrid when the collection has vectors, else lexical */
+    DS_SEARCH_LEXICAL = 1,   /* BM25 only                                           */
+    DS_SEARCH_DENSE = 2,     /* vectors only                                        */
+    DS_SEARCH_HYBRID = 3     /* both, fused                                         */
+} ds_search_mode;
+
+typedef enum ds_fusion {
+    DS_FUSION_RRF = 0,       /* sum of 1 / (rrf_k + rank), ranks from 1            */
+    DS_FUSION_CONVEX = 1     /* alpha * lexical + (1 - alpha) * dense, normalised   */
+} ds_fusion;
+
+typedef enum ds_score_norm {
+    DS_NORM_MINMAX = 0,      /* (s - min) / (max - min) over each list              */
+    DS_NORM_ZSCORE = 1       /* (s - mean) / stddev over each list                  */
+} ds_score_norm;
+
+/* Pseudo-relevance feedback, as bits of ds_collection_search_opts.prf. */
+enum {
+    DS_PRF_RM3 = 1u << 0,     /* lexical: RM3 query expansion (Anserini)            */
+    DS_PRF_ROCCHIO = 1u << 1  /* dense: query vector moved towards the top documents */
+};
+
+/* How a document's dense score comes from its passages' scores. */
+typedef enum ds_passage_score {
+    DS_PASSAGE_MAXP = 0,     /* its best passage                                    */
+    DS_PASSAGE_FIRSTP = 1    /* its first passage                                   */
+} ds_passage_score;
+
+typedef struct ds_collection_opts {
+    size_t                 struct_size;
+    const ds_lexical_opts *lexical;       /* BM25 and analysis; NULL: defaults (its
+                                             progress fields are ignored)              */
+    const char            *model_dir;     /* encoder for documents and queries (a
+                                             Hugging Face directory or a densearch-
+                                             trained model); NULL: none                */
+    const ds_encoder_opts *encoder;       /* NULL: defaults                             */
+    size_t                 dim;           /* without model_dir: dimension of the
+                                             precomputed embeddings ds_collection_add
+                                             receives; 0 with neither: BM25 only        */
+    const ds_index_opts   *vectors;       /* NULL: HNSW, cosine, M 16, ef_construction 200 */
+    size_t                 chunk_tokens;  /* > 0: passages of at most this many
+                                             tokens of the model's tokenizer (special
+                                             tokens excluded; at most max length - 2);
+                                             0 (default): one passage per document,
+                                             truncated to the model's max length       */
+    size_t                 chunk_overlap; /* tokens shared by consecutive passages,
+                                             < chunk_tokens; default 0                 */
+    ds_progress_fn         progress;      /* (documents added or encoded, 0)           */
+    void                  *progress_ud;
+} ds_collection_opts;
+
+typedef struct ds_collection_open_opts {
+    size_t                 struct_size;
+    unsigned               flags;         /* DS_OPEN_VERIFY                            */
+    const char            *model_dir;     /* query encoder; NULL: the directory the
+                                             MANIFEST recorded, if it is still there
+                                             and still the same model                 */
+    const ds_encoder_opts *encoder;       /* NULL: defaults (e.g. int8 queries)         */
+    int                    no_encoder;    /* 1: load no encoder (lexical search, or
+                                             queries given as vectors)                */
+} ds_collection_open_opts;
+
+typedef struct ds_collection_stats {
+    uint64_t n_docs;
+    uint64_t n_passages;
+    uint64_t n_skipped;     /* documents refused by ds_collection_add (not counted above) */
+    double   t_encode;      /* seconds spent in the encoder                          */
+    double   t_lexical;     /* seconds building BM25 (analysis, merge, write)         */
+    double   t_vectors;     /* seconds building and writing the vector index          */
+    double   t_total;
+    uint64_t bytes;         /* on disk, all files of the collection                   */
+} ds_collection_stats;
+
+typedef struct ds_collection_search_opts {
+    size_t            struct_size;
+    size_t            k;              /* results; default 10                           */
+    ds_search_mode    mode;           /* default DS_SEARCH_AUTO                        */
+    ds_fusion         fusion;         /* default DS_FUSION_RRF                         */
+    unsigned          rrf_k;          /* default 60                                    */
+    float             alpha;          /* convex: weight of the lexical side, 0..1;
+                                         0 ranks as dense, 1 as lexical; default 0.5  */
+    ds_score_norm     norm;           /* convex normalisation; default MINMAX          */
+    size_t            depth;          /* candidates each side contributes to fusion;
+                                         default 100 (at least k)                     */
+    unsigned          prf;            /* DS_PRF_* bits; default 0                      */
+    unsigned          rm3_docs;       /* feedback documents, default 10                */
+    unsigned          rm3_terms;      /* expansion terms, default 10                   */
+    float             rm3_weight;     /* original query weight, default 0.5            */
+    unsigned          rocchio_docs;   /* default 3                                     */
+    float             rocchio_alpha;  /* weight of the query vector, default 1         */
+    float             rocchio_beta;   /* weight of the mean feedback vector, default 1 */
+    const ds_encoder *reranker;       /* cross-encoder (borrowed); NULL: none          */
+    size_t            rerank_depth;   /* documents re-scored; default 100              */
+    ds_passage_score  passage_score;  /* default MAXP                                  */
+    const uint8_t    *filter;         /* allow-list over document numbers (bit d =
+                                         document d); NULL: all documents; see
+                                         ds_collection_filter                         */
+    uint64_t          filter_bits;    /* bits in filter                                */
+    const float      *query_vectors;  /* one embedding per query (dim floats each):
+                                         used instead of the encoder; required for
+                                         dense search when no encoder is loaded       */
+    unsigned          ef_search;      /* HNSW beam; 0: max(depth, 64)                  */
+    unsigned          nprobe;         /* IVF-PQ lists; 0: index default                */
+    int               with_text;      /* 1: fill title and snippet of each hit         */
+    size_t            snippet_bytes;  /* default 200                                   */
+    const char       *hl_open;        /* snippet highlight, default "**"               */
+    const char       *hl_close;       /* default "**"                                  */
+    int             (*cancel)(void *ud);  /* polled; non-zero stops: DS_ERR_CANCELED   */
+    void             *cancel_ud;
+} ds_collection_search_opts;
+
+/* One result. Component scores are NAN, and ranks 0, where that component did
+** not run or did not retrieve the document (ranks are 1-based). */
+typedef struct ds_hit {
+    const char *id;          /* external id, NUL-terminated, owned by the results  */
+    size_t      id_len;
+    uint32_t    doc;         /* document number                                   */
+    uint32_t    passage;     /* passage of the document that gave the dense score,
+                                0-based within the document                       */
+    float       score;       /* the score results are ranked by                   */
+    float       bm25, dense, fused, rerank;
+    uint32_t    bm25_rank, dense_rank, fused_rank, rerank_rank;
+    const char *title;       /* with_text: NUL-terminated; else NULL              */
+    size_t      title_len;
+    const char *snippet;     /* with_text: highlighted excerpt; else NULL         */
+    size_t      snippet_len;
+} ds_hit;
+
+/* The results of one query: hits best first (ties: lower document number),
+** with where the time went. One allocation; release with ds_results_free. */
+typedef struct ds_results {
+    size_t          n;
+    ds_hit         *hits;
+    ds_search_mode  mode;        /* the mode that ran (AUTO resolved)              */
+    double          t_encode;    /* seconds: query encoding                        */
+    double          t_lexical;   /* BM25 (with RM3)                                */
+    double          t_dense;     /* vector search (with Rocchio)                   */
+    double          t_rerank;    /* cross-encoder                                  */
+    double          t_total;
+    const char     *expansion;   /* RM3: the expanded query "term^weight ..."; else NULL */
+} ds_results;
+
+DS_API void ds_collection_opts_init(ds_collection_opts *o);                 /* Thread: any */
+DS_API void ds_collection_open_opts_init(ds_collection_open_opts *o);       /* Thread: any */
+DS_API void ds_collection_search_opts_init(ds_collection_search_opts *o);   /* Thread: any */
+
+/* Starts building a collection in dir (created if missing). Nothing becomes
+** visible in dir until ds_collection_commit succeeds; an existing collection
+** there stays searchable until then and is replaced by the commit.
+** DS_ERR_INVALID for contradictory options (dim with model_dir, chunking
+** without a model, overlap >= chunk_tokens, chunk_tokens beyond the model's
+** length), DS_ERR_NOTFOUND/... from ds_encoder_open for a bad model_dir.
+** Thread: any; the returned handle is exclusive until committed. */
+DS_API ds_status ds_collection_create(ds_env *env, const char *dir, const ds_collection_opts *opts,
+                                      ds_collection **out);
+/* Adds one document (copied; doc borrowed for the call). embedding: dim
+** floats when the collection was created with dim (precomputed embeddings),
+** else NULL. Documents are encoded in batches as they arrive, so a call may
+** take as long as a batch's forward pass. DS_ERR_INVALID for an empty or
+** over-long id, a duplicate id, a non-finite embedding: that document is not
+** added and the collection stays usable; other errors are sticky.
+** Thread: exclusive. */
+DS_API ds_status ds_collection_add(ds_collection *c, const ds_doc *doc, const float *embedding);
+/* Encodes what is left, writes the segment (BM25, document store, vector
+** index), publishes the MANIFEST and removes the segments it replaced. On
+** success the handle is open for searching as if by ds_collection_open; on
+** failure nothing was published and the handle can only be closed. stats
+** may be NULL. Adding after a commit is DS_ERR_UNSUPPORTED in this version
+** (one build per collection). Thread: exclusive. */
+DS_API ds_status ds_collection_commit(ds_collection *c, ds_collection_stats *stats);
+/* Opens a collection directory (or a pre-collection BM25 index directory).
+** DS_ERR_NOTFOUND when dir holds neither a MANIFEST nor a lexical.dsx;
+** DS_ERR_CORRUPT naming the file for a missing or damaged part;
+** DS_ERR_INVALID when opts->model_dir is not the model the collection was
+** built with (the message names both). Thread: any. */
+DS_API ds_status ds_collection_open(ds_env *env, const char *dir, const ds_collection_open_opts *opts,
+                                    ds_collection **out);
+/* Closes the collection; an uncommitted build is discarded (nothing visible).
+** NULL ok. Thread: exclusive (no search may be running). */
+DS_API void      ds_collection_close(ds_collection *c);
+
+/* Searches for one free-text query (query_len bytes; the query is analysed
+** and encoded once). *out receives the results (ds_results_free); an empty
+** result set is not an error. DS_ERR_INVALID when the mode needs what the
+** collection lacks (dense without vectors; dense without an encoder and
+** without query_vectors) or options are out of range. Thread: any
+** (concurrent searches on one collection are safe). */
+DS_API ds_status ds_collection_search(const ds_collection *c, const char *query, size_t query_len,
+                                      const ds_collection_search_opts *opts, ds_results **out);
+/* n queries (NUL-terminated); queries are encoded in batches, then searched
+** on n_threads threads (0: the env's count). out is the caller's array of n
+** pointers, each set to a result to release with ds_results_free (all NULL
+** on failure). query_vectors, if given, holds n rows. Thread: any. */
+DS_API ds_status ds_collection_search_batch(const ds_collection *c, const char *const *queries, size_t n,
+                                            const ds_collection_search_opts *opts, unsigned n_threads,
+                                            ds_results **out);
+DS_API void      ds_results_free(ds_results *r);                          /* NULL ok */
+
+/* An allow-list for ds_collection_search_opts.filter from n external ids
+** (lens NULL: NUL-terminated). *bitmap (ds_free) has *bits = n_docs bits;
+** *n_unknown (may be NULL) counts ids the collection does not hold.
+** Thread: any. */
+DS_API ds_status ds_collection_filter(const ds_collection *c, const char *const *ids, const size_t *lens,
+                                      size_t n, uint8_t **bitmap, uint64_t *bits, size_t *n_unknown);
+
+/* Getters. Thread: any. */
+DS_API uint64_t    ds_collection_n_docs(const ds_collection *c);
+DS_API uint64_t    ds_collection_n_passages(const ds_collection *c);
+DS_API size_t      ds_collection_dim(const ds_collection *c);      /* 0: no vectors */
+/* The query encoder in use (borrowed), or NULL when none is loaded. */
+DS_API const ds_encoder *ds_collection_encoder(const ds_collection *c);
+/* External id of document doc (borrowed, NUL-terminated, valid until close);
+** NULL if doc is out of range. */
+DS_API const char *ds_collection_doc_id(const ds_collection *c, uint32_t doc, size_t *len);
+/* Document number of an external id; DS_ERR_NOTFOUND if absent. */
+DS_API ds_status   ds_collection_find(const ds_collection *c, const char *id, size_t len, uint32_t *doc);
+/* Stored title and text of a document as new strings (ds_free).
+** DS_ERR_NOTFOUND if the collection stores no text. */
+DS_API ds_status   ds_collection_doc(const ds_collection *c, uint32_t doc, char **title, size_t *title_len,
+                                     char **text, size_t *text_len);
+/* What the collection holds, as a JSON object (ds_free): documents, passages,
+** analyzer, encoder identity, vector index type, dimension and sizes. */
+DS_API ds_status   ds_collection_info(const ds_collection *c, char **json);
+
+/* [collection:end] */
+
 #ifdef __cplusplus
 }
 #endif
