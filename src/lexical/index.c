@@ -23,6 +23,7 @@
 ** and may run concurrently.
 */
 #include "lexical/lexical.h"
+#include "core/topk.h"
 #include "check/check.h"
 
 #include <zstd.h>
@@ -229,109 +230,28 @@ static int cmp_qterm(const void *a, const void *b) {
 
 /* ---- top-k ------------------------------------------------------------------ */
 
-/* A candidate is one u64 key: the f32 score's bits above the inverted doc
-** number. Scores are > 0 (idf > 0, tf factor > 0) and the bits of positive
-** floats order like the floats, so "higher key" is exactly "higher score, or
-** equal score and lower doc": the ranking order, compared as one integer.
-**
-** Candidates arrive in increasing doc order, so a newcomer with a score equal
-** to the k-th best ranks below it: it enters only with a key above theta.
-** The buffer holds up to 2k keys; when full, a quickselect keeps the best k
-** and theta rises to the k-th key. That is O(1) amortised per candidate,
-** cheaper than a heap for large k; theta never exceeds the true k-th score,
-** so pruning with it stays safe. */
-typedef struct topk {
-    uint64_t *key;
-    size_t    n, k, cap;     /* cap = 2k */
-    int       full;          /* theta is valid: k candidates seen */
-    uint64_t  theta_key;
-    float     theta;         /* score part of theta_key */
-} topk;
-
-static inline uint64_t hit_key(uint32_t doc, float score) {
-    uint32_t bits;
-    memcpy(&bits, &score, sizeof bits);
-    return ((uint64_t)bits << 32) | (uint64_t)(UINT32_MAX - doc);
-}
-
-static inline void swap_u64(uint64_t *a, uint64_t *b) { uint64_t t = *a; *a = *b; *b = t; }
-
-/* Partially orders h[0..n) so that h[0..k) are the k largest (k < n). */
-static void select_best(uint64_t *h, size_t n, size_t k) {
-    size_t lo = 0, hi = n - 1;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (h[mid] > h[lo]) swap_u64(&h[mid], &h[lo]);
-        if (h[hi] > h[lo]) swap_u64(&h[hi], &h[lo]);
-        if (h[mid] > h[hi]) swap_u64(&h[mid], &h[hi]);
-        uint64_t pv = h[hi];
-        size_t st = lo;
-        for (size_t i = lo; i < hi; i++)
-            if (h[i] > pv) swap_u64(&h[i], &h[st++]);
-        swap_u64(&h[st], &h[hi]);
-        if (st == k || st + 1 == k) return;
-        if (st > k) hi = st - 1; else lo = st + 1;
-    }
-}
-
-/* Sorts keys descending: LSD radix sort, 8 passes of 8 bits (no
-** data-dependent branches, which made comparison sorts mispredict). tmp
-** holds n keys. Passes whose digit is the same for every key are skipped. */
-static void sort_desc(uint64_t *h, uint64_t *tmp, size_t n) {
-    uint64_t *src = h, *dst = tmp;
-    for (unsigned shift = 0; shift < 64; shift += 8) {
-        size_t cnt[256] = { 0 };
-        for (size_t i = 0; i < n; i++) cnt[255 - ((src[i] >> shift) & 0xff)]++;   /* 255 - d: descending */
-        if (cnt[255 - ((src[0] >> shift) & 0xff)] == n) continue;
-        size_t sum = 0;
-        for (int b = 0; b < 256; b++) { size_t c = cnt[b]; cnt[b] = sum; sum += c; }
-        for (size_t i = 0; i < n; i++) dst[cnt[255 - ((src[i] >> shift) & 0xff)]++] = src[i];
-        uint64_t *x = src; src = dst; dst = x;
-    }
-    if (src != h) memcpy(h, src, n * sizeof *h);
-}
-
-static void set_theta(topk *t) {
-    uint64_t w = t->key[0];
-    for (size_t i = 1; i < t->n; i++)
-        if (t->key[i] < w) w = t->key[i];
-    t->theta_key = w;
-    uint32_t bits = (uint32_t)(w >> 32);
-    memcpy(&t->theta, &bits, sizeof bits);
-}
+/* The batch collector of core/topk.h: higher score first, equal scores rank
+** the lower doc first (the library's rule). Scores are > 0 (idf > 0, tf
+** factor > 0), which that collector requires. Candidates arrive in
+** increasing doc order, so a newcomer whose score equals the k-th best ranks
+** below it; theta never exceeds the true k-th score, so pruning with it stays
+** safe. It is used instead of the heap (ds__topk) because BM25 offers many
+** candidates per query and k is often large (runs of 1000): there the heap's
+** log(k) sifts and final heapsort cost more than a select and a radix sort
+** (measured: docs/benchmarks.md, "Top-k collectors"). */
+typedef ds__topk_batch topk;
 
 /* Returns 1 when theta changed. */
-static inline int topk_push(topk *t, uint32_t doc, float score) {
-    uint64_t key = hit_key(doc, score);
-    if (t->full && key <= t->theta_key) return 0;
-    t->key[t->n++] = key;
-    if (!t->full) {
-        if (t->n < t->k) return 0;
-        t->full = 1;
-        set_theta(t);
-        return 1;
-    }
-    if (t->n < t->cap) return 0;
-    select_best(t->key, t->n, t->k);
-    t->n = t->k;
-    float old = t->theta;
-    set_theta(t);
-    return t->theta != old;
-}
+static inline int topk_push(topk *t, uint32_t doc, float score) { return ds__topk_batch_push(t, score, doc); }
 
 /* Writes the final top k, best first, into out. */
 static size_t topk_finish(topk *t, ds_lexical_hit *out) {
-    if (t->n > t->k) {
-        select_best(t->key, t->n, t->k);
-        t->n = t->k;
+    size_t n = ds__topk_batch_finish(t);
+    for (size_t i = 0; i < n; i++) {
+        out[i].doc = ds__topk_batch_id(t, i);
+        out[i].score = ds__topk_batch_score(t, i);
     }
-    if (t->n > 0) sort_desc(t->key, t->key + t->n, t->n);   /* the buffer's upper half is free */
-    for (size_t i = 0; i < t->n; i++) {
-        uint32_t bits = (uint32_t)(t->key[i] >> 32);
-        out[i].doc = UINT32_MAX - (uint32_t)t->key[i];
-        memcpy(&out[i].score, &bits, sizeof bits);
-    }
-    return t->n;
+    return n;
 }
 
 /* ---- postings cursors ------------------------------------------------------- */

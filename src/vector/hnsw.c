@@ -96,38 +96,13 @@ static inline float dist(const ds_index *ix, const float *a, const float *b) {
     return ix->metric == DS_METRIC_L2 ? k->l2sq_f32(a, b, ix->dim) : -k->dot_f32(a, b, ix->dim);
 }
 
-/* Binary heaps on dpair: min-heap (closest first) and max-heap (farthest first). */
-static inline int before_min(dpair a, dpair b) { return a.d < b.d || (a.d == b.d && a.id < b.id); }
-static inline int before_max(dpair a, dpair b) { return a.d > b.d || (a.d == b.d && a.id > b.id); }
-
-#define HEAP_FUNCS(NAME, BEFORE)                                                    \
-    static void NAME##_push(dpair *h, size_t *n, dpair x) {                         \
-        size_t i = (*n)++;                                                          \
-        while (i > 0) {                                                             \
-            size_t p = (i - 1) / 2;                                                 \
-            if (!BEFORE(x, h[p])) break;                                            \
-            h[i] = h[p];                                                            \
-            i = p;                                                                  \
-        }                                                                           \
-        h[i] = x;                                                                   \
-    }                                                                               \
-    static dpair NAME##_pop(dpair *h, size_t *n) {                                  \
-        dpair top = h[0], x = h[--(*n)];                                            \
-        size_t i = 0, cnt = *n;                                                     \
-        for (;;) {                                                                  \
-            size_t l = 2 * i + 1, b = i;                                            \
-            dpair bx = x;                                                           \
-            if (l < cnt && BEFORE(h[l], bx)) { b = l; bx = h[l]; }                  \
-            if (l + 1 < cnt && BEFORE(h[l + 1], bx)) { b = l + 1; bx = h[l + 1]; }  \
-            if (b == i) break;                                                      \
-            h[i] = h[b];                                                            \
-            i = b;                                                                  \
-        }                                                                           \
-        if (cnt) h[i] = x;                                                          \
-        return top;                                                                 \
-    }
-HEAP_FUNCS(minh, before_min)
-HEAP_FUNCS(maxh, before_max)
+/* Binary heaps on dpair: min-heap (closest first) and max-heap (farthest
+** first), ordered by the library's ranking rule in distance form (core/topk.h):
+** equal distances rank the lower slot first. */
+static inline int before_min(dpair a, dpair b) { return ds__closer(a.d, a.id, b.d, b.id); }
+static inline int before_max(dpair a, dpair b) { return ds__closer(b.d, b.id, a.d, a.id); }
+DS__HEAP_DEFINE(minh, dpair, before_min)
+DS__HEAP_DEFINE(maxh, dpair, before_max)
 
 /* ------------------------------------------------------------------------ */
 /* scratch pool                                                             */

@@ -102,65 +102,6 @@ void ds__idmap_release(ds_env *env, ds__idmap *m) {
     memset(m, 0, sizeof *m);
 }
 
-/* ======================================================================== */
-/* top-k heap                                                               */
-/* ======================================================================== */
-void ds__topk_init(ds__topk *t, float *scores, uint32_t *slots, size_t k) {
-    t->scores = scores;
-    t->slots = slots;
-    t->k = k;
-    t->n = 0;
-}
-
-/* Min-heap on score; ties keep the smaller slot as "better" so results are
-** deterministic. */
-static int worse(float sa, uint32_t a, float sb, uint32_t b) {
-    return sa < sb || (sa == sb && a > b);
-}
-
-static void sift_down(ds__topk *t, size_t i, size_t n) {
-    for (;;) {
-        size_t l = 2 * i + 1, m = i;
-        if (l < n && worse(t->scores[l], t->slots[l], t->scores[m], t->slots[m])) m = l;
-        if (l + 1 < n && worse(t->scores[l + 1], t->slots[l + 1], t->scores[m], t->slots[m])) m = l + 1;
-        if (m == i) return;
-        float s = t->scores[i]; t->scores[i] = t->scores[m]; t->scores[m] = s;
-        uint32_t x = t->slots[i]; t->slots[i] = t->slots[m]; t->slots[m] = x;
-        i = m;
-    }
-}
-
-void ds__topk_push(ds__topk *t, float score, uint32_t slot) {
-    if (t->k == 0) return;
-    if (t->n < t->k) {
-        size_t i = t->n++;
-        t->scores[i] = score;
-        t->slots[i] = slot;
-        while (i > 0) {
-            size_t p = (i - 1) / 2;
-            if (!worse(t->scores[i], t->slots[i], t->scores[p], t->slots[p])) break;
-            float s = t->scores[i]; t->scores[i] = t->scores[p]; t->scores[p] = s;
-            uint32_t x = t->slots[i]; t->slots[i] = t->slots[p]; t->slots[p] = x;
-            i = p;
-        }
-        return;
-    }
-    if (!worse(t->scores[0], t->slots[0], score, slot)) return;
-    t->scores[0] = score;
-    t->slots[0] = slot;
-    sift_down(t, 0, t->n);
-}
-
-size_t ds__topk_sort(ds__topk *t) {
-    size_t n = t->n;
-    for (size_t end = n; end > 1; end--) {
-        float s = t->scores[0]; t->scores[0] = t->scores[end - 1]; t->scores[end - 1] = s;
-        uint32_t x = t->slots[0]; t->slots[0] = t->slots[end - 1]; t->slots[end - 1] = x;
-        sift_down(t, 0, end - 1);
-    }
-    return n;   /* min-heap popped to the back: best first */
-}
-
 float ds__score_from_l2(float l2sq) { return -l2sq; }
 
 /* ======================================================================== */

@@ -20,6 +20,7 @@
 
 #include "ds_internal.h"
 #include "core/container.h"
+#include "core/topk.h"
 
 /* File kinds (header file_kind) and the common sections. */
 #define DS_VEC_KIND_FLAT   DS_FOURCC('V', 'F', 'L', 'T')
@@ -137,19 +138,6 @@ extern const ds__index_ops ds__hnsw_ops;
 extern const ds__index_ops ds__ivfpq_ops;
 extern const ds__index_ops ds__binary_ops;
 
-/* Top-k selection for types: a bounded min-heap of (score, slot). */
-typedef struct ds__topk {
-    float    *scores;
-    uint32_t *slots;
-    size_t    k, n;
-} ds__topk;
-void ds__topk_init(ds__topk *t, float *scores, uint32_t *slots, size_t k);
-/* Current admission threshold (the k-th best score, or -INFINITY while not full). */
-static inline float ds__topk_threshold(const ds__topk *t) {
-    return t->n < t->k ? -__builtin_inff() : t->scores[0];
-}
-void ds__topk_push(ds__topk *t, float score, uint32_t slot);
-/* Sorts the heap in place, best first; returns the count. */
-size_t ds__topk_sort(ds__topk *t);
+/* Top-k selection for types: ds__topk (core/topk.h), ids are slots. */
 
 #endif /* DS_VECTOR_INDEX_IMPL_H */
