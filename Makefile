@@ -75,12 +75,15 @@ asan:
 	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
 
 # ThreadSanitizer over the tests that run threads (parallel HNSW build,
-# concurrent searches, concurrent encodes); slow, so not part of `make test`.
+# concurrent searches, concurrent encodes, the env's thread pool; pool_works_after_fork
+# is left out: TSan does not support threads started after a multi-threaded fork);
+# slow, so not part of `make test`.
 tsan:
 	$(MAKE) BUILD=build-tsan OPT="-O1 -g" SAN="-fsanitize=thread" build-tsan/test_unit
 	TSAN_OPTIONS=halt_on_error=1 build-tsan/test_unit hnsw_concurrent
 	TSAN_OPTIONS=halt_on_error=1 build-tsan/test_unit hnsw_recall
 	TSAN_OPTIONS=halt_on_error=1 build-tsan/test_unit model_concurrent model_batch
+	TSAN_OPTIONS=halt_on_error=1 build-tsan/test_unit pool_parallel pool_gang pool_nested pool_concurrent core_parallel
 
 # libFuzzer builds (clang): each fz_<target> links the fuzzer runtime instead of
 # regress_main.c. Run e.g. build-fuzz/fz_container -max_total_time=60 tests/fuzz/corpus/fz_container

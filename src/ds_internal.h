@@ -6,8 +6,8 @@
 ** What lives here: the ds_env layout, the allocation wrappers (every library
 ** allocation goes through the env's allocator so OOM tests can fail the Nth
 ** one), error reporting (ds__fail), checked size arithmetic, little-endian
-** load/store, a growable byte buffer with a sticky error, LEB128 varints and a
-** minimal parallel-for.
+** load/store, a growable byte buffer with a sticky error, LEB128 varints, and
+** the env's thread pool with a parallel-for on it.
 */
 #ifndef DS_INTERNAL_H
 #define DS_INTERNAL_H
@@ -15,6 +15,7 @@
 #include "densearch.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -73,6 +74,7 @@ void ds__clear_error(void);
 /* Environment and allocation                                                */
 /* ------------------------------------------------------------------------ */
 struct ds__kernels;
+typedef struct ds__pool ds__pool;
 
 struct ds_env {
     ds_allocator              allocator;
@@ -85,6 +87,7 @@ struct ds_env {
     ** n_allocs to fail_at fails. Not thread-safe by design: tests only. */
     uint64_t                  n_allocs;
     uint64_t                  fail_at;
+    _Atomic(ds__pool *)       pool;       /* worker threads, made on first use (threads.c) */
 };
 
 void *ds__alloc(ds_env *env, size_t n, size_t align);          /* NULL on OOM */
@@ -211,13 +214,28 @@ uint64_t ds__hash64(const void *p, size_t n);
 /* ------------------------------------------------------------------------ */
 /* Threads                                                                   */
 /* ------------------------------------------------------------------------ */
-/* Calls fn(ctx, begin, end, thread) on chunks of [0, n) from n_threads
-** threads (the caller's thread is one of them) until every item is done.
-** chunk is the number of items handed out at a time (0: n / (8 * threads)).
-** Returns DS_ERR_NOMEM / DS_ERR_INTERNAL if threads could not be started; the
-** work is then done on the calling thread, so callers may ignore the code. */
+/* The env's thread pool (threads.c). A gang runs one function on nt threads
+** at once, the caller's thread being thread 0, so the members may wait for
+** each other (barriers). ds__gang_begin reserves the pool and returns nt
+** (1 <= nt <= want): 1 when want <= 1, when called from inside a gang (nested
+** work runs inline), when another thread's gang holds the pool (the caller
+** then works alone rather than wait), or when no thread could be started. It
+** must be followed by ds__gang_run, which runs fn(ctx, t) for t in [0, nt)
+** and returns when all are done. env NULL: the default env. */
+typedef struct ds__gang { ds__pool *pool; unsigned nt; } ds__gang;
+unsigned ds__gang_begin(ds_env *env, unsigned want, ds__gang *g);
+void     ds__gang_run(ds__gang *g, void (*fn)(void *ctx, unsigned thread), void *ctx);
+/* Stops and joins the workers and frees the pool (ds_env_destroy). */
+void     ds__pool_destroy(ds_env *env, ds__pool *p);
+
+/* Calls fn(ctx, begin, end, thread) on chunks of [0, n) from up to n_threads
+** threads of env's pool (the caller's thread is one of them; thread <
+** n_threads) until every item is done. chunk is the number of items handed
+** out at a time (0: n / (8 * n_threads)). Fewer threads (down to the caller
+** alone) run it when the pool is busy or nested, so fn must not rely on more
+** than one thread. Returns DS_OK: the work is always done. */
 typedef void (*ds__range_fn)(void *ctx, size_t begin, size_t end, unsigned thread);
-ds_status ds__parallel_for(unsigned n_threads, size_t n, size_t chunk, ds__range_fn fn, void *ctx);
+ds_status ds__parallel_for(ds_env *env, unsigned n_threads, size_t n, size_t chunk, ds__range_fn fn, void *ctx);
 
 /* Monotonic clock in seconds. */
 double ds__now(void);

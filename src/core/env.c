@@ -1,4 +1,5 @@
-/* env.c -- the environment: allocator, logger, thread count, SIMD kernels.
+/* env.c -- the environment: allocator, logger, thread count, SIMD kernels,
+** and the thread pool it owns (threads.c; joined by ds_env_destroy).
 **
 ** Every library allocation goes through ds__alloc so that a test allocator
 ** can fail the Nth allocation (OOM sweeps, as in SQLite's faultsim).
@@ -70,12 +71,14 @@ ds_status ds_env_create(const ds_env_opts *opts, ds_env **out) {
     ds_env *env = tmp.allocator.alloc(tmp.allocator.ud, sizeof *env, 64);
     if (env == NULL) return ds__fail(DS_ERR_NOMEM, "ds_env_create: out of memory");
     *env = tmp;
+    atomic_init(&env->pool, NULL);
     *out = env;
     return DS_OK;
 }
 
 void ds_env_destroy(ds_env *env) {
     if (env == NULL || env == ds__default_env()) return;
+    ds__pool_destroy(env, atomic_load(&env->pool));
     ds_allocator a = env->allocator;
     a.free(a.ud, env, sizeof *env);
 }

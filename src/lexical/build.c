@@ -593,7 +593,7 @@ static ds_status flush_batch(ds_lexical_builder *b) {
         b->w[t].out.len = 0;
         b->w[t].rc = DS_OK;
     }
-    ds__parallel_for(b->n_threads, b->n_batch, 16, analyse_range, &ctx);
+    ds__parallel_for(b->env, b->n_threads, b->n_batch, 16, analyse_range, &ctx);
     /* chunks: up to DS__LX_STORED_CHUNK docs or DS__LX_CHUNK_BYTES of text,
     ** never spanning batches, so memory stays bounded by the batch size */
     size_t n_chunks = 0;
@@ -608,7 +608,7 @@ static ds_status flush_batch(ds_lexical_builder *b) {
         n_chunks++;
         i = j;
     }
-    if (n_chunks) ds__parallel_for(b->n_threads, n_chunks, 1, compress_range, &ctx);
+    if (n_chunks) ds__parallel_for(b->env, b->n_threads, n_chunks, 1, compress_range, &ctx);
     for (unsigned t = 0; t < b->n_threads; t++)
         if (b->w[t].rc != DS_OK)
             return b->rc = ds__fail(b->w[t].rc, "%s while analysing documents",

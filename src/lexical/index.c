@@ -577,7 +577,7 @@ ds_status ds_lexical_search_batch(const ds_lexical *lx, const char *const *queri
     }
     if (rc == DS_OK) {
         batch_ctx c = { lx, queries, k, opts, hits, n_hits, an, rcs, bad, msgs };
-        ds__parallel_for(n_threads, n, 4, batch_range, &c);
+        ds__parallel_for(lx->env, n_threads, n, 4, batch_range, &c);
         for (unsigned t = 0; t < n_threads; t++)
             if (rcs[t] != DS_OK) {
                 rc = rcs[t];

@@ -12,8 +12,8 @@
 **   x = LN2(a + W2 · act(W1 a))
 ** The MLM head (SPLADE) is LN(act(Wt x)) · word_embeddings^T + bias.
 **
-** Threads: the caller's thread plus env->n_threads - 1 workers run the whole
-** pass in lock-step (SPMD). The six linears of a layer run on weights packed
+** Threads: the caller's thread plus up to env->n_threads - 1 workers of the
+** env's pool (one gang, core/threads.c) run the whole pass in lock-step (SPMD). The six linears of a layer run on weights packed
 ** at load (gemm.h) and are split one of two ways:
 **   rows (many tokens): threads take chunks of rows as they come free and
 **     run everything between two attentions on a chunk (run_rows), so only
@@ -36,7 +36,6 @@
 
 #include <cblas.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -69,13 +68,7 @@ typedef struct fwd {
     size_t  chunk;               /* rows mode: rows per work item */
     atomic_size_t *next;         /* rows mode: per-phase work counters (see run) */
     atomic_uint bar_count, bar_gen;
-    /* start gate: workers wait until the gang size is final */
-    pthread_mutex_t mu;
-    pthread_cond_t  cv;
-    int     go;
 } fwd;
-
-typedef struct worker_arg { fwd *f; unsigned t; } worker_arg;
 
 /* At most this many token rows, linears are split between threads by
 ** columns (see the header): chosen for one query (bench/model's 1 x 16),
@@ -435,16 +428,7 @@ static void run(fwd *f, unsigned t) {
     }
 }
 
-static void *worker_main(void *p) {
-    worker_arg *a = p;
-    fwd *f = a->f;
-    pthread_mutex_lock(&f->mu);
-    while (!f->go) pthread_cond_wait(&f->cv, &f->mu);
-    int active = a->t < f->nt;
-    pthread_mutex_unlock(&f->mu);
-    if (active) run(f, a->t);
-    return NULL;
-}
+static void gang_main(void *p, unsigned t) { run(p, t); }
 
 static void set_blas_single(void) {
     static atomic_int done;
@@ -562,26 +546,12 @@ ds_status ds__forward(const ds_encoder *enc, ds__head head, const int32_t *const
     f.off[0] = 0;
     for (size_t i = 0; i < n; i++) f.off[i + 1] = f.off[i] + lens[i];
 
-    pthread_t tids[64];
-    worker_arg args[64];
-    unsigned started = 0;
-    pthread_mutex_init(&f.mu, NULL);
-    pthread_cond_init(&f.cv, NULL);
-    for (unsigned t = 1; t < want; t++) {
-        args[t].f = &f;
-        args[t].t = t;
-        if (pthread_create(&tids[t], NULL, worker_main, &args[t]) != 0) break;
-        started++;
-    }
-    f.nt = started + 1;       /* what we got, not what we wanted */
-    pthread_mutex_lock(&f.mu);
-    f.go = 1;
-    pthread_cond_broadcast(&f.cv);
-    pthread_mutex_unlock(&f.mu);
-    run(&f, 0);
-    for (unsigned t = 1; t <= started; t++) pthread_join(tids[t], NULL);
-    pthread_cond_destroy(&f.cv);
-    pthread_mutex_destroy(&f.mu);
+    /* the env's pool runs the pass as one gang (every member runs at once,
+    ** so the barriers hold); nt is what we got, not what we wanted: 1 when
+    ** another thread's pass holds the pool (that pass already uses the cores) */
+    ds__gang gang;
+    f.nt = ds__gang_begin(env, want, &gang);
+    ds__gang_run(&gang, gang_main, &f);
     ds__free(env, f.next, n_phases * sizeof *f.next);
     ds__free(env, f.off, (n + 1) * sizeof *f.off);
     end_ws(env, enc, ws);

@@ -588,7 +588,7 @@ static ds_status hnsw_add(ds_index *ix, const float *x, size_t n) {
             first = 1;
         }
         if (rc == DS_OK && n > first) {
-            ds__parallel_for(nt, n - first, 16, add_range, &ctx);
+            ds__parallel_for(ix->env, nt, n - first, 16, add_range, &ctx);
             for (unsigned t = 0; t < nt; t++) if (ctx.rc[t] != DS_OK) rc = ctx.rc[t];
         }
     }
@@ -841,7 +841,7 @@ static ds_status hnsw_search_batch(const ds_index *ix, const float *q, size_t nq
     for (size_t i = 0; i < nq; i++) n_found[i] = 0;
     unsigned nt = ix->env->n_threads ? ix->env->n_threads : 1;
     if (nt > 64) nt = 64;
-    ds__parallel_for(nt, nq, 4, batch_range, &c);
+    ds__parallel_for(ix->env, nt, nq, 4, batch_range, &c);
     for (unsigned t = 0; t < nt; t++) if (c.rc[t] != DS_OK) return c.rc[t];
     return DS_OK;
 }

@@ -315,7 +315,7 @@ static ds_status ivf_add(ds_index *ix, const float *x, size_t n) {
     if (rc != DS_OK) goto done;
     ds__pq_transpose(&v->pq, cbt);
     encode_ctx e = { ix, v, x, asg, codes, tmp, cbt, ds__nearest_best(env->kernels ? env->kernels->level : 0) };
-    ds__parallel_for(nt, n, ENC_BLOCK, encode_range, &e);
+    ds__parallel_for(env, nt, n, ENC_BLOCK, encode_range, &e);
     for (size_t i = 0; i < n; i++) {
         ivf_list *L = &v->lists[asg[i]];
         L->slots[L->n] = ix->n_slots + (uint32_t)i;

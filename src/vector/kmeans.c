@@ -112,7 +112,7 @@ ds_status ds__kmeans_assign(ds_env *env, const float *centroids, size_t k, size_
         for (size_t c = 0; c < k; c++)
             for (size_t j = 0; j < dim; j++) ct[j * k + c] = centroids[c * dim + j];
         assign_ctx a = { centroids, NULL, x, k, dim, NULL, assign, dist, NULL, ct, ds__nearest_best(level) };
-        ds__parallel_for(n_threads, n, 4096, assign_range_small, &a);
+        ds__parallel_for(env, n_threads, n, 4096, assign_range_small, &a);
         ds__free(env, ct, ct_bytes);
         return DS_OK;
     }
@@ -135,7 +135,7 @@ ds_status ds__kmeans_assign(ds_env *env, const float *centroids, size_t k, size_
     }
     assign_ctx a = { centroids, cn, x, k, dim, bufs, assign, dist, ds__argmin_best(level), NULL, NULL };
     /* Chunks are whole blocks so each sgemm call sees a full block. */
-    ds__parallel_for(n_threads, n, ASSIGN_BLOCK * 4, assign_range, &a);
+    ds__parallel_for(env, n_threads, n, ASSIGN_BLOCK * 4, assign_range, &a);
     ds__free(env, cn, k * sizeof(float));
     ds__free(env, bufs, buf_bytes);
     return DS_OK;

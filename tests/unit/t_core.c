@@ -48,7 +48,7 @@ TEST(core_parallel_for_covers_every_item_once) {
     pf_ctx c;
     c.sum = 0;
     c.seen = calloc(N, 1);
-    ASSERT_OK(ds__parallel_for(4, N, 0, pf_body, &c));
+    ASSERT_OK(ds__parallel_for(NULL, 4, N, 0, pf_body, &c));
     for (size_t i = 0; i < N; i++) ASSERT_EQ_U64(c.seen[i], 1);
     ASSERT_EQ_U64(c.sum, (unsigned long)N * (N - 1) / 2);
     free(c.seen);
