@@ -24,6 +24,7 @@
 ** Thread: a builder is exclusive; it starts its own worker threads per batch.
 */
 #include "lexical/lexical.h"
+#include "core/frames.h"
 #include "check/check.h"
 
 #include <zstd.h>
@@ -858,19 +859,6 @@ static void section_u64(ds__cwriter *cw, uint32_t kind, const uint64_t *v, size_
     ds__cw_end(cw);
 }
 
-static ds_status copy_file_to_section(ds__cwriter *cw, FILE *f, uint64_t len) {
-    if (fflush(f) != 0 || fseek(f, 0, SEEK_SET) != 0) return ds__fail(DS_ERR_IO, "temporary file: %s", strerror(errno));
-    uint8_t buf[1 << 16];
-    while (len > 0) {
-        size_t want = len < sizeof buf ? (size_t)len : sizeof buf;
-        if (fread(buf, 1, want, f) != want) return ds__fail(DS_ERR_IO, "temporary file: short read");
-        ds_status rc = ds__cw_write(cw, buf, want);
-        if (rc != DS_OK) return rc;
-        len -= want;
-    }
-    return DS_OK;
-}
-
 ds_status ds_lexical_finish(ds_lexical_builder *b, ds_lexical_stats *stats) {
     if (stats) memset(stats, 0, sizeof *stats);
     if (b == NULL) return ds__fail(DS_ERR_INVALID, "ds_lexical_finish: NULL builder");
@@ -902,7 +890,7 @@ ds_status ds_lexical_finish(ds_lexical_builder *b, ds_lexical_stats *stats) {
         section_u64(cw, DS__SEC_DOCX, b->docx, b->n_chunks + 1);
         section_u32(cw, DS__SEC_DOCF, b->docf, b->n_chunks + 1);
         rc = ds__cw_begin(cw, DS__SEC_DOCZ, DS_SECTION_REQUIRED);
-        if (rc == DS_OK) rc = copy_file_to_section(cw, b->docz, b->docz_len);
+        if (rc == DS_OK) rc = ds__copy_file_to(cw, b->docz, b->docz_len);
         if (rc == DS_OK) rc = ds__cw_end(cw);
         if (rc != DS_OK) goto done;
     }

@@ -24,6 +24,7 @@
 */
 #include "lexical/lexical.h"
 #include "core/topk.h"
+#include "core/frames.h"
 #include "check/check.h"
 
 #include <zstd.h>
@@ -592,19 +593,6 @@ ds_status ds_lexical_search_batch(const ds_lexical *lx, const char *const *queri
 
 /* ---- stored documents ---------------------------------------------------------- */
 
-static int take_str(ds__reader *r, const uint8_t **p, uint64_t *len) {
-    return ds__take_varint(r, len) && *len <= ds__reader_left(r) && ds__take(r, (size_t)*len, p);
-}
-
-static char *dup_bytes(const uint8_t *p, size_t n) {
-    char *s = malloc(n + 1);   /* released by the caller with ds_free (libc free) */
-    if (s) {
-        if (n) memcpy(s, p, n);
-        s[n] = '\0';
-    }
-    return s;
-}
-
 ds_status ds_lexical_doc(const ds_lexical *lx, uint32_t doc, char **title, size_t *title_len,
                          char **text, size_t *text_len) {
     if (title) *title = NULL;
@@ -614,48 +602,18 @@ ds_status ds_lexical_doc(const ds_lexical *lx, uint32_t doc, char **title, size_
     if (lx == NULL) return ds__fail(DS_ERR_INVALID, "ds_lexical_doc: NULL index");
     if (doc >= lx->meta.n_docs) return ds__fail(DS_ERR_INVALID, "document %u out of range (%u documents)", doc, lx->meta.n_docs);
     if (lx->meta.stored_chunk == 0) return ds__fail(DS_ERR_NOTFOUND, "the index was built without stored text");
-    /* the frame holding doc: last c with first_doc[c] <= doc (DOCF ascending) */
-    uint64_t lo = 0, hi = lx->meta.n_chunks;
-    while (hi - lo > 1) {
-        uint64_t mid = lo + (hi - lo) / 2;
-        if (ds__load_u32le(lx->docf + 4 * mid) <= doc) lo = mid; else hi = mid;
+    ds__frames f = { lx->docx, lx->docf, lx->docz, lx->docz_len, lx->meta.n_docs, lx->meta.n_chunks,
+                     lx->meta.stored_chunk, lx->meta.max_chunk_raw };
+    return ds__frames_get(&f, doc, title, title_len, text, text_len);
+}
+
+static char *dup_bytes(const uint8_t *p, size_t n) {
+    char *s = malloc(n + 1);   /* released by the caller with ds_free (libc free) */
+    if (s) {
+        if (n) memcpy(s, p, n);
+        s[n] = '\0';
     }
-    uint64_t c = lo;
-    uint32_t f0 = ds__load_u32le(lx->docf + 4 * c), f1 = ds__load_u32le(lx->docf + 4 * c + 4);
-    if (!(f0 <= doc && doc < f1 && f1 - f0 <= lx->meta.stored_chunk))
-        return ds__fail(DS_ERR_CORRUPT, "stored text chunk table damaged near document %u", doc);
-    uint64_t a = ds__load_u64le(lx->docx + 8 * c), b = ds__load_u64le(lx->docx + 8 * c + 8);
-    if (a >= b || b > lx->docz_len) return ds__fail(DS_ERR_CORRUPT, "stored text chunk %llu: bad offsets", (unsigned long long)c);
-    unsigned long long raw = ZSTD_getFrameContentSize(lx->docz + a, (size_t)(b - a));
-    if (raw == ZSTD_CONTENTSIZE_ERROR || raw == ZSTD_CONTENTSIZE_UNKNOWN || raw > lx->meta.max_chunk_raw)
-        return ds__fail(DS_ERR_CORRUPT, "stored text chunk %llu: bad frame", (unsigned long long)c);
-    uint8_t *buf = malloc(raw ? (size_t)raw : 1);
-    if (buf == NULL) return ds__fail(DS_ERR_NOMEM, "out of memory");
-    ds_status rc = DS_OK;
-    size_t got = ZSTD_decompress(buf, (size_t)raw, lx->docz + a, (size_t)(b - a));
-    if (ZSTD_isError(got) || got != raw) {
-        rc = ds__fail(DS_ERR_CORRUPT, "stored text chunk %llu does not decompress", (unsigned long long)c);
-    } else {
-        ds__reader r = { buf, buf + got };
-        const uint8_t *tp = NULL, *xp = NULL;
-        uint64_t tl = 0, xl = 0;
-        for (uint32_t i = f0; i <= doc && rc == DS_OK; i++)
-            if (!take_str(&r, &tp, &tl) || !take_str(&r, &xp, &xl))
-                rc = ds__fail(DS_ERR_CORRUPT, "stored text chunk %llu is damaged", (unsigned long long)c);
-        if (rc == DS_OK) {
-            char *t1 = title ? dup_bytes(tp, (size_t)tl) : NULL, *t2 = text ? dup_bytes(xp, (size_t)xl) : NULL;
-            if ((title && !t1) || (text && !t2)) {
-                free(t1);
-                free(t2);
-                rc = ds__fail(DS_ERR_NOMEM, "out of memory");
-            } else {
-                if (title) { *title = t1; if (title_len) *title_len = (size_t)tl; }
-                if (text) { *text = t2; if (text_len) *text_len = (size_t)xl; }
-            }
-        }
-    }
-    free(buf);
-    return rc;
+    return s;
 }
 
 /* ---- snippets -------------------------------------------------------------- */
