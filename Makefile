@@ -16,7 +16,7 @@ SAN     ?=
 WARN    := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wvla -Wcast-align -Werror
 CFLAGS_ALL := -std=c11 -D_GNU_SOURCE $(OPT) $(SAN) $(WARN) -fPIC -fvisibility=hidden -pthread \
               -Iinclude -Isrc -I/usr/include/x86_64-linux-gnu $(CFLAGS)
-LIBS    := -lutf8proc -lstemmer -lzstd -lxxhash -lcjson -lopenblas -lm -lpthread
+LIBS    := -lutf8proc -lstemmer -lzstd -lxxhash -lcjson -lnettle -lopenblas -lm -lpthread
 LDFLAGS_ALL := $(SAN) -pthread $(LDFLAGS)
 
 LIB_SRC  := $(sort $(wildcard src/*/*.c))

@@ -614,3 +614,9 @@ ds_status ds__vector_check(ds_env *env, const ds__creader *r) {
     ds_index_close(ix);        /* ix->file is NULL: the reader stays with the caller */
     return DS_OK;
 }
+
+const float *ds__index_vector(const ds_index *ix, uint64_t id) {
+    uint32_t slot;
+    if (ix->ops->vector == NULL || !ds__idmap_get(&ix->idmap, id, &slot) || ds__slot_deleted(ix, slot)) return NULL;
+    return ix->ops->vector(ix, slot);
+}

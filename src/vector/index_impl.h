@@ -140,4 +140,9 @@ extern const ds__index_ops ds__binary_ops;
 
 /* Top-k selection for types: ds__topk (core/topk.h), ids are slots. */
 
+/* The stored full-precision vector of a live id (normalised for cosine), or
+** NULL if the id is absent or the type keeps no such vector (IVF-PQ, binary,
+** flat f16/int8). Used by dense pseudo-relevance feedback. */
+const float *ds__index_vector(const ds_index *ix, uint64_t id);
+
 #endif /* DS_VECTOR_INDEX_IMPL_H */

@@ -51,6 +51,15 @@ double cli_now(void);
 ds_env *cli_env(void);
 void    cli_set_threads(unsigned n);
 
+/* Reads .fvecs, .ivecs or .npy (float32) vectors: *x (malloc) holds n x dim
+** finite floats. Prints the reason and returns CLI_FAIL on bad input. */
+int cli_read_vectors(const char *path, float **x, size_t *n, size_t *dim);
+/* Parses one vector index option (--vectors/--type, --metric, --storage, --m,
+** --ef-construction, --nlist, --pq-m, --pq-bits, --opq, --itq, --seed) into
+** io: returns 0 if a is not one, else the arguments consumed (1 or 2), or -1
+** after printing a usage error. */
+int cli_index_option(const char *a, const char *val, ds_index_opts *io);
+
 /* Command entry points: argv[0] is the command name. */
 int cmd_index(int argc, char **argv);
 int cmd_search(int argc, char **argv);
@@ -63,5 +72,11 @@ int cmd_embed(int argc, char **argv);
 int cmd_rerank(int argc, char **argv);
 int cmd_sparse(int argc, char **argv);
 int cmd_vectors(int argc, char **argv);
+int cmd_tune(int argc, char **argv);
+/* `densearch info COLL` */
+int cli_collection_info(const char *path);
+/* Search options shared by search, beir and tune (see cmd_collection.c). */
+int cli_search_option(const char *a, const char *v, ds_collection_search_opts *so);
+int cli_open_collection(const char *path, const char *model, int int8, int need_encoder, ds_collection **out);
 
 #endif /* DS_CLI_H */

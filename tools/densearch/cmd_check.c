@@ -28,8 +28,12 @@ int cmd_check(int argc, char **argv) {
 }
 
 int cmd_info(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
+    if (argc == 2 && strcmp(argv[1], "--help") != 0 && argv[1][0] != '-') return cli_collection_info(argv[1]);
+    if (argc > 1) {
+        printf("usage: densearch info [COLL]\nWithout COLL: version, CPU and SIMD kernels. With COLL: what the collection\n"
+               "holds (documents, passages, analyzer, encoder identity, vector index), as JSON.\n");
+        return argc == 2 && strcmp(argv[1], "--help") == 0 ? CLI_OK : CLI_USAGE;
+    }
     ds_env *env = cli_env();
     printf("densearch %s\n", ds_version_string());
     printf("simd: %s\n", ds_env_simd_name(env));

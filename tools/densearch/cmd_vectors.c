@@ -251,6 +251,15 @@ typedef struct vopts {
 
 /* "10,16,24": up to 32 values in [1, 2^20]; anything else is a usage error
 ** (a typo must not silently shorten a benchmark sweep). */
+int cli_read_vectors(const char *path, float **x, size_t *n, size_t *dim) {
+    vecs v;
+    int rc = read_vecs(path, &v);
+    *x = v.x;
+    *n = v.n;
+    *dim = v.dim;
+    return rc;
+}
+
 static int parse_sweep(const char *s, vopts *o) {
     o->n_sweep = 0;
     const char *p = s;
@@ -277,6 +286,43 @@ static int parse_type(const char *s, ds_index_type *t) {
     return 1;
 }
 
+/* Options that set a ds_index_opts field, shared by `vectors` and `index`:
+** returns 0 when a is not one, 1 or 2 (arguments consumed), -1 after a
+** usage error. */
+int cli_index_option(const char *a, const char *val, ds_index_opts *io) {
+    uint64_t u;
+#define NEED_VAL() do { if (val == NULL) return cli_usage_error("%s needs a value", a), -1; } while (0)
+#define U64(field, lo, hi) do { NEED_VAL(); if (!cli_parse_u64(a, val, lo, hi, &u)) return -1; field = u; return 2; } while (0)
+    if (strcmp(a, "--type") == 0 || strcmp(a, "--vectors") == 0) { NEED_VAL(); return parse_type(val, &io->type) ? 2 : -1; }
+    if (strcmp(a, "--metric") == 0) {
+        NEED_VAL();
+        if (strcmp(val, "ip") == 0) io->metric = DS_METRIC_IP;
+        else if (strcmp(val, "l2") == 0) io->metric = DS_METRIC_L2;
+        else if (strcmp(val, "cosine") == 0) io->metric = DS_METRIC_COSINE;
+        else return cli_usage_error("--metric must be ip, l2 or cosine, got '%s'", val), -1;
+        return 2;
+    }
+    if (strcmp(a, "--storage") == 0) {
+        NEED_VAL();
+        if (strcmp(val, "f32") == 0) io->storage = DS_STORAGE_F32;
+        else if (strcmp(val, "f16") == 0) io->storage = DS_STORAGE_F16;
+        else if (strcmp(val, "int8") == 0) io->storage = DS_STORAGE_INT8;
+        else return cli_usage_error("--storage must be f32, f16 or int8, got '%s'", val), -1;
+        return 2;
+    }
+    if (strcmp(a, "--m") == 0) U64(io->hnsw_m, 2, 256);
+    if (strcmp(a, "--ef-construction") == 0) U64(io->hnsw_ef_construction, 1, 1000);
+    if (strcmp(a, "--nlist") == 0) U64(io->ivf_nlist, 1, 1u << 24);
+    if (strcmp(a, "--pq-m") == 0) U64(io->pq_m, 1, 65536);
+    if (strcmp(a, "--pq-bits") == 0) U64(io->pq_bits, 4, 8);
+    if (strcmp(a, "--opq") == 0) { io->opq = 1; return 1; }
+    if (strcmp(a, "--itq") == 0) { io->itq = 1; return 1; }
+    if (strcmp(a, "--seed") == 0) U64(io->seed, 0, UINT64_MAX);
+#undef U64
+#undef NEED_VAL
+    return 0;
+}
+
 /* Parses every option any vectors subcommand takes; returns CLI_OK or the
 ** usage exit code. Unknown options are errors. */
 static int parse_opts(int argc, char **argv, vopts *o) {
@@ -288,6 +334,7 @@ static int parse_opts(int argc, char **argv, vopts *o) {
         const char *a = argv[i];
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
         uint64_t u;
+        int used;
 #define NEED_VAL() do { if (val == NULL) return cli_usage_error("%s needs a value", a); i++; } while (0)
 #define U64(field, lo, hi) do { NEED_VAL(); if (!cli_parse_u64(a, val, lo, hi, &u)) return CLI_USAGE; field = u; } while (0)
         if (strcmp(a, "--input") == 0) { NEED_VAL(); o->input = val; }
@@ -297,28 +344,10 @@ static int parse_opts(int argc, char **argv, vopts *o) {
         else if (strcmp(a, "--base") == 0) { NEED_VAL(); o->base = val; }
         else if (strcmp(a, "--truth") == 0) { NEED_VAL(); o->truth = val; }
         else if (strcmp(a, "--svg") == 0) { NEED_VAL(); o->svg = val; }
-        else if (strcmp(a, "--type") == 0) { NEED_VAL(); if (!parse_type(val, &o->io.type)) return CLI_USAGE; }
-        else if (strcmp(a, "--metric") == 0) {
-            NEED_VAL();
-            if (strcmp(val, "ip") == 0) o->io.metric = DS_METRIC_IP;
-            else if (strcmp(val, "l2") == 0) o->io.metric = DS_METRIC_L2;
-            else if (strcmp(val, "cosine") == 0) o->io.metric = DS_METRIC_COSINE;
-            else return cli_usage_error("--metric must be ip, l2 or cosine, got '%s'", val);
-        } else if (strcmp(a, "--storage") == 0) {
-            NEED_VAL();
-            if (strcmp(val, "f32") == 0) o->io.storage = DS_STORAGE_F32;
-            else if (strcmp(val, "f16") == 0) o->io.storage = DS_STORAGE_F16;
-            else if (strcmp(val, "int8") == 0) o->io.storage = DS_STORAGE_INT8;
-            else return cli_usage_error("--storage must be f32, f16 or int8, got '%s'", val);
+        else if ((used = cli_index_option(a, val, &o->io)) != 0) {
+            if (used < 0) return CLI_USAGE;
+            i += used - 1;
         }
-        else if (strcmp(a, "--m") == 0) U64(o->io.hnsw_m, 2, 256);
-        else if (strcmp(a, "--ef-construction") == 0) U64(o->io.hnsw_ef_construction, 1, 1000);
-        else if (strcmp(a, "--nlist") == 0) U64(o->io.ivf_nlist, 1, 1u << 24);
-        else if (strcmp(a, "--pq-m") == 0) U64(o->io.pq_m, 1, 65536);
-        else if (strcmp(a, "--pq-bits") == 0) U64(o->io.pq_bits, 4, 8);
-        else if (strcmp(a, "--opq") == 0) o->io.opq = 1;
-        else if (strcmp(a, "--itq") == 0) o->io.itq = 1;
-        else if (strcmp(a, "--seed") == 0) U64(o->io.seed, 0, UINT64_MAX);
         else if (strcmp(a, "--threads") == 0) U64(o->threads, 1, 1024);
         else if (strcmp(a, "--k") == 0) U64(o->k, 1, 100000);
         else if (strcmp(a, "--ef") == 0) { U64(o->ef, 1, 1u << 20); o->have_ef = 1; }

@@ -1,0 +1,651 @@
+/* search.c -- one search over a collection: BM25 and/or dense retrieval,
+** pseudo-relevance feedback, fusion, cross-encoder re-ranking, and the one
+** result shape (densearch.h [collection]).
+**
+** Fusion follows what the systems users compare us with do:
+**   - RRF: sum over lists of 1 / (rrf_k + rank), ranks from 1 (Cormack et
+**     al. 2009; Elasticsearch, OpenSearch, ParadeDB; Qdrant counts ranks
+**     from 0, which is rrf_k + 1 here).
+**   - Convex: alpha * norm(lexical) + (1 - alpha) * norm(dense) over each
+**     list's retrieved scores (Bruch et al., TOIS 2023); a document missing
+**     from a list takes that list's minimum, as Pyserini's hybrid does.
+** Dense scores of passages become document scores by MaxP (best passage) or
+** FirstP (first passage only). Ties always rank the lower document number
+** first, so every search is deterministic.
+**
+** Thread: any number of searches may run on one open collection.
+*/
+#include "collection/collection.h"
+#include "vector/index_impl.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+typedef struct cand {
+    uint32_t doc, passage;
+    float    bm25, dense, fused, rerank, score;
+    uint32_t bm25_rank, dense_rank, fused_rank, rerank_rank;
+} cand;
+
+void ds_collection_search_opts_init(ds_collection_search_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->struct_size = sizeof *o;
+    o->k = 10;
+    o->rrf_k = 60;
+    o->alpha = 0.5f;
+    o->depth = 100;
+    o->rm3_docs = 10;
+    o->rm3_terms = 10;
+    o->rm3_weight = 0.5f;
+    o->rocchio_docs = 3;
+    o->rocchio_alpha = 1.0f;
+    o->rocchio_beta = 1.0f;
+    o->rerank_depth = 100;
+    o->snippet_bytes = 200;
+}
+
+/* The options with defaults applied to what the caller's struct lacks. */
+static void resolve_opts(const ds_collection_search_opts *u, ds_collection_search_opts *o) {
+    ds_collection_search_opts_init(o);
+    if (u != NULL) {
+        size_t n = DS_MIN(u->struct_size, sizeof *o);
+        memcpy(o, u, n);
+        o->struct_size = sizeof *o;
+    }
+    if (o->hl_open == NULL) o->hl_open = "**";
+    if (o->hl_close == NULL) o->hl_close = "**";
+}
+
+static int cmp_score(const void *a, const void *b) {
+    const cand *x = a, *y = b;
+    if (x->score != y->score) return x->score > y->score ? -1 : 1;
+    return x->doc < y->doc ? -1 : x->doc > y->doc;
+}
+static int cmp_doc(const void *a, const void *b) {
+    const cand *x = a, *y = b;
+    return x->doc < y->doc ? -1 : x->doc > y->doc;
+}
+
+static cand blank(uint32_t doc) {
+    cand c = { doc, 0, NAN, NAN, NAN, NAN, NAN, 0, 0, 0, 0 };
+    return c;
+}
+
+/* ---- sides -------------------------------------------------------------------- */
+
+static ds_status lexical_side(const ds_collection *c, const char *q, size_t qlen, size_t n, const ds_collection_search_opts *o,
+                              cand **out, size_t *n_out) {
+    *out = NULL;
+    *n_out = 0;
+    ds_lexical_hit *hits = malloc((n ? n : 1) * sizeof *hits);
+    if (hits == NULL) return ds__fail(DS_ERR_NOMEM, "out of memory");
+    size_t nh = 0;
+    ds_lexical_search_opts lo;
+    ds_lexical_search_opts_init(&lo);
+    (void)o;
+#ifdef TODO_LEXPRF
+    lo.filter = o->filter;
+    lo.filter_bits = o->filter_bits;
+    if (o->prf & DS_PRF_RM3) {
+        lo.rm3_docs = o->rm3_docs;
+        lo.rm3_terms = o->rm3_terms;
+        lo.rm3_original_weight = o->rm3_weight;
+    }
+#endif
+    ds_status rc = ds_lexical_search(c->lx, q, qlen, n, &lo, hits, &nh);
+    cand *cs = rc == DS_OK ? malloc((nh ? nh : 1) * sizeof *cs) : NULL;
+    if (rc == DS_OK && cs == NULL) rc = ds__fail(DS_ERR_NOMEM, "out of memory");
+    if (rc == DS_OK) {
+        for (size_t i = 0; i < nh; i++) {
+            cs[i] = blank(hits[i].doc);
+            cs[i].bm25 = hits[i].score;
+            cs[i].bm25_rank = (uint32_t)(i + 1);
+        }
+        *out = cs;
+        *n_out = nh;
+    }
+    free(hits);
+    return rc;
+}
+
+/* Allow-list over passages from one over documents (and FirstP). */
+static ds_status passage_filter(const ds_collection *c, const ds_collection_search_opts *o, uint8_t **bits, uint64_t *n_bits) {
+    *bits = NULL;
+    *n_bits = 0;
+    const ds__docstore *ds = c->ds;
+    int firstp = o->passage_score == DS_PASSAGE_FIRSTP && ds->n_passages != ds->n_docs;
+    if (o->filter == NULL && !firstp) return DS_OK;
+    if (o->filter != NULL && ds->n_passages == ds->n_docs) return DS_OK;   /* passages are documents */
+    uint8_t *m = calloc((size_t)(ds->n_passages + 7) / 8 + 1, 1);
+    if (m == NULL) return ds__fail(DS_ERR_NOMEM, "out of memory");
+    for (uint32_t d = 0; d < ds->n_docs; d++) {
+        if (o->filter != NULL && (d >= o->filter_bits || !((o->filter[d >> 3] >> (d & 7)) & 1))) continue;
+        uint32_t p0 = ds__docstore_first_passage(ds, d), p1 = firstp ? p0 + 1 : ds__docstore_first_passage(ds, d + 1);
+        for (uint32_t p = p0; p < p1; p++) m[p >> 3] |= (uint8_t)(1u << (p & 7));
+    }
+    *bits = m;
+    *n_bits = ds->n_passages;
+    return DS_OK;
+}
+
+/* Top-n documents by dense score: passages searched, then folded into their
+** documents (best passage first); fetches more passages until n distinct
+** documents are found or every passage was seen. */
+static ds_status dense_docs(const ds_collection *c, const float *qv, size_t n, const ds_collection_search_opts *o,
+                            const uint8_t *pf, uint64_t pf_bits, cand **out, size_t *n_out) {
+    *out = NULL;
+    *n_out = 0;
+    const ds__docstore *ds = c->ds;
+    uint64_t np = ds->n_passages;
+    size_t want = n;
+    if (np != ds->n_docs) want = (size_t)DS_MIN((uint64_t)n * 2 + 16, np);
+    ds_search_opts so;
+    ds_search_opts_init(&so);
+    so.nprobe = o->nprobe;
+    so.cancel = o->cancel;
+    so.cancel_ud = o->cancel_ud;
+    if (pf != NULL) {
+        so.filter = pf;
+        so.filter_bits = pf_bits;
+    } else if (np == ds->n_docs && o->filter != NULL) {
+        so.filter = o->filter;
+        so.filter_bits = o->filter_bits;
+    }
+    for (;;) {
+        if (want == 0) return DS_OK;
+        so.ef_search = (unsigned)DS_MIN((size_t)UINT32_MAX, DS_MAX((size_t)o->ef_search, DS_MAX(want, (size_t)64)));
+        uint64_t *ids = malloc(want * sizeof *ids);
+        float *sc = malloc(want * sizeof *sc);
+        cand *cs = malloc(want * sizeof *cs);
+        size_t nf = 0;
+        ds_status rc = ids && sc && cs ? ds_index_search(c->vx, qv, 1, want, &so, ids, sc, &nf)
+                                       : ds__fail(DS_ERR_NOMEM, "out of memory");
+        size_t nd = 0;
+        if (rc == DS_OK) {
+            /* results come best first: the first passage seen of a document is its best */
+            for (size_t i = 0; i < nf; i++) {
+                if (ids[i] >= np) continue;
+                uint32_t d = ds__docstore_passage_doc(ds, ids[i]);
+                size_t j = 0;
+                while (j < nd && cs[j].doc != d) j++;   /* n is small (the fusion depth) */
+                if (j < nd) continue;
+                cs[nd] = blank(d);
+                cs[nd].dense = sc[i];
+                cs[nd].passage = (uint32_t)(ids[i] - ds__docstore_first_passage(ds, d));
+                nd++;
+            }
+        }
+        free(ids);
+        free(sc);
+        if (rc != DS_OK) {
+            free(cs);
+            return rc;
+        }
+        if (nd >= n || want >= np || nf < want) {
+            if (nd > n) nd = n;
+            for (size_t i = 0; i < nd; i++) cs[i].dense_rank = (uint32_t)(i + 1);
+            *out = cs;
+            *n_out = nd;
+            return DS_OK;
+        }
+        free(cs);
+        want = (size_t)DS_MIN((uint64_t)want * 2, np);
+    }
+}
+
+/* Rocchio / ANCE-PRF-style feedback: q' = alpha q + beta mean(top documents'
+** best passage vectors), renormalised when the index is cosine. */
+static ds_status rocchio(const ds_collection *c, float *qv, const ds_collection_search_opts *o, const uint8_t *pf,
+                         uint64_t pf_bits) {
+    if (o->rocchio_docs == 0) return DS_OK;
+    cand *fb = NULL;
+    size_t nfb = 0;
+    ds_status rc = dense_docs(c, qv, o->rocchio_docs, o, pf, pf_bits, &fb, &nfb);
+    if (rc != DS_OK || nfb == 0) {
+        free(fb);
+        return rc;
+    }
+    size_t dim = c->dim;
+    float *mean = calloc(dim, sizeof *mean);
+    if (mean == NULL) {
+        free(fb);
+        return ds__fail(DS_ERR_NOMEM, "out of memory");
+    }
+    size_t used = 0;
+    for (size_t i = 0; i < nfb; i++) {
+        const float *v = ds__index_vector(c->vx, ds__docstore_first_passage(c->ds, fb[i].doc) + fb[i].passage);
+        if (v == NULL) {
+            rc = ds__fail(DS_ERR_UNSUPPORTED, "Rocchio feedback needs the full vectors, which a %s index does not keep in memory",
+                          c->vec_type ? c->vec_type : "this");
+            break;
+        }
+        for (size_t j = 0; j < dim; j++) mean[j] += v[j];
+        used++;
+    }
+    if (rc == DS_OK && used > 0) {
+        double norm = 0;
+        for (size_t j = 0; j < dim; j++) {
+            qv[j] = o->rocchio_alpha * qv[j] + o->rocchio_beta * mean[j] / (float)used;
+            norm += (double)qv[j] * qv[j];
+        }
+        if (ds_index_metric(c->vx) == DS_METRIC_COSINE && norm > 0)
+            for (size_t j = 0; j < dim; j++) qv[j] = (float)(qv[j] / sqrt(norm));
+    }
+    free(mean);
+    free(fb);
+    return rc;
+}
+
+/* ---- fusion ------------------------------------------------------------------- */
+
+static void normalise(float *s, size_t n, ds_score_norm how, float *lo) {
+    if (n == 0) return;
+    if (how == DS_NORM_ZSCORE) {
+        double m = 0, v = 0;
+        for (size_t i = 0; i < n; i++) m += s[i];
+        m /= (double)n;
+        for (size_t i = 0; i < n; i++) v += (s[i] - m) * (s[i] - m);
+        double sd = sqrt(v / (double)n);
+        float mn = INFINITY;
+        for (size_t i = 0; i < n; i++) {
+            s[i] = sd > 0 ? (float)((s[i] - m) / sd) : 0.0f;
+            if (s[i] < mn) mn = s[i];
+        }
+        *lo = mn;
+        return;
+    }
+    float mn = s[0], mx = s[0];
+    for (size_t i = 1; i < n; i++) {
+        if (s[i] < mn) mn = s[i];
+        if (s[i] > mx) mx = s[i];
+    }
+    for (size_t i = 0; i < n; i++) s[i] = mx > mn ? (s[i] - mn) / (mx - mn) : 1.0f;
+    *lo = mx > mn ? 0.0f : 1.0f;
+}
+
+/* Merges the two lists into one candidate per document and fuses them. */
+static ds_status fuse(cand *lex, size_t nl, cand *den, size_t nd, const ds_collection_search_opts *o, cand **out,
+                      size_t *n_out) {
+    cand *u = malloc((nl + nd + 1) * sizeof *u);
+    float *ln = malloc((nl + 1) * sizeof *ln), *dn = malloc((nd + 1) * sizeof *dn);
+    if (u == NULL || ln == NULL || dn == NULL) {
+        free(u);
+        free(ln);
+        free(dn);
+        return ds__fail(DS_ERR_NOMEM, "out of memory");
+    }
+    float lmin = 0, dmin = 0;
+    for (size_t i = 0; i < nl; i++) ln[i] = lex[i].bm25;
+    for (size_t i = 0; i < nd; i++) dn[i] = den[i].dense;
+    if (o->fusion == DS_FUSION_CONVEX) {
+        normalise(ln, nl, o->norm, &lmin);
+        normalise(dn, nd, o->norm, &dmin);
+    }
+    for (size_t i = 0; i < nl; i++) lex[i].fused = ln[i];   /* normalised score rides along */
+    for (size_t i = 0; i < nd; i++) den[i].fused = dn[i];
+    qsort(lex, nl, sizeof *lex, cmp_doc);
+    qsort(den, nd, sizeof *den, cmp_doc);
+    size_t i = 0, j = 0, n = 0;
+    while (i < nl || j < nd) {
+        cand c;
+        float a, b;   /* normalised lexical, dense */
+        if (j >= nd || (i < nl && lex[i].doc < den[j].doc)) {
+            c = lex[i++];
+            a = c.fused;
+            b = dmin;
+        } else if (i >= nl || den[j].doc < lex[i].doc) {
+            c = den[j++];
+            a = lmin;
+            b = c.fused;
+        } else {
+            c = lex[i];
+            c.dense = den[j].dense;
+            c.dense_rank = den[j].dense_rank;
+            c.passage = den[j].passage;
+            a = lex[i].fused;
+            b = den[j].fused;
+            i++;
+            j++;
+        }
+        if (o->fusion == DS_FUSION_RRF) {
+            double s = 0;
+            if (c.bm25_rank) s += 1.0 / ((double)o->rrf_k + c.bm25_rank);
+            if (c.dense_rank) s += 1.0 / ((double)o->rrf_k + c.dense_rank);
+            c.fused = (float)s;
+        } else {
+            c.fused = o->alpha * a + (1.0f - o->alpha) * b;
+        }
+        c.score = c.fused;
+        u[n++] = c;
+    }
+    free(ln);
+    free(dn);
+    qsort(u, n, sizeof *u, cmp_score);
+    for (size_t r = 0; r < n; r++) u[r].fused_rank = (uint32_t)(r + 1);
+    *out = u;
+    *n_out = n;
+    return DS_OK;
+}
+
+/* ---- re-ranking --------------------------------------------------------------- */
+
+static ds_status rerank(const ds_collection *c, const char *q, cand *cs, size_t n, const ds_collection_search_opts *o) {
+    size_t m = DS_MIN(n, o->rerank_depth);
+    if (m == 0) return DS_OK;
+    if (!c->ds->has_text) return ds__fail(DS_ERR_INVALID, "re-ranking needs stored text; the collection was built without it");
+    char **texts = calloc(m, sizeof *texts);
+    const char **qs = malloc(m * sizeof *qs);
+    float *sc = malloc(m * sizeof *sc);
+    ds_status rc = texts && qs && sc ? DS_OK : ds__fail(DS_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < m && rc == DS_OK; i++) {
+        char *title = NULL, *text = NULL;
+        size_t tl = 0, xl = 0;
+        rc = ds__docstore_doc(c->ds, cs[i].doc, &title, &tl, &text, &xl);
+        if (rc == DS_OK) {
+            /* the document as a passage: "title text", as it was embedded */
+            if ((texts[i] = malloc(tl + xl + 2)) == NULL) rc = ds__fail(DS_ERR_NOMEM, "out of memory");
+            else {
+                memcpy(texts[i], title, tl);
+                size_t at = tl;
+                if (tl) texts[i][at++] = ' ';
+                memcpy(texts[i] + at, text, xl);
+                texts[i][at + xl] = '\0';
+            }
+        }
+        ds_free(title);
+        ds_free(text);
+        qs[i] = q;
+    }
+    if (rc == DS_OK) rc = ds_encoder_rerank(o->reranker, qs, (const char *const *)texts, m, sc);
+    if (rc == DS_OK) {
+        for (size_t i = 0; i < m; i++) {
+            cs[i].rerank = sc[i];
+            cs[i].score = sc[i];
+        }
+        /* stable on the previous order: ties keep their first-stage rank */
+        for (size_t i = 1; i < m; i++) {
+            cand x = cs[i];
+            size_t j = i;
+            while (j > 0 && cs[j - 1].score < x.score) {
+                cs[j] = cs[j - 1];
+                j--;
+            }
+            cs[j] = x;
+        }
+        for (size_t i = 0; i < m; i++) cs[i].rerank_rank = (uint32_t)(i + 1);
+    }
+    for (size_t i = 0; texts && i < m; i++) free(texts[i]);
+    free(texts);
+    free(qs);
+    free(sc);
+    return rc;
+}
+
+/* ---- results ------------------------------------------------------------------ */
+
+static ds_status make_results(const ds_collection *c, const char *q, size_t qlen, const cand *cs, size_t n,
+                              const ds_collection_search_opts *o, ds_results **out) {
+    (void)qlen;
+    ds__buf strs;
+    ds__buf_init(&strs, c->env);
+    size_t *off = malloc((n ? n : 1) * 3 * sizeof *off);
+    if (off == NULL) return ds__fail(DS_ERR_NOMEM, "out of memory");
+    ds_status rc = DS_OK;
+    for (size_t i = 0; i < n && rc == DS_OK; i++) {
+        size_t len;
+        const char *id = ds__docstore_id(c->ds, cs[i].doc, &len);
+        if (id == NULL) {
+            rc = ds__fail(DS_ERR_CORRUPT, "id of document %u is damaged", cs[i].doc);
+            break;
+        }
+        off[3 * i] = strs.len;
+        ds__buf_put(&strs, id, len);
+        ds__buf_put_u8(&strs, 0);
+        off[3 * i + 1] = off[3 * i + 2] = SIZE_MAX;
+        if (o->with_text && c->ds->has_text) {
+            char *title = NULL, *text = NULL, *snip = NULL;
+            size_t tl = 0, xl = 0;
+            rc = ds__docstore_doc(c->ds, cs[i].doc, &title, &tl, &text, &xl);
+            if (rc == DS_OK) rc = ds_lexical_snippet(c->lx, q, text, xl, o->snippet_bytes, o->hl_open, o->hl_close, &snip);
+            if (rc == DS_OK) {
+                off[3 * i + 1] = strs.len;
+                ds__buf_put(&strs, title, tl + 1);
+                off[3 * i + 2] = strs.len;
+                ds__buf_put(&strs, snip, strlen(snip) + 1);
+            }
+            ds_free(title);
+            ds_free(text);
+            ds_free(snip);
+        }
+    }
+    if (rc == DS_OK && strs.rc != DS_OK) rc = ds__fail(DS_ERR_NOMEM, "out of memory");
+    size_t head = ds__align_up(sizeof(ds_results), 16), hits = n * sizeof(ds_hit);
+    ds_results *r = NULL;
+    if (rc == DS_OK && (r = calloc(1, head + hits + strs.len + 1)) == NULL) rc = ds__fail(DS_ERR_NOMEM, "out of memory");
+    if (rc == DS_OK) {
+        r->n = n;
+        r->hits = (ds_hit *)(void *)((char *)r + head);
+        char *sb = (char *)r + head + hits;
+        if (strs.len) memcpy(sb, strs.p, strs.len);
+        for (size_t i = 0; i < n; i++) {
+            ds_hit *h = &r->hits[i];
+            const cand *x = &cs[i];
+            memset(h, 0, sizeof *h);
+            h->id = sb + off[3 * i];
+            h->id_len = strlen(h->id);
+            h->doc = x->doc;
+            h->passage = x->passage;
+            h->score = x->score;
+            h->bm25 = x->bm25;
+            h->dense = x->dense;
+            h->fused = x->fused;
+            h->rerank = x->rerank;
+            h->bm25_rank = x->bm25_rank;
+            h->dense_rank = x->dense_rank;
+            h->fused_rank = x->fused_rank;
+            h->rerank_rank = x->rerank_rank;
+            if (off[3 * i + 1] != SIZE_MAX) {
+                h->title = sb + off[3 * i + 1];
+                h->title_len = strlen(h->title);
+                h->snippet = sb + off[3 * i + 2];
+                h->snippet_len = strlen(h->snippet);
+            }
+        }
+        *out = r;
+    }
+    free(off);
+    ds__buf_release(&strs);
+    return rc;
+}
+
+void ds_results_free(ds_results *r) {
+    free(r);
+}
+
+/* ---- one query ------------------------------------------------------------------ */
+
+static ds_status check_opts(const ds_collection *c, const ds_collection_search_opts *o, ds_search_mode *mode) {
+    if (c == NULL || c->building || c->ds == NULL)
+        return ds__fail(DS_ERR_INVALID, "search: the collection is not committed or not open");
+    ds_search_mode m = o->mode;
+    if (m == DS_SEARCH_AUTO) m = c->vx ? DS_SEARCH_HYBRID : DS_SEARCH_LEXICAL;
+    if ((unsigned)m > DS_SEARCH_HYBRID) return ds__fail(DS_ERR_INVALID, "search: unknown mode %d", (int)o->mode);
+    if (m != DS_SEARCH_LEXICAL && c->vx == NULL)
+        return ds__fail(DS_ERR_INVALID, "%s: %s search needs vectors; the collection is BM25 only (build it with a model or embeddings)",
+                        c->dir, m == DS_SEARCH_DENSE ? "dense" : "hybrid");
+    if (m != DS_SEARCH_LEXICAL && c->enc == NULL && o->query_vectors == NULL)
+        return ds__fail(DS_ERR_INVALID, "%s: dense search needs a query encoder or query vectors: %s", c->dir,
+                        c->enc_note ? c->enc_note
+                        : c->has_identity ? "the collection was opened without its model"
+                                          : "the collection holds precomputed embeddings; give the query embeddings");
+    if (o->k == 0 || o->k > 100000) return ds__fail(DS_ERR_INVALID, "search: k must be 1..100000 (got %zu)", o->k);
+    if (o->depth > 100000 || o->rerank_depth > 100000) return ds__fail(DS_ERR_INVALID, "search: depth must be at most 100000");
+    if ((unsigned)o->fusion > DS_FUSION_CONVEX) return ds__fail(DS_ERR_INVALID, "search: unknown fusion %d", (int)o->fusion);
+    if ((unsigned)o->norm > DS_NORM_ZSCORE) return ds__fail(DS_ERR_INVALID, "search: unknown normalisation %d", (int)o->norm);
+    if (!(o->alpha >= 0.0f && o->alpha <= 1.0f)) return ds__fail(DS_ERR_INVALID, "search: alpha must be within 0..1");
+    if (o->prf & ~(unsigned)(DS_PRF_RM3 | DS_PRF_ROCCHIO)) return ds__fail(DS_ERR_INVALID, "search: unknown prf bits");
+    if ((o->prf & DS_PRF_RM3) && m == DS_SEARCH_DENSE) return ds__fail(DS_ERR_INVALID, "search: RM3 expands the lexical query; dense mode has none");
+    if ((o->prf & DS_PRF_ROCCHIO) && m == DS_SEARCH_LEXICAL) return ds__fail(DS_ERR_INVALID, "search: Rocchio feedback moves the dense query; lexical mode has none");
+    if (o->reranker != NULL && ds_encoder_kind_of(o->reranker) != DS_ENCODER_CROSS)
+        return ds__fail(DS_ERR_INVALID, "search: the re-ranker must be a cross-encoder");
+    if (o->filter != NULL && o->filter_bits == 0) return ds__fail(DS_ERR_INVALID, "search: filter with 0 bits");
+    *mode = m;
+    return DS_OK;
+}
+
+/* qv: the query's embedding (dim floats, may be modified by Rocchio) or NULL for lexical mode. */
+static ds_status search_one(const ds_collection *c, const char *q, size_t qlen, float *qv, const ds_collection_search_opts *o,
+                            ds_search_mode mode, double t_encode, ds_results **out) {
+    double t0 = ds__now(), t;
+    size_t want = o->k;
+    if (o->reranker) want = DS_MAX(want, o->rerank_depth);
+    size_t side = mode == DS_SEARCH_HYBRID ? DS_MAX(o->depth, want) : want;
+    cand *lex = NULL, *den = NULL, *all = NULL;
+    size_t nl = 0, nd = 0, na = 0;
+    double t_lex = 0, t_den = 0, t_rr = 0;
+    ds_status rc = DS_OK;
+    if (mode != DS_SEARCH_DENSE) {
+        t = ds__now();
+        rc = lexical_side(c, q, qlen, side, o, &lex, &nl);
+        t_lex = ds__now() - t;
+    }
+    uint8_t *pf = NULL;
+    uint64_t pf_bits = 0;
+    if (rc == DS_OK && mode != DS_SEARCH_LEXICAL) {
+        t = ds__now();
+        rc = passage_filter(c, o, &pf, &pf_bits);
+        if (rc == DS_OK && (o->prf & DS_PRF_ROCCHIO)) rc = rocchio(c, qv, o, pf, pf_bits);
+        if (rc == DS_OK) rc = dense_docs(c, qv, side, o, pf, pf_bits, &den, &nd);
+        t_den = ds__now() - t;
+    }
+    free(pf);
+    if (rc == DS_OK) {
+        if (mode == DS_SEARCH_HYBRID) {
+            rc = fuse(lex, nl, den, nd, o, &all, &na);
+        } else {
+            all = mode == DS_SEARCH_LEXICAL ? lex : den;
+            na = mode == DS_SEARCH_LEXICAL ? nl : nd;
+            if (mode == DS_SEARCH_LEXICAL) lex = NULL; else den = NULL;
+            for (size_t i = 0; i < na; i++) all[i].score = mode == DS_SEARCH_LEXICAL ? all[i].bm25 : all[i].dense;
+        }
+    }
+    if (rc == DS_OK && o->reranker) {
+        t = ds__now();
+        rc = rerank(c, q, all, na, o);
+        t_rr = ds__now() - t;
+    }
+    if (rc == DS_OK) rc = make_results(c, q, qlen, all, DS_MIN(na, o->k), o, out);
+    if (rc == DS_OK) {
+        (*out)->mode = mode;
+        (*out)->t_encode = t_encode;
+        (*out)->t_lexical = t_lex;
+        (*out)->t_dense = t_den;
+        (*out)->t_rerank = t_rr;
+        (*out)->t_total = ds__now() - t0 + t_encode;
+    }
+    free(lex);
+    free(den);
+    free(all);
+    return rc;
+}
+
+ds_status ds_collection_search(const ds_collection *c, const char *query, size_t query_len,
+                               const ds_collection_search_opts *opts, ds_results **out) {
+    if (out) *out = NULL;
+    if (out == NULL || (query == NULL && query_len > 0)) return ds__fail(DS_ERR_INVALID, "ds_collection_search: NULL argument");
+    if (query == NULL) query = "";
+    ds_collection_search_opts o;
+    resolve_opts(opts, &o);
+    ds_search_mode mode;
+    ds_status rc = check_opts(c, &o, &mode);
+    if (rc != DS_OK) return rc;
+    float *qv = NULL;
+    double t_enc = 0;
+    if (mode != DS_SEARCH_LEXICAL) {
+        if ((qv = malloc(c->dim * sizeof *qv)) == NULL) return ds__fail(DS_ERR_NOMEM, "out of memory");
+        if (o.query_vectors) {
+            memcpy(qv, o.query_vectors, c->dim * sizeof *qv);
+        } else {
+            double t = ds__now();
+            const char *qs[1] = { query };
+            size_t ls[1] = { query_len };
+            rc = ds_encoder_encode(c->enc, qs, ls, 1, qv);
+            t_enc = ds__now() - t;
+        }
+    }
+    if (rc == DS_OK) rc = search_one(c, query, query_len, qv, &o, mode, t_enc, out);
+    free(qv);
+    return rc;
+}
+
+/* ---- batches ------------------------------------------------------------------- */
+
+typedef struct batch_ctx {
+    const ds_collection             *c;
+    const char *const               *queries;
+    float                           *qv;
+    const ds_collection_search_opts *o;
+    ds_search_mode                   mode;
+    double                           t_enc;   /* per query, averaged */
+    ds_results                     **out;
+    ds_status                       *rcs;
+    char                           (*msgs)[256];
+} batch_ctx;
+
+static void batch_range(void *ctx, size_t begin, size_t end, unsigned thread) {
+    (void)thread;
+    batch_ctx *b = ctx;
+    for (size_t i = begin; i < end; i++) {
+        const char *q = b->queries[i] ? b->queries[i] : "";
+        b->rcs[i] = search_one(b->c, q, strlen(q), b->qv ? b->qv + i * b->c->dim : NULL, b->o, b->mode, b->t_enc, &b->out[i]);
+        if (b->rcs[i] != DS_OK) snprintf(b->msgs[i], sizeof b->msgs[i], "%s", ds_errmsg());
+    }
+}
+
+ds_status ds_collection_search_batch(const ds_collection *c, const char *const *queries, size_t n,
+                                     const ds_collection_search_opts *opts, unsigned n_threads, ds_results **out) {
+    if (out) memset(out, 0, n * sizeof *out);
+    if (n == 0) return DS_OK;
+    if (queries == NULL || out == NULL) return ds__fail(DS_ERR_INVALID, "ds_collection_search_batch: NULL argument");
+    ds_collection_search_opts o;
+    resolve_opts(opts, &o);
+    ds_search_mode mode;
+    ds_status rc = check_opts(c, &o, &mode);
+    if (rc != DS_OK) return rc;
+    float *qv = NULL;
+    double t_enc = 0;
+    if (mode != DS_SEARCH_LEXICAL) {
+        size_t bytes;
+        if (!ds__mul_ok(n, c->dim * sizeof *qv, &bytes) || (qv = malloc(bytes)) == NULL)
+            return ds__fail(DS_ERR_NOMEM, "out of memory for %zu query embeddings", n);
+        if (o.query_vectors) {
+            memcpy(qv, o.query_vectors, bytes);
+        } else {
+            double t = ds__now();
+            rc = ds_encoder_encode(c->enc, queries, NULL, n, qv);
+            t_enc = (ds__now() - t) / (double)n;
+        }
+    }
+    ds_status *rcs = calloc(n, sizeof *rcs);
+    char (*msgs)[256] = calloc(n, sizeof *msgs);
+    if (rc == DS_OK && (rcs == NULL || msgs == NULL)) rc = ds__fail(DS_ERR_NOMEM, "out of memory");
+    if (rc == DS_OK) {
+        if (n_threads == 0) n_threads = ds_env_threads(c->env);
+        batch_ctx b = { c, queries, qv, &o, mode, t_enc, out, rcs, msgs };
+        ds__parallel_for(n_threads ? n_threads : 1, n, 1, batch_range, &b);
+        for (size_t i = 0; i < n; i++)
+            if (rcs[i] != DS_OK) {
+                rc = ds__fail(rcs[i], "query %zu: %s", i + 1, msgs[i]);
+                break;
+            }
+    }
+    if (rc != DS_OK)
+        for (size_t i = 0; i < n; i++) {
+            ds_results_free(out[i]);
+            out[i] = NULL;
+        }
+    free(rcs);
+    free(msgs);
+    free(qv);
+    return rc;
+}
