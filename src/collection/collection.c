@@ -854,7 +854,7 @@ ds_status ds_collection_open(ds_env *env, const char *dir, const ds_collection_o
     if (rc == DS_OK) {
         if (is_file(mp)) {
             rc = open_manifest(c, mp, opts);
-        } else if (is_file(lp) || is_file(dir)) {
+        } else if (is_file(lp) || (access(dir, F_OK) == 0 && !is_dir(dir))) {
             /* a BM25 index from before collections: its own ids and text */
             c->legacy = 1;
             if (DS_OPT(opts, model_dir, NULL) != NULL)
