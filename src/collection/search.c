@@ -489,6 +489,10 @@ static ds_status check_opts(const ds_collection *c, const ds_collection_search_o
     if (o->reranker != NULL && ds_encoder_kind_of(o->reranker) != DS_ENCODER_CROSS)
         return ds__fail(DS_ERR_INVALID, "search: the re-ranker must be a cross-encoder");
     if (o->filter != NULL && o->filter_bits == 0) return ds__fail(DS_ERR_INVALID, "search: filter with 0 bits");
+#ifndef TODO_LEXPRF
+    if ((o->filter != NULL && m != DS_SEARCH_DENSE) || (o->prf & DS_PRF_RM3))
+        return ds__fail(DS_ERR_UNSUPPORTED, "search: BM25 filters and RM3 are not in this build yet");
+#endif
     *mode = m;
     return DS_OK;
 }
