@@ -718,7 +718,7 @@ DS_API uint64_t      ds_index_memory_bytes(const ds_index *ix);      /* resident
 ** returns one result shape (ds_hit): the document id, the final score and the
 ** score and rank each component gave it (BM25, dense, fused, re-rank).
 **
-** On disk a collection is a directory (docs/format.md §5):
+** On disk a collection is a directory (docs/format.md §4):
 **   MANIFEST              the published state (file kind CMAN): segments,
 **                         encoder identity, vector index settings, passages
 **   seg-NNNNNN/docs.dsx   document store: ids, stored title/text, passages
@@ -953,8 +953,8 @@ DS_API uint64_t    ds_collection_n_passages(const ds_collection *c);
 DS_API size_t      ds_collection_dim(const ds_collection *c);      /* 0: no vectors */
 /* The query encoder in use (borrowed), or NULL when none is loaded. */
 DS_API const ds_encoder *ds_collection_encoder(const ds_collection *c);
-/* External id of document doc (borrowed, NUL-terminated, valid until close);
-** NULL if doc is out of range. */
+/* External id of document doc: *len bytes, NOT NUL-terminated (print with
+** "%.*s"); borrowed, valid until close; NULL if doc is out of range. */
 DS_API const char *ds_collection_doc_id(const ds_collection *c, uint32_t doc, size_t *len);
 /* Document number of an external id; DS_ERR_NOTFOUND if absent. */
 DS_API ds_status   ds_collection_find(const ds_collection *c, const char *id, size_t len, uint32_t *doc);

@@ -1,5 +1,5 @@
 /* collection.c -- building, publishing and opening collections
-** (densearch.h [collection], docs/format.md §5).
+** (densearch.h [collection], docs/format.md §4).
 **
 ** A build streams documents into a new segment directory: BM25 through the
 ** lexical builder, ids and stored text into the document store, passages

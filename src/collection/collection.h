@@ -1,5 +1,5 @@
 /* collection.h -- internals of a collection (public API: densearch.h
-** [collection]; on-disk layout: docs/format.md §5).
+** [collection]; on-disk layout: docs/format.md §4).
 **
 ** A collection handle is in one of two states: building (between
 ** ds_collection_create and a successful ds_collection_commit; exclusive) and

@@ -1,4 +1,4 @@
-/* docstore.c -- writer and reader of docs.dsx (docs/format.md §5.2). */
+/* docstore.c -- writer and reader of docs.dsx (docs/format.md §4.2). */
 #include "collection/docstore.h"
 
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* docstore.h -- the document store of a collection segment (docs.dsx, file
-** kind DOCS, docs/format.md §5.2): external ids, stored title/text and the
+** kind DOCS, docs/format.md §4.2): external ids, stored title/text and the
 ** passages of each document, keyed by document number, so the BM25 index
 ** and the vector index of the segment both answer in document numbers and
 ** passage numbers that this store maps back to ids.

@@ -1,6 +1,6 @@
 /* frames.h -- stored documents in zstd frames: the layout shared by the
 ** lexical index's DOCX/DOCF/DOCZ sections (docs/format.md §2.1) and the
-** collection's document store (§5.2).
+** collection's document store (§4.2).
 **
 ** A frame holds consecutive documents, each as varint title length, title,
 ** varint text length, text. DOCF[c] is the first document of frame c and
