@@ -636,7 +636,7 @@ ds_status ds_collection_search_batch(const ds_collection *c, const char *const *
     if (rc == DS_OK) {
         if (n_threads == 0) n_threads = ds_env_threads(c->env);
         batch_ctx b = { c, queries, qv, &o, mode, t_enc, out, rcs, msgs };
-        ds__parallel_for(n_threads ? n_threads : 1, n, 1, batch_range, &b);
+        ds__parallel_for(c->env, n_threads ? n_threads : 1, n, 1, batch_range, &b);
         for (size_t i = 0; i < n; i++)
             if (rcs[i] != DS_OK) {
                 rc = ds__fail(rcs[i], "query %zu: %s", i + 1, msgs[i]);
