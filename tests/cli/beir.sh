@@ -23,7 +23,7 @@ $D beir "$tmp/tiny" --k 10 --threads 1 --keep "$tmp/idx" --run-out "$tmp/run.tre
 rc=$?
 if grep -q "not built yet" "$tmp/err"; then echo "densearch index is not built yet"; exit 77; fi
 [ $rc -eq 0 ] || { cat "$tmp/err"; exit 1; }
-grep -q "^| tiny | 2 |" "$tmp/out" || { cat "$tmp/out"; exit 1; }
+grep -q "^| tiny | lexical | 2 |" "$tmp/out" || { cat "$tmp/out"; exit 1; }
 [ -s "$tmp/run.trec" ] && [ -e "$tmp/idx" ] || { echo "run or kept index missing"; exit 1; }
 # the top result of each query is the relevant doc: MRR@10 = 1
 $D eval --qrels "$tmp/tiny/qrels/test.tsv" --run "$tmp/run.trec" --metrics mrr@10 | grep -q "all	1.0000" || exit 1

@@ -73,6 +73,18 @@ int cmd_rerank(int argc, char **argv);
 int cmd_sparse(int argc, char **argv);
 int cmd_vectors(int argc, char **argv);
 int cmd_tune(int argc, char **argv);
+/* Queries of a BEIR queries.jsonl (or id<TAB>text .tsv), in file order. */
+typedef struct query_set {
+    char  **ids, **texts;
+    size_t  n, cap;
+} query_set;
+int  load_queries(const char *path, query_set *q);
+void query_set_free(query_set *q);
+/* Runs every query of qs through ds_collection_search_batch into a new run;
+** *secs is the wall time, *enc_share (may be NULL) the share of the
+** queries' time spent encoding them. */
+int cli_run_queries(const ds_collection *coll, const query_set *qs, const ds_collection_search_opts *so,
+                    unsigned threads, ds_run **run, double *secs, double *enc_share);
 /* `densearch info COLL` */
 int cli_collection_info(const char *path);
 /* Search options shared by search, beir and tune (see cmd_collection.c). */

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #define MAX_WARNINGS 10
+#define DS_MAX_CLI(a, b) ((a) > (b) ? (a) : (b))
 
 static const char *arg_value(int argc, char **argv, int *i) {
     if (*i + 1 >= argc) return NULL;
@@ -367,18 +368,13 @@ static size_t trec_line(char *b, size_t cap, const char *qid, const char *id, si
     return o;
 }
 
-typedef struct query_set {
-    char  **ids, **texts;
-    size_t  n, cap;
-} query_set;
-
-static void query_set_free(query_set *q) {
+void query_set_free(query_set *q) {
     for (size_t i = 0; i < q->n; i++) { free(q->ids[i]); free(q->texts[i]); }
     free(q->ids);
     free(q->texts);
 }
 
-static int load_queries(const char *path, query_set *q) {
+int load_queries(const char *path, query_set *q) {
     ds_corpus_opts co;
     ds_corpus_opts_init(&co);
     size_t pl = strlen(path);
@@ -801,5 +797,137 @@ int cli_collection_info(const char *path) {
     else printf("%s\n", json);
     ds_free(json);
     ds_collection_close(coll);
+    return ret;
+}
+
+/* ---- runs for beir and tune ------------------------------------------------------ */
+
+int cli_run_queries(const ds_collection *coll, const query_set *qs, const ds_collection_search_opts *so,
+                    unsigned threads, ds_run **run, double *secs, double *enc_share) {
+    *run = NULL;
+    ds_results **res = calloc(qs->n ? qs->n : 1, sizeof *res);
+    if (res == NULL) return cli_fail_rc(DS_ERR_NOMEM, "out of memory");
+    double t0 = cli_now();
+    ds_status rc = ds_collection_search_batch(coll, (const char *const *)qs->texts, qs->n, so, threads, res);
+    *secs = cli_now() - t0;
+    int ret = CLI_OK;
+    if (rc != DS_OK) ret = cli_fail_rc(rc, "search failed");
+    if (ret == CLI_OK && (rc = ds_run_create(cli_env(), run)) != DS_OK) ret = cli_fail_rc(rc, "out of memory");
+    double enc = 0, tot = 0;
+    for (size_t q = 0; ret == CLI_OK && q < qs->n; q++) {
+        enc += res[q]->t_encode;
+        tot += res[q]->t_total;
+        for (size_t r = 0; r < res[q]->n; r++)
+            if ((rc = ds_run_add(*run, qs->ids[q], res[q]->hits[r].id, res[q]->hits[r].score)) != DS_OK) {
+                ret = cli_fail_rc(rc, "query %s", qs->ids[q]);
+                break;
+            }
+    }
+    if (enc_share) *enc_share = tot > 0 ? enc / tot : 0;
+    for (size_t q = 0; q < qs->n; q++) ds_results_free(res[q]);
+    free(res);
+    if (ret != CLI_OK) {
+        ds_run_free(*run);
+        *run = NULL;
+    }
+    return ret;
+}
+
+/* ---- tune ----------------------------------------------------------------------- */
+
+static void tune_usage(FILE *f) {
+    fprintf(f,
+        "usage: densearch tune --index COLL --queries Q.jsonl --qrels QRELS [options]\n"
+        "Grid-searches the hybrid fusion on judged queries and prints the best setting:\n"
+        "convex alpha 0, 0.1, ..., 1 (min-max and z-score) and RRF k 10..100. Tune on\n"
+        "train or dev qrels, never on the test qrels you report.\n"
+        "  --metric M          what to maximise (default ndcg@10)\n"
+        "  --k N               results per query (default 100)\n"
+        "  --depth N           candidates per side (default 100)\n"
+        "  --model DIR --int8  query encoder (default: the collection's)\n"
+        "  --threads N\n");
+}
+
+int cmd_tune(int argc, char **argv) {
+    const char *index = NULL, *queries = NULL, *qrels_path = NULL, *metric = "ndcg@10", *model = NULL;
+    uint64_t k = 100, depth = 100;
+    unsigned threads = 0;
+    int int8 = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) { tune_usage(stdout); return CLI_OK; }
+        if (strcmp(a, "--int8") == 0) { int8 = 1; continue; }
+        if ((v = arg_value(argc, argv, &i)) == NULL) return cli_usage_error("tune: %s needs a value", a);
+        uint64_t u;
+        if (strcmp(a, "--index") == 0) index = v;
+        else if (strcmp(a, "--queries") == 0) queries = v;
+        else if (strcmp(a, "--qrels") == 0) qrels_path = v;
+        else if (strcmp(a, "--metric") == 0) metric = v;
+        else if (strcmp(a, "--model") == 0) model = v;
+        else if (strcmp(a, "--k") == 0) { if (!cli_parse_u64(a, v, 1, 100000, &k)) return CLI_USAGE; }
+        else if (strcmp(a, "--depth") == 0) { if (!cli_parse_u64(a, v, 1, 100000, &depth)) return CLI_USAGE; }
+        else if (strcmp(a, "--threads") == 0) {
+            if (!cli_parse_u64(a, v, 1, 64, &u)) return CLI_USAGE;
+            threads = (unsigned)u;
+            cli_set_threads(threads);
+        } else return cli_usage_error("tune: unknown option '%s' (see --help)", a);
+    }
+    if (!index || !queries || !qrels_path) {
+        tune_usage(stderr);
+        return cli_usage_error("tune: --index, --queries and --qrels are required");
+    }
+    ds_env *env = cli_env();
+    ds_qrels *qr = NULL;
+    ds_status rc = ds_qrels_load(env, qrels_path, &qr);
+    if (rc != DS_OK) return cli_fail_rc(rc, "cannot read qrels");
+    ds_collection *coll = NULL;
+    query_set qs = { 0 };
+    int ret = cli_open_collection(index, model, int8, 1, &coll);
+    if (ret == CLI_OK && ds_collection_dim(coll) == 0) {
+        fprintf(stderr, "densearch: tune: %s is BM25 only; fusion needs vectors\n", index);
+        ret = CLI_FAIL;
+    }
+    if (ret == CLI_OK) ret = load_queries(queries, &qs);
+    double best = -1;
+    char best_name[64] = "";
+    printf("| fusion | %s | queries/s |\n|---|---|---|\n", metric);
+    for (int cfg = 0; ret == CLI_OK && cfg < 11 * 2 + 6; cfg++) {
+        static const unsigned rrf_ks[6] = { 10, 20, 40, 60, 80, 100 };
+        ds_collection_search_opts so;
+        ds_collection_search_opts_init(&so);
+        so.mode = DS_SEARCH_HYBRID;
+        so.k = (size_t)k;
+        so.depth = (size_t)DS_MAX_CLI(depth, k);
+        char name[64];
+        if (cfg < 22) {
+            so.fusion = DS_FUSION_CONVEX;
+            so.norm = cfg < 11 ? DS_NORM_MINMAX : DS_NORM_ZSCORE;
+            so.alpha = (float)(cfg % 11) / 10.0f;
+            snprintf(name, sizeof name, "convex %s alpha %.1f", cfg < 11 ? "minmax" : "zscore", (double)so.alpha);
+        } else {
+            so.fusion = DS_FUSION_RRF;
+            so.rrf_k = rrf_ks[cfg - 22];
+            snprintf(name, sizeof name, "rrf k %u", so.rrf_k);
+        }
+        ds_run *run = NULL;
+        ds_eval *e = NULL;
+        double secs;
+        if ((ret = cli_run_queries(coll, &qs, &so, threads, &run, &secs, NULL)) != CLI_OK) break;
+        rc = ds_eval_compute(qr, run, metric, NULL, &e);
+        ds_run_free(run);
+        if (rc != DS_OK) { ret = cli_fail_rc(rc, "tune: eval"); break; }
+        double v = ds_eval_mean(e, 0);
+        ds_eval_free(e);
+        printf("| %s | %.4f | %.0f |\n", name, v, secs > 0 ? (double)qs.n / secs : 0.0);
+        fflush(stdout);
+        if (v > best) {
+            best = v;
+            snprintf(best_name, sizeof best_name, "%s", name);
+        }
+    }
+    if (ret == CLI_OK) printf("best: %s (%s %.4f)\n", best_name, metric, best);
+    query_set_free(&qs);
+    ds_collection_close(coll);
+    ds_qrels_free(qr);
     return ret;
 }

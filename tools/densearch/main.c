@@ -16,12 +16,13 @@ typedef struct {
 } command;
 
 static const command commands[] = {
-    { "index",    cmd_index,    "build a BM25 index from a corpus" },
-    { "search",   cmd_search,   "search an index (one query or a batch)" },
+    { "index",    cmd_index,    "build a collection (BM25, and vectors with a model) from a corpus" },
+    { "search",   cmd_search,   "search a collection: lexical, dense or hybrid (one query or a batch)" },
+    { "tune",     cmd_tune,     "grid-search the hybrid fusion on judged (train/dev) queries" },
     { "eval",     cmd_eval,     "evaluate a TREC run against qrels (trec_eval metrics)" },
     { "beir",     cmd_beir,     "index + search + evaluate a BEIR dataset, with timings" },
     { "check",    cmd_check,    "verify every checksum and structure of an index" },
-    { "info",     cmd_info,     "print version, CPU and the chosen SIMD kernels" },
+    { "info",     cmd_info,     "print version, CPU and SIMD kernels, or what a collection holds" },
     { "tokenize", cmd_tokenize, "WordPiece-tokenize texts with a model's tokenizer" },
     { "embed",    cmd_embed,    "encode texts with a transformer bi-encoder" },
     { "rerank",   cmd_rerank,   "score query/passage pairs with a cross-encoder" },
