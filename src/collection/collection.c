@@ -969,8 +969,9 @@ ds_status ds_collection_info(const ds_collection *c, char **json) {
     cJSON_AddBoolToObject(m, "stored_text", c->ds->has_text);
     cJSON *lx = cJSON_AddObjectToObject(m, "lexical");
     cJSON_AddNumberToObject(lx, "terms", (double)ds_lexical_n_terms(c->lx));
-    cJSON_AddNumberToObject(lx, "k1", c->lx->meta.k1);
-    cJSON_AddNumberToObject(lx, "b", c->lx->meta.b);
+    /* f32 parameters printed as the decimal the user gave, not 0.899999976 */
+    cJSON_AddNumberToObject(lx, "k1", round(c->lx->meta.k1 * 1e6) / 1e6);
+    cJSON_AddNumberToObject(lx, "b", round(c->lx->meta.b * 1e6) / 1e6);
     cJSON_AddStringToObject(lx, "stemmer", c->lx->meta.an.stemmer);
     cJSON_AddBoolToObject(lx, "stopwords", (c->lx->meta.an.flags & DS__AN_STOPWORDS) != 0);
     if (c->vx) {

@@ -166,9 +166,11 @@ static ds_status dense_docs(const ds_collection *c, const float *qv, size_t n, c
             for (size_t i = 0; i < nf; i++) {
                 if (ids[i] >= np) continue;
                 uint32_t d = ds__docstore_passage_doc(ds, ids[i]);
-                size_t j = 0;
-                while (j < nd && cs[j].doc != d) j++;   /* n is small (the fusion depth) */
-                if (j < nd) continue;
+                if (np != ds->n_docs) {   /* a document's later passages score lower: skip them */
+                    size_t j = 0;
+                    while (j < nd && cs[j].doc != d) j++;   /* nd is at most the fusion depth */
+                    if (j < nd) continue;
+                }
                 cs[nd] = blank(d);
                 cs[nd].dense = sc[i];
                 cs[nd].passage = (uint32_t)(ids[i] - ds__docstore_first_passage(ds, d));
