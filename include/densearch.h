@@ -830,9 +830,12 @@ typedef struct ds_collection_search_opts {
     unsigned          rm3_docs;       /* feedback documents, default 10                */
     unsigned          rm3_terms;      /* expansion terms, default 10                   */
     float             rm3_weight;     /* original query weight, default 0.5            */
-    unsigned          rocchio_docs;   /* default 3                                     */
-    float             rocchio_alpha;  /* weight of the query vector, default 1         */
-    float             rocchio_beta;   /* weight of the mean feedback vector, default 1 */
+    unsigned          rocchio_docs;   /* feedback documents, default 5                 */
+    float             rocchio_alpha;  /* weight of the query vector, default 0.4       */
+    float             rocchio_beta;   /* weight of the mean feedback vector, default 0.6
+                                         (Li et al., TOIS 2023, as Pyserini's vector
+                                         PRF; Average PRF of k docs is alpha 1/(k+1),
+                                         beta k/(k+1))                                  */
     const ds_encoder *reranker;       /* cross-encoder (borrowed); NULL: none          */
     size_t            rerank_depth;   /* documents re-scored; default 100              */
     ds_passage_score  passage_score;  /* default MAXP                                  */

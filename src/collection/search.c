@@ -37,9 +37,9 @@ void ds_collection_search_opts_init(ds_collection_search_opts *o) {
     o->rm3_docs = 10;
     o->rm3_terms = 10;
     o->rm3_weight = 0.5f;
-    o->rocchio_docs = 3;
-    o->rocchio_alpha = 1.0f;
-    o->rocchio_beta = 1.0f;
+    o->rocchio_docs = 5;
+    o->rocchio_alpha = 0.4f;
+    o->rocchio_beta = 0.6f;
     o->rerank_depth = 100;
     o->snippet_bytes = 200;
 }
@@ -195,8 +195,10 @@ static ds_status dense_docs(const ds_collection *c, const float *qv, size_t n, c
     }
 }
 
-/* Rocchio / ANCE-PRF-style feedback: q' = alpha q + beta mean(top documents'
-** best passage vectors), renormalised when the index is cosine. */
+/* Vector PRF as Li et al. (TOIS 2023, "Pseudo Relevance Feedback with Deep
+** Language Models and Dense Retrievers") and Pyserini's Rocchio: q' = alpha q +
+** beta mean(top documents' best passage vectors), renormalised when the index
+** is cosine (which does not change the ranking). */
 static ds_status rocchio(const ds_collection *c, float *qv, const ds_collection_search_opts *o, const uint8_t *pf,
                          uint64_t pf_bits) {
     if (o->rocchio_docs == 0) return DS_OK;

@@ -298,7 +298,7 @@ static void search_usage(FILE *f) {
         "  --prf P              rm3 (BM25 query expansion) | rocchio (dense query\n"
         "                       feedback) | rm3,rocchio\n"
         "  --fb-docs N --fb-terms N --fb-orig-weight X   RM3 (10, 10, 0.5)\n"
-        "  --rocchio-docs N --rocchio-alpha X --rocchio-beta X   Rocchio (3, 1, 1)\n"
+        "  --rocchio-docs N --rocchio-alpha X --rocchio-beta X   Rocchio (5, 0.4, 0.6)\n"
         "  --rerank DIR         re-rank the top --rerank-depth (default 100) with a\n"
         "                       cross-encoder\n"
         "  --passage-score S    maxp (default: a document scores by its best passage) |\n"
