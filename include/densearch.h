@@ -143,6 +143,11 @@ DS_API ds_status ds_check(ds_env *env, const char *path);
 **   DS_CORPUS_DIR    a directory tree of text files; id = path relative to the
 **                    directory, text = the file content; visited in byte order
 **   DS_CORPUS_AUTO   a directory -> DIR, *.tsv -> TSV, otherwise BEIR
+**   DS_CORPUS_JSON   JSON lines holding any object (no id, title or text
+**                    needed): each ds_corpus_next moves to the next object,
+**                    whose fields are read with ds_corpus_get_string and
+**                    ds_corpus_get_token_ids (e.g. the encoders' inputs:
+**                    {"text"}, BEIR lines, {"query", "passage"}, {"ids"})
 **
 ** Bad input (malformed JSON, missing or non-string id, invalid UTF-8, a
 ** document with neither title nor text, a line longer than max_doc_bytes,
@@ -155,7 +160,8 @@ DS_API ds_status ds_check(ds_env *env, const char *path);
 typedef struct ds_corpus ds_corpus;
 
 typedef enum ds_corpus_format {
-    DS_CORPUS_AUTO = 0, DS_CORPUS_BEIR, DS_CORPUS_JSONL, DS_CORPUS_TSV, DS_CORPUS_DIR
+    DS_CORPUS_AUTO = 0, DS_CORPUS_BEIR, DS_CORPUS_JSONL, DS_CORPUS_TSV, DS_CORPUS_DIR,
+    DS_CORPUS_JSON
 } ds_corpus_format;
 
 typedef struct ds_corpus_opts {
@@ -172,7 +178,7 @@ typedef struct ds_corpus_opts {
 ** next ds_corpus_next or ds_corpus_close. Strings are valid UTF-8 and also
 ** NUL-terminated. */
 typedef struct ds_doc {
-    const char *id;    size_t id_len;      /* never empty                         */
+    const char *id;    size_t id_len;      /* never empty ("" for DS_CORPUS_JSON) */
     const char *title; size_t title_len;   /* "" when absent                      */
     const char *text;  size_t text_len;    /* "" when absent                      */
     const char *file;                      /* file it came from                   */
@@ -191,6 +197,15 @@ DS_API ds_status ds_corpus_next(ds_corpus *c, ds_doc *doc);
 ** Thread: exclusive. */
 DS_API uint64_t  ds_corpus_skipped(const ds_corpus *c);   /* bad documents skipped so far */
 DS_API uint64_t  ds_corpus_bytes_read(const ds_corpus *c); /* input bytes consumed so far */
+/* DS_CORPUS_JSON: field key of the object ds_corpus_next last returned.
+** ds_corpus_get_string gives a valid UTF-8 string (NUL-terminated; borrowed
+** until the next ds_corpus_next). ds_corpus_get_token_ids gives a non-empty
+** array of integers in [0, 2^31 - 1] (borrowed until the next call on c).
+** Both return DS_ERR_NOTFOUND, with no message, when the line has no such
+** field, and DS_ERR_CORRUPT with "file:line: problem" in ds_errmsg() when it
+** has the wrong type; DS_ERR_INVALID for another format. Thread: exclusive. */
+DS_API ds_status ds_corpus_get_string(const ds_corpus *c, const char *key, const char **s, size_t *len);
+DS_API ds_status ds_corpus_get_token_ids(ds_corpus *c, const char *key, const int32_t **ids, size_t *n);
 /* Closes the reader; documents it returned become invalid. NULL ok.
 ** Thread: exclusive. */
 DS_API void      ds_corpus_close(ds_corpus *c);

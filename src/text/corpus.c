@@ -48,6 +48,8 @@ struct ds_corpus {
     ds_status        io_rc;          /* why next_line returned -1 */
     cJSON           *json;
     char             idnum[32];      /* integer JSON ids, formatted */
+    int32_t         *toks;           /* ds_corpus_get_token_ids result */
+    size_t           toks_cap;       /* entries */
     /* directory */
     char           **files;          /* relative paths, sorted */
     size_t           n_files, i_file, files_cap;
@@ -157,7 +159,7 @@ ds_status ds_corpus_open(ds_env *env, const char *path, const ds_corpus_opts *op
     if (stat(path, &st) != 0) return ds__fail(DS_ERR_IO, "%s: %s", path, strerror(errno));
     if (fmt == DS_CORPUS_AUTO)
         fmt = S_ISDIR(st.st_mode) ? DS_CORPUS_DIR : has_suffix(path, ".tsv") ? DS_CORPUS_TSV : DS_CORPUS_BEIR;
-    if (fmt < DS_CORPUS_BEIR || fmt > DS_CORPUS_DIR) return ds__fail(DS_ERR_INVALID, "unknown corpus format %d", (int)fmt);
+    if (fmt < DS_CORPUS_BEIR || fmt > DS_CORPUS_JSON) return ds__fail(DS_ERR_INVALID, "unknown corpus format %d", (int)fmt);
     if ((fmt == DS_CORPUS_DIR) != (S_ISDIR(st.st_mode) != 0))
         return ds__fail(DS_ERR_INVALID, "%s: %s", path,
                         fmt == DS_CORPUS_DIR ? "not a directory (format dir)" : "is a directory (use format dir)");
@@ -201,6 +203,7 @@ void ds_corpus_close(ds_corpus *c) {
     ds_env *env = c->env;
     if (c->json) cJSON_Delete(c->json);
     if (c->fd >= 0) close(c->fd);
+    ds__free(env, c->toks, c->toks_cap * sizeof *c->toks);
     ds__free(env, c->buf, c->cap);
     for (size_t i = 0; i < c->n_files; i++) free_str(env, c->files[i]);
     ds__free(env, c->files, c->files_cap * sizeof *c->files);
@@ -346,6 +349,26 @@ static ds_status parse_json(ds_corpus *c, char *line, size_t len, ds_doc *doc) {
     return DS_OK;
 }
 
+/* DS_CORPUS_JSON: any JSON object per line, read with ds_corpus_get_*; the
+** document is only its position (id "", no title or text). */
+static ds_status parse_json_any(ds_corpus *c, char *line, size_t len, ds_doc *doc) {
+    size_t bad;
+    if (!ds__utf8_valid(line, len, &bad)) return ds__fail(DS_ERR_CORRUPT, "invalid UTF-8 at byte %zu", bad + 1);
+    if (c->json) { cJSON_Delete(c->json); c->json = NULL; }
+    c->json = cJSON_ParseWithLength(line, len);
+    if (c->json == NULL) {
+        const char *at = cJSON_GetErrorPtr();
+        size_t off = (at && at >= line && at <= line + len) ? (size_t)(at - line) : 0;
+        return ds__fail(DS_ERR_CORRUPT, "not a JSON object (malformed JSON near byte %zu)", off + 1);
+    }
+    if (!cJSON_IsObject(c->json)) return ds__fail(DS_ERR_CORRUPT, "not a JSON object");
+    doc->id = "";
+    doc->id_len = 0;
+    doc->title = doc->text = "";
+    doc->title_len = doc->text_len = 0;
+    return DS_OK;
+}
+
 static ds_status parse_tsv(char *line, size_t len, ds_doc *doc) {
     size_t bad;
     if (!ds__utf8_valid(line, len, &bad)) return ds__fail(DS_ERR_CORRUPT, "invalid UTF-8 at byte %zu", bad + 1);
@@ -445,7 +468,8 @@ ds_status ds_corpus_next(ds_corpus *c, ds_doc *doc) {
                 size_t i = 0;
                 while (i < len && (line[i] == ' ' || line[i] == '\t')) i++;
                 if (i == len) continue;
-                rc = c->fmt == DS_CORPUS_TSV ? parse_tsv(line, len, doc) : parse_json(c, line, len, doc);
+                rc = c->fmt == DS_CORPUS_TSV ? parse_tsv(line, len, doc)
+                   : c->fmt == DS_CORPUS_JSON ? parse_json_any(c, line, len, doc) : parse_json(c, line, len, doc);
                 if (rc == DS_OK) return DS_OK;
                 ds__fail_prefix(rc, "%s:%llu: ", c->path, (unsigned long long)c->line);
             }
@@ -466,4 +490,61 @@ ds_status ds_corpus_next(ds_corpus *c, ds_doc *doc) {
         ds__log(c->env, DS_LOG_WARN, "skipped: %s", ds_errmsg());
         memset(doc, 0, sizeof *doc);
     }
+}
+
+/* ---- DS_CORPUS_JSON field access ------------------------------------------ */
+
+static const cJSON *json_field(const ds_corpus *c, const char *key) {
+    if (c == NULL || key == NULL || c->fmt != DS_CORPUS_JSON || c->json == NULL) return NULL;
+    return cJSON_GetObjectItemCaseSensitive(c->json, key);
+}
+
+ds_status ds_corpus_get_string(const ds_corpus *c, const char *key, const char **s, size_t *len) {
+    if (s) *s = NULL;
+    if (len) *len = 0;
+    if (c == NULL || key == NULL || s == NULL || len == NULL || c->fmt != DS_CORPUS_JSON)
+        return ds__fail(DS_ERR_INVALID, "ds_corpus_get_string: NULL argument or not a DS_CORPUS_JSON reader");
+    const cJSON *f = json_field(c, key);
+    if (f == NULL) return DS_ERR_NOTFOUND;
+    if (!cJSON_IsString(f) || f->valuestring == NULL)
+        return ds__fail(DS_ERR_CORRUPT, "%s:%llu: \"%s\" is not a string", c->path, (unsigned long long)c->line, key);
+    size_t bad, n = strlen(f->valuestring);
+    /* \u escapes were decoded by cJSON; re-check what they produced. */
+    if (!ds__utf8_valid(f->valuestring, n, &bad))
+        return ds__fail(DS_ERR_CORRUPT, "%s:%llu: \"%s\": invalid UTF-8 (from an escape)", c->path,
+                        (unsigned long long)c->line, key);
+    *s = f->valuestring;
+    *len = n;
+    return DS_OK;
+}
+
+ds_status ds_corpus_get_token_ids(ds_corpus *c, const char *key, const int32_t **ids, size_t *n) {
+    if (ids) *ids = NULL;
+    if (n) *n = 0;
+    if (c == NULL || key == NULL || ids == NULL || n == NULL || c->fmt != DS_CORPUS_JSON)
+        return ds__fail(DS_ERR_INVALID, "ds_corpus_get_token_ids: NULL argument or not a DS_CORPUS_JSON reader");
+    const cJSON *a = json_field(c, key);
+    if (a == NULL) return DS_ERR_NOTFOUND;
+    int k = cJSON_IsArray(a) ? cJSON_GetArraySize(a) : 0;
+    if (k <= 0)
+        return ds__fail(DS_ERR_CORRUPT, "%s:%llu: \"%s\" must be a non-empty array of token ids", c->path,
+                        (unsigned long long)c->line, key);
+    if ((size_t)k > c->toks_cap) {
+        int32_t *nt = ds__alloc(c->env, (size_t)k * sizeof *nt, 64);
+        if (nt == NULL) return ds__fail(DS_ERR_NOMEM, "%s:%llu: out of memory", c->path, (unsigned long long)c->line);
+        ds__free(c->env, c->toks, c->toks_cap * sizeof *c->toks);
+        c->toks = nt;
+        c->toks_cap = (size_t)k;
+    }
+    size_t i = 0;
+    for (const cJSON *e = a->child; e != NULL && i < (size_t)k; e = e->next, i++) {
+        double d = cJSON_IsNumber(e) ? e->valuedouble : -1;
+        if (!(d >= 0 && d <= 2147483647.0) || (double)(int32_t)d != d)
+            return ds__fail(DS_ERR_CORRUPT, "%s:%llu: \"%s\"[%zu] is not a token id", c->path,
+                            (unsigned long long)c->line, key, i);
+        c->toks[i] = (int32_t)d;
+    }
+    *ids = c->toks;
+    *n = i;
+    return DS_OK;
 }
