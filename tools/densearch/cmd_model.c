@@ -18,7 +18,6 @@
 */
 #include "cli.h"
 
-#include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,37 +56,29 @@ static int parse_args(int argc, char **argv, const char *input_flag, model_args 
 }
 
 /* ---- reading JSONL -------------------------------------------------------- */
+/* Lines are read by the library's corpus reader in DS_CORPUS_JSON mode (one
+** JSON object per line, blank lines skipped, UTF-8 checked); its messages
+** name the file and line. */
 typedef struct line_reader {
-    FILE       *f;
+    ds_corpus  *c;
     const char *path;
-    char       *buf;
-    size_t      cap;
     uint64_t    lineno;
 } line_reader;
 
-/* Next non-empty line parsed as a JSON object; *obj NULL at end of file.
-** Returns CLI_OK or CLI_FAIL (message printed). */
-static int next_object(line_reader *r, cJSON **obj) {
-    *obj = NULL;
-    for (;;) {
-        ssize_t n = getline(&r->buf, &r->cap, r->f);
-        if (n < 0) {
-            if (ferror(r->f)) { fprintf(stderr, "densearch: %s: read error: %s\n", r->path, strerror(errno)); return CLI_FAIL; }
-            return CLI_OK;
-        }
-        r->lineno++;
-        size_t k = (size_t)n;
-        while (k > 0 && (r->buf[k - 1] == '\n' || r->buf[k - 1] == '\r' || r->buf[k - 1] == ' ')) k--;
-        if (k == 0) continue;
-        cJSON *o = cJSON_ParseWithLength(r->buf, k);
-        if (o == NULL || !cJSON_IsObject(o)) {
-            cJSON_Delete(o);
-            fprintf(stderr, "densearch: %s:%llu: not a JSON object\n", r->path, (unsigned long long)r->lineno);
-            return CLI_FAIL;
-        }
-        *obj = o;
-        return CLI_OK;
+/* Moves to the next object; *got 0 at end of file. Returns CLI_OK or
+** CLI_FAIL (message printed). */
+static int next_object(line_reader *r, int *got) {
+    ds_doc d;
+    *got = 0;
+    ds_status rc = ds_corpus_next(r->c, &d);
+    if (rc != DS_OK) {
+        fprintf(stderr, "densearch: %s\n", ds_errmsg());
+        return CLI_FAIL;
     }
+    if (d.id == NULL) return CLI_OK;
+    r->lineno = d.line;
+    *got = 1;
+    return CLI_OK;
 }
 
 static uint64_t count_lines(const char *path) {
@@ -103,20 +94,20 @@ static uint64_t count_lines(const char *path) {
 }
 
 /* The text of an embed/sparse line (malloc'd), or NULL with a message. */
-static char *line_text(const cJSON *o, const line_reader *r) {
-    const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "text");
-    const cJSON *ti = cJSON_GetObjectItemCaseSensitive(o, "title");
-    if (!cJSON_IsString(t)) {
+static char *line_text(const line_reader *r) {
+    const char *text, *title;
+    size_t xl, tl;
+    ds_status rc = ds_corpus_get_string(r->c, "text", &text, &xl);
+    if (rc != DS_OK) {
         fprintf(stderr, "densearch: %s:%llu: no \"text\" string\n", r->path, (unsigned long long)r->lineno);
         return NULL;
     }
-    const char *title = cJSON_IsString(ti) ? ti->valuestring : "";
-    size_t tl = strlen(title), xl = strlen(t->valuestring);
+    if (ds_corpus_get_string(r->c, "title", &title, &tl) != DS_OK) { title = ""; tl = 0; }
     char *s = malloc(tl + xl + 2);
     if (s == NULL) return NULL;
     memcpy(s, title, tl);
     s[tl] = ' ';
-    memcpy(s + tl + 1, t->valuestring, xl + 1);
+    memcpy(s + tl + 1, text, xl + 1);
     /* (title + " " + text).strip() */
     size_t b = 0, e = tl + 1 + xl;
     while (b < e && (s[b] == ' ' || s[b] == '\t' || s[b] == '\n' || s[b] == '\r')) b++;
@@ -126,30 +117,27 @@ static char *line_text(const cJSON *o, const line_reader *r) {
     return s;
 }
 
-/* An int array field of a line (malloc'd), or NULL with a message. */
-static int32_t *line_ints(const cJSON *o, const char *key, const line_reader *r, size_t *n) {
-    const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, key);
+/* An int array field of a line (malloc'd), or NULL with a message; *absent
+** (when not NULL) is set instead of failing when the line has no such field. */
+static int32_t *line_ints(const line_reader *r, const char *key, size_t *n, int *absent) {
+    const int32_t *v;
     *n = 0;
-    if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) == 0) {
+    ds_status rc = ds_corpus_get_token_ids(r->c, key, &v, n);
+    if (rc == DS_ERR_NOTFOUND && absent != NULL) { *absent = 1; return NULL; }
+    if (rc == DS_ERR_NOTFOUND) {
         fprintf(stderr, "densearch: %s:%llu: \"%s\" must be a non-empty array of token ids\n", r->path,
                 (unsigned long long)r->lineno, key);
         return NULL;
     }
-    size_t k = (size_t)cJSON_GetArraySize(a), i = 0;
-    int32_t *v = malloc(k * sizeof *v);
-    if (v == NULL) return NULL;
-    for (const cJSON *e = a->child; e; e = e->next, i++) {
-        double d = cJSON_IsNumber(e) ? e->valuedouble : -1;
-        if (!(d >= 0 && d <= 2147483647.0) || (double)(int32_t)d != d) {
-            fprintf(stderr, "densearch: %s:%llu: \"%s\"[%zu] is not a token id\n", r->path,
-                    (unsigned long long)r->lineno, key, i);
-            free(v);
-            return NULL;
-        }
-        v[i] = (int32_t)d;
+    if (rc != DS_OK) {
+        fprintf(stderr, "densearch: %s\n", ds_errmsg());
+        *n = 0;
+        return NULL;
     }
-    *n = k;
-    return v;
+    int32_t *out = malloc(*n * sizeof *out);
+    if (out == NULL) { *n = 0; return NULL; }
+    memcpy(out, v, *n * sizeof *out);
+    return out;
 }
 
 /* ---- progress across chunks ---------------------------------------------- */
@@ -299,41 +287,42 @@ static void chunk_free(chunk *c) {
 static int chunk_fill(chunk *c, line_reader *r, int ids_mode, int pairs) {
     chunk_clear(c);
     while (c->n < CHUNK) {
-        cJSON *o;
-        int rc = next_object(r, &o);
+        int got;
+        int rc = next_object(r, &got);
         if (rc != CLI_OK) return rc;
-        if (o == NULL) break;
+        if (!got) break;
         size_t i = c->n;
         int bad = 0;
         if (ids_mode) {
-            c->ids[i] = line_ints(o, "ids", r, &c->lens[i]);
+            c->ids[i] = line_ints(r, "ids", &c->lens[i], NULL);
             bad = c->ids[i] == NULL;
-            if (!bad && pairs && cJSON_GetObjectItemCaseSensitive(o, "type_ids") != NULL) {
-                size_t tn;
-                c->types[i] = line_ints(o, "type_ids", r, &tn);
-                bad = c->types[i] == NULL;
-                if (!bad && tn != c->lens[i]) {
+            int absent = 0;
+            size_t tn = 0;
+            if (!bad && pairs) {
+                c->types[i] = line_ints(r, "type_ids", &tn, &absent);
+                bad = c->types[i] == NULL && !absent;
+                if (!bad && !absent && tn != c->lens[i]) {
                     fprintf(stderr, "densearch: %s:%llu: \"type_ids\" and \"ids\" differ in length\n", r->path,
                             (unsigned long long)r->lineno);
                     bad = 1;
                 }
             }
         } else if (pairs) {
-            const cJSON *q = cJSON_GetObjectItemCaseSensitive(o, "query"), *p = cJSON_GetObjectItemCaseSensitive(o, "passage");
-            if (!cJSON_IsString(q) || !cJSON_IsString(p)) {
+            const char *q, *p;
+            size_t ql, pl;
+            if (ds_corpus_get_string(r->c, "query", &q, &ql) != DS_OK || ds_corpus_get_string(r->c, "passage", &p, &pl) != DS_OK) {
                 fprintf(stderr, "densearch: %s:%llu: needs \"query\" and \"passage\" strings\n", r->path,
                         (unsigned long long)r->lineno);
                 bad = 1;
             } else {
-                c->texts[i] = strdup(q->valuestring);
-                c->texts2[i] = strdup(p->valuestring);
+                c->texts[i] = strdup(q);
+                c->texts2[i] = strdup(p);
                 bad = c->texts[i] == NULL || c->texts2[i] == NULL;
             }
         } else {
-            c->texts[i] = line_text(o, r);
+            c->texts[i] = line_text(r);
             bad = c->texts[i] == NULL;
         }
-        cJSON_Delete(o);
         c->n++;
         if (bad) return CLI_FAIL;
     }
@@ -343,15 +332,18 @@ static int chunk_fill(chunk *c, line_reader *r, int ids_mode, int pairs) {
 static int open_input(line_reader *r, const char *path) {
     memset(r, 0, sizeof *r);
     r->path = path;
-    r->f = fopen(path, "rb");
-    if (r->f == NULL) { fprintf(stderr, "densearch: %s: %s\n", path, strerror(errno)); return CLI_FAIL; }
+    ds_corpus_opts o;
+    ds_corpus_opts_init(&o);
+    o.format = DS_CORPUS_JSON;
+    o.max_doc_bytes = SIZE_MAX / 2;   /* a line is one text or one id list: no limit of its own, as before */
+    if (ds_corpus_open(cli_env(), path, &o, &r->c) != DS_OK) {
+        fprintf(stderr, "densearch: %s\n", ds_errmsg());
+        return CLI_FAIL;
+    }
     return CLI_OK;
 }
 
-static void close_input(line_reader *r) {
-    if (r->f) fclose(r->f);
-    free(r->buf);
-}
+static void close_input(line_reader *r) { ds_corpus_close(r->c); }
 
 /* rerank and sparse print text: to --output when given, else to stdout.
 ** Unlike embed's binary outputs these are written in place (no .tmp), as
