@@ -1,6 +1,7 @@
 /* fz_jsonl.c -- the corpus readers on arbitrary bytes: the input is exposed
 ** as a file (memfd) and read as BEIR JSONL, generic JSONL with other field
-** names and TSV, with and without skip_bad; every call must succeed or fail
+** names, TSV and any-object JSON lines (DS_CORPUS_JSON, fields read by the
+** getters), with and without skip_bad; every call must succeed or fail
 ** cleanly, and every returned document must be valid, NUL-terminated UTF-8
 ** with a non-empty id. */
 #include "ds_internal.h"
@@ -33,6 +34,32 @@ static void read_all(const char *path, ds_corpus_format fmt, int skip_bad, const
     ds_corpus_close(c);
 }
 
+/* DS_CORPUS_JSON (the encoders' inputs): any object, fields read by getters. */
+static void read_json_fields(const char *path) {
+    ds_corpus_opts o;
+    ds_corpus_opts_init(&o);
+    o.format = DS_CORPUS_JSON;
+    o.max_doc_bytes = 4096;
+    ds_corpus *c = NULL;
+    if (ds_corpus_open(NULL, path, &o, &c) != DS_OK) return;
+    ds_doc d;
+    for (int i = 0; i < 100000; i++) {
+        if (ds_corpus_next(c, &d) != DS_OK) continue;
+        if (d.id == NULL) break;
+        const char *s;
+        size_t n;
+        const int32_t *ids;
+        if (ds_corpus_get_string(c, "text", &s, &n) == DS_OK && (s[n] != '\0' || !ds__utf8_valid(s, n, NULL)))
+            __builtin_trap();
+        if (ds_corpus_get_token_ids(c, "ids", &ids, &n) == DS_OK) {
+            if (n == 0) __builtin_trap();
+            for (size_t j = 0; j < n; j++)
+                if (ids[j] < 0) __builtin_trap();
+        }
+    }
+    ds_corpus_close(c);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int fd = memfd_create("fz_jsonl", 0);
     if (fd < 0) return 0;
@@ -48,6 +75,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     read_all(path, DS_CORPUS_BEIR, 1, NULL);
     read_all(path, DS_CORPUS_JSONL, 1, "id");
     read_all(path, DS_CORPUS_TSV, 1, NULL);
+    read_json_fields(path);
     close(fd);
     return 0;
 }
