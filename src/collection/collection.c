@@ -28,8 +28,8 @@
 #include <unistd.h>
 #include <xxhash.h>
 
-#define ENCODE_BATCH_PASSAGES 512u
-#define ENCODE_BATCH_TOKENS   (64u * 1024u)
+#define ENCODE_BATCH_PASSAGES 4096u   /* as `embed`: the encoder sorts a call by length */
+#define ENCODE_BATCH_TOKENS   (1024u * 1024u)
 
 struct ds__coll_build {
     ds_lexical_builder *lb;
