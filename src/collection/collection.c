@@ -52,8 +52,19 @@ struct ds__coll_build {
     double              t0, t_encode;
     ds_progress_fn      progress;
     void               *progress_ud;
+    uint64_t            docs_encoded;      /* documents whose passages are all encoded */
+    uint64_t            docs_pending;      /* documents queued since the last call      */
     ds_status           rc;                /* sticky                     */
 };
+
+/* The encoder reports sequences done within one call; the user counts
+** documents, so passages are turned into the share of the queued documents. */
+static int encode_progress(uint64_t done, uint64_t total, void *ud) {
+    ds__coll_build *b = ud;
+    if (b->progress == NULL) return 0;
+    uint64_t docs = b->docs_encoded + (total ? done * b->docs_pending / total : 0);
+    return b->progress(docs, 0, b->progress_ud);
+}
 
 /* ---- small helpers ------------------------------------------------------------ */
 
@@ -302,7 +313,14 @@ ds_status ds_collection_create(ds_env *env, const char *dir, const ds_collection
 
     /* encoder first: a bad model should fail before anything is written */
     if (rc == DS_OK && model_dir != NULL) {
-        rc = ds_encoder_open(env, model_dir, DS_OPT(opts, encoder, NULL), &c->enc);
+        ds_encoder_opts eo;
+        const ds_encoder_opts *ueo = DS_OPT(opts, encoder, NULL);
+        ds_encoder_opts_init(&eo);
+        if (ueo) memcpy(&eo, ueo, DS_MIN(ueo->struct_size, sizeof eo));
+        eo.struct_size = sizeof eo;
+        eo.progress = encode_progress;
+        eo.progress_ud = b;
+        rc = ds_encoder_open(env, model_dir, &eo, &c->enc);
         if (rc == DS_OK && ds_encoder_kind_of(c->enc) != DS_ENCODER_EMBED)
             rc = ds__fail(DS_ERR_INVALID, "%s: a collection needs an embedding model; this one is a %s", model_dir,
                           ds_encoder_kind_of(c->enc) == DS_ENCODER_CROSS ? "cross-encoder (use it with --rerank)"
@@ -408,7 +426,8 @@ static ds_status flush_passages(ds_collection *c) {
     b->n_vecs += n;
     b->n_pending = 0;
     b->n_tokens = 0;
-    if (b->progress && b->progress(b->n_docs, 0, b->progress_ud)) return ds__fail(DS_ERR_CANCELED, "canceled");
+    b->docs_encoded += b->docs_pending;
+    b->docs_pending = 0;
     return DS_OK;
 }
 
@@ -515,6 +534,7 @@ ds_status ds_collection_add(ds_collection *c, const ds_doc *doc, const float *em
         rc = ds__docstore_add(&b->dw, doc->id, doc->id_len, doc->title, doc->title_len, doc->text, doc->text_len, np);
     if (rc != DS_OK) return b->rc = rc;
     b->n_docs++;
+    b->docs_pending++;
     b->n_passages += np;
     if (!c->enc && b->progress && (b->n_docs & 1023) == 0 && b->progress(b->n_docs, 0, b->progress_ud))
         return b->rc = ds__fail(DS_ERR_CANCELED, "canceled");
@@ -665,6 +685,10 @@ ds_status ds_collection_commit(ds_collection *c, ds_collection_stats *stats) {
         stats->t_lexical = t_lex;
         stats->t_vectors = t_vec;
         stats->t_total = ds__now() - b->t0;
+    }
+    if (c->enc) {   /* its progress callback points into the build state */
+        c->enc->progress = NULL;
+        c->enc->progress_ud = NULL;
     }
     build_free(c->env, b);
     c->b = NULL;
