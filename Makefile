@@ -6,8 +6,10 @@
 #   make fuzz       libFuzzer binaries (clang) in build-fuzz/, for time-boxed fuzzing
 #   make demo       install dependencies if needed, build, index a real corpus and search it
 #   make deps       install the Debian packages the build needs
+#   make python     the Python extension + package in build/python (PYTHONPATH=build/python)
 #
-# Variables: BUILD (output folder), OPT (optimisation flags), SAN (sanitizer flags).
+# Variables: BUILD (output folder), OPT (optimisation flags), SAN (sanitizer flags),
+#            PYTHON (interpreter the Python binding is built for and tested with).
 
 CC      ?= cc
 BUILD   ?= build
@@ -32,7 +34,7 @@ FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 # Keep intermediate objects (the fuzz drivers) so rebuilds stay incremental.
 .SECONDARY:
 
-.PHONY: all test asan tsan fuzz demo deps bench clean unit-bin
+.PHONY: all test asan tsan fuzz demo deps bench clean unit-bin python python-test
 all: $(BUILD)/libdensearch.a $(BUILD)/libdensearch.so $(BUILD)/densearch
 
 $(BUILD)/obj/%.o: %.c
@@ -67,8 +69,44 @@ $(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/obj/tests/fuzz/regress_mai
 
 unit-bin: all $(BUILD)/test_unit $(FUZZ_BIN)
 
-test: unit-bin
-	@BUILD=$(BUILD) sh tests/run.sh
+test: unit-bin python-test
+	@BUILD=$(BUILD) PYTHON=$(PYTHON) DS_SAN="$(SAN)" sh tests/run.sh
+
+# ---- Python binding (python/) ----------------------------------------------
+# Debian's interpreter, not whatever `python3` is first on PATH (a pyenv build
+# would lack python3-numpy/pytest and may differ in ABI); override PYTHON=...
+# to build for another one. The extension links the static library, so the
+# module carries the engine; it is compiled with the library's warnings.
+PYTHON  ?= /usr/bin/python3
+PY_SRC  := $(sort $(wildcard python/src/*.c))
+PY_PKG  := $(wildcard python/densearch/*.py python/densearch/*.pyi python/densearch/py.typed)
+PY_DIR  := $(BUILD)/python/densearch
+PY_STAMP := $(PY_DIR)/.built
+
+# One stamp instead of the module's name: EXT_SUFFIX depends on the interpreter
+# and is only asked of it when the module is actually built.
+$(PY_STAMP): $(PY_SRC) python/src/binding.h $(PY_PKG) $(BUILD)/libdensearch.a
+	@mkdir -p $(PY_DIR)
+	@inc=$$($(PYTHON) -c 'import sysconfig; print(sysconfig.get_paths()["include"])') && \
+	 ext=$$($(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))') && \
+	 coll=$$(nm $(BUILD)/libdensearch.a 2>/dev/null | grep -q ' T ds_collection_create$$' && echo -DDSP_HAVE_COLLECTION || true) && \
+	 echo "  PY    $(PY_DIR)/_densearch$$ext" && \
+	 $(CC) $(CFLAGS_ALL) $$coll -I$$inc -Ipython/src -shared $(PY_SRC) -o $(PY_DIR)/_densearch$$ext \
+	     $(LDFLAGS_ALL) $(BUILD)/libdensearch.a $(LIBS) -Wl,--exclude-libs,ALL
+	@cp $(PY_PKG) $(PY_DIR)/
+	@touch $@
+
+python: $(BUILD)/libdensearch.a
+	@if [ -f "$$($(PYTHON) -c 'import sysconfig; print(sysconfig.get_paths()["include"])' 2>/dev/null)/Python.h" ]; then \
+	    $(MAKE) --no-print-directory $(PY_STAMP) && echo "python: PYTHONPATH=$(BUILD)/python $(PYTHON) -c 'import densearch'"; \
+	else echo "python: $(PYTHON) has no Python.h (apt-get install python3-dev)"; exit 1; fi
+
+# Built for `make test` when the headers are there; tests/run.sh says why it
+# skips the Python tests otherwise. Not under sanitizers: an ASan-built
+# extension cannot be loaded into a plain interpreter (docs/TESTING.md).
+python-test: unit-bin
+	@if [ -z "$(SAN)" ] && [ -f "$$($(PYTHON) -c 'import sysconfig; print(sysconfig.get_paths()["include"])' 2>/dev/null)/Python.h" ]; then \
+	    $(MAKE) --no-print-directory $(PY_STAMP); fi
 
 asan:
 	$(MAKE) BUILD=build-asan OPT="-O1 -g" \

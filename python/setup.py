@@ -1,0 +1,55 @@
+"""setup.py -- builds the densearch Python package offline.
+
+    pip install --no-build-isolation ./python      (from the repository root)
+    make python                                     (build/python, no install)
+
+The extension (python/src/*.c, CPython C API only) links the static library
+build/libdensearch.a, which this script builds with `make` when it is
+missing, so the module carries the whole engine; only the system libraries
+the library itself uses (utf8proc, libstemmer, zstd, xxhash, cJSON,
+OpenBLAS) are linked dynamically. No numpy at build time: arrays travel
+through the buffer protocol.
+"""
+import os
+import subprocess
+
+from setuptools import Extension, setup
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+LIB = os.path.join(ROOT, "build", "libdensearch.a")
+
+if not os.path.exists(LIB):
+    subprocess.check_call(["make", "-C", ROOT, "build/libdensearch.a"])
+
+
+def has_collection():
+    """Collections are wired only when the archive implements them."""
+    try:
+        out = subprocess.run(["nm", LIB], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return False
+    return any(line.endswith(" T ds_collection_create") for line in out.splitlines())
+
+
+src = sorted(os.path.join("src", f) for f in os.listdir(os.path.join(HERE, "src")) if f.endswith(".c"))
+macros = [("_GNU_SOURCE", None)] + ([("DSP_HAVE_COLLECTION", None)] if has_collection() else [])
+
+setup(
+    name="densearch",
+    version="0.1.0",
+    description="Dense and hybrid text retrieval (BM25, transformer encoders, vector indexes) in C",
+    packages=["densearch"],
+    package_data={"densearch": ["__init__.pyi", "py.typed"]},
+    ext_modules=[Extension(
+        "densearch._densearch",
+        sources=src,
+        include_dirs=[os.path.join(ROOT, "include"), os.path.join(HERE, "src")],
+        define_macros=macros,
+        extra_compile_args=["-std=c11", "-fvisibility=hidden", "-pthread"],
+        extra_objects=[LIB],
+        libraries=["utf8proc", "stemmer", "zstd", "xxhash", "cjson", "openblas", "m", "pthread"],
+        extra_link_args=["-Wl,--exclude-libs,ALL", "-pthread"],
+    )],
+    python_requires=">=3.8",
+)
