@@ -6,11 +6,11 @@
 The extension (python/src/*.c, CPython C API only) links the static library
 build/libdensearch.a, which this script builds with `make` when it is
 missing, so the module carries the whole engine; only the system libraries
-the library itself uses (utf8proc, libstemmer, zstd, xxhash, cJSON,
-OpenBLAS) are linked dynamically. No numpy at build time: arrays travel
+the library itself uses (the Makefile's LIBS) are linked dynamically. No numpy at build time: arrays travel
 through the buffer protocol.
 """
 import os
+import re
 import subprocess
 
 from setuptools import Extension, setup
@@ -32,6 +32,17 @@ def has_collection():
     return any(line.endswith(" T ds_collection_create") for line in out.splitlines())
 
 
+def makefile_libs():
+    """The system libraries the archive needs, read from the Makefile's LIBS
+    line so this file never falls out of step with it."""
+    with open(os.path.join(ROOT, "Makefile")) as f:
+        for line in f:
+            m = re.match(r"LIBS\s*:?=\s*(.*)", line)
+            if m:
+                return [w[2:] for w in m.group(1).split() if w.startswith("-l")]
+    raise SystemExit("setup.py: no LIBS line in %s/Makefile" % ROOT)
+
+
 src = sorted(os.path.join("src", f) for f in os.listdir(os.path.join(HERE, "src")) if f.endswith(".c"))
 macros = [("_GNU_SOURCE", None)] + ([("DSP_HAVE_COLLECTION", None)] if has_collection() else [])
 
@@ -48,7 +59,7 @@ setup(
         define_macros=macros,
         extra_compile_args=["-std=c11", "-fvisibility=hidden", "-pthread"],
         extra_objects=[LIB],
-        libraries=["utf8proc", "stemmer", "zstd", "xxhash", "cjson", "openblas", "m", "pthread"],
+        libraries=makefile_libs(),
         extra_link_args=["-Wl,--exclude-libs,ALL", "-pthread"],
     )],
     python_requires=">=3.8",

@@ -111,7 +111,7 @@ static PyObject *coll_create(PyObject *cls, PyObject *args, PyObject *kw) {
     co.model_dir = model ? PyBytes_AS_STRING(model) : NULL;
     co.encoder = &eo;
     co.dim = (size_t)dim;
-    co.vectors = &io;
+    co.vectors = (model != NULL || dim > 0) ? &io : NULL;
     co.chunk_tokens = (size_t)chunk;
     co.chunk_overlap = (size_t)overlap;
     coll_obj *self = (coll_obj *)coll_new((PyTypeObject *)cls, NULL, NULL);
@@ -367,7 +367,7 @@ static PyObject *coll_search_any(PyObject *o, PyObject *args, PyObject *kw, int 
     for (int i = 0; i < 16; i++) x[i] = Py_None;
     Py_ssize_t k = 10;
     unsigned threads = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, batch ? "O|nOOOOOOOOOOOOOOOI:search_batch" : "O|nOOOOOOOOOOOOOOOI:search",
+    if (!PyArg_ParseTupleAndKeywords(args, kw, batch ? "O|nOOOOOOOOOOOOOOOOI:search_batch" : "O|nOOOOOOOOOOOOOOOOI:search",
                                      search_kwlist, &q_o, &k, &x[0], &x[1], &x[2], &x[3], &x[4], &x[5], &x[6], &x[7],
                                      &x[8], &x[9], &x[10], &x[11], &x[12], &x[13], &x[14], &x[15], &threads))
         return NULL;
