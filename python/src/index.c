@@ -271,6 +271,8 @@ static PyObject *index_search(PyObject *o, PyObject *args, PyObject *kw) {
         return NULL;
     if (self->ix == NULL) return CLOSED_ERR();
     if (k < 0) return dsp_raise_msg(DS_ERR_INVALID, "k must be >= 0, got %zd", k);
+    /* the library's own limit, checked before the result arrays are allocated */
+    if (k > (Py_ssize_t)1 << 24) return dsp_raise_msg(DS_ERR_RANGE, "k = %zd is too large (at most 2**24)", k);
     ds_search_opts so;
     ds_search_opts_init(&so);
     if (opt_uint(ef_o, self->ef, "ef", &so.ef_search) < 0 || opt_uint(nprobe_o, self->nprobe, "nprobe", &so.nprobe) < 0 ||

@@ -275,6 +275,7 @@ static PyObject *lexical_search(PyObject *o, PyObject *args, PyObject *kw) {
     if (!PyArg_ParseTupleAndKeywords(args, kw, "s#|nOO:search", kwlist, &q, &qlen, &k, &k1_o, &b_o)) return NULL;
     if (self->lx == NULL) return CLOSED_ERR();
     if (k < 0) return dsp_raise_msg(DS_ERR_INVALID, "k must be >= 0");
+    if (k > (Py_ssize_t)1 << 24) return dsp_raise_msg(DS_ERR_RANGE, "k = %zd is too large (at most 2**24)", k);
     ds_lexical_search_opts so;
     if (search_opts(k1_o, b_o, &so) < 0) return NULL;
     ds_lexical_hit *hits = PyMem_Malloc((size_t)(k ? k : 1) * sizeof *hits);
@@ -306,6 +307,7 @@ static PyObject *lexical_search_batch(PyObject *o, PyObject *args, PyObject *kw)
         return NULL;
     if (self->lx == NULL) return CLOSED_ERR();
     if (k < 0) return dsp_raise_msg(DS_ERR_INVALID, "k must be >= 0");
+    if (k > (Py_ssize_t)1 << 24) return dsp_raise_msg(DS_ERR_RANGE, "k = %zd is too large (at most 2**24)", k);
     ds_lexical_search_opts so;
     if (search_opts(k1_o, b_o, &so) < 0) return NULL;
     PyObject *tup = PySequence_Tuple(q_o);

@@ -124,6 +124,8 @@ def test_bad_input_raises_clear_errors():
         ix.add(q, ids=[-5, 101, 102])
     with pytest.raises(densearch.InvalidError, match="k must be"):
         ix.search(q, k=-1)
+    with pytest.raises(densearch.RangeError, match="too large"):
+        ix.search(q, k=1 << 40)
     with pytest.raises(densearch.InvalidError, match="type must be one of"):
         densearch.Index(8, type="annoy")
     with pytest.raises(densearch.InvalidError, match="dim must be positive"):
