@@ -89,9 +89,8 @@ $(PY_STAMP): $(PY_SRC) python/src/binding.h $(PY_PKG) $(BUILD)/libdensearch.a
 	@mkdir -p $(PY_DIR)
 	@inc=$$($(PYTHON) -c 'import sysconfig; print(sysconfig.get_paths()["include"])') && \
 	 ext=$$($(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))') && \
-	 coll=$$(nm $(BUILD)/libdensearch.a 2>/dev/null | grep -q ' T ds_collection_create$$' && echo -DDSP_HAVE_COLLECTION || true) && \
 	 echo "  PY    $(PY_DIR)/_densearch$$ext" && \
-	 $(CC) $(CFLAGS_ALL) $$coll -I$$inc -Ipython/src -shared $(PY_SRC) -o $(PY_DIR)/_densearch$$ext \
+	 $(CC) $(CFLAGS_ALL) -I$$inc -Ipython/src -shared $(PY_SRC) -o $(PY_DIR)/_densearch$$ext \
 	     $(LDFLAGS_ALL) $(BUILD)/libdensearch.a $(LIBS) -Wl,--exclude-libs,ALL
 	@cp $(PY_PKG) $(PY_DIR)/
 	@touch $@

@@ -23,15 +23,6 @@ if not os.path.exists(LIB):
     subprocess.check_call(["make", "-C", ROOT, "build/libdensearch.a"])
 
 
-def has_collection():
-    """Collections are wired only when the archive implements them."""
-    try:
-        out = subprocess.run(["nm", LIB], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return False
-    return any(line.endswith(" T ds_collection_create") for line in out.splitlines())
-
-
 def makefile_libs():
     """The system libraries the archive needs, read from the Makefile's LIBS
     line so this file never falls out of step with it."""
@@ -44,7 +35,7 @@ def makefile_libs():
 
 
 src = sorted(os.path.join("src", f) for f in os.listdir(os.path.join(HERE, "src")) if f.endswith(".c"))
-macros = [("_GNU_SOURCE", None)] + ([("DSP_HAVE_COLLECTION", None)] if has_collection() else [])
+macros = [("_GNU_SOURCE", None)]
 
 setup(
     name="densearch",

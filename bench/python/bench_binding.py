@@ -48,10 +48,14 @@ def git_sha():
         return "?"
 
 
+HNSW_ONLY = {"M", "ef", "efc", "metric", "overhead_queries"}
+
+
 def header(args):
     print("# %s | %s | densearch %s simd=%s threads=%d | git %s | %s" % (
         args.cmd, cpu_name(), densearch.__version__, densearch.simd(), densearch.threads(), git_sha(),
-        " ".join("%s=%s" % (k, v) for k, v in sorted(vars(args).items()) if k != "cmd")))
+        " ".join("%s=%s" % (k, v) for k, v in sorted(vars(args).items())
+                 if k != "cmd" and (args.cmd == "hnsw" or k not in HNSW_ONLY))))
 
 
 def per_call(fn, qs, reps):

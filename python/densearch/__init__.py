@@ -141,89 +141,80 @@ class Results(list):
             self.mode, len(self), self.t_total, list.__repr__(self))
 
 
-if getattr(_densearch, "_HAVE_COLLECTION", 0):
-    class Collection(_densearch._Collection):
-        """Documents, a BM25 index and (optionally) vectors behind one search.
+class Collection(_densearch._Collection):
+    """Documents, a BM25 index and (optionally) vectors behind one search.
 
-        Build:  c = Collection.create(path, model_dir=None, dim=0, ...); c.add(id, text, title);
-                c.commit()
-        Open:   c = Collection.open(path, model_dir=None, no_encoder=False, int8=False)
-        Search: c.search(text, k=10, mode="auto", fusion="rrf", prf=None, rerank=None,
-                         filter=None, ...) -> Results
-        """
+    Build:  c = Collection.create(path, model_dir=None, dim=0, ...); c.add(id, text, title);
+            c.commit()
+    Open:   c = Collection.open(path, model_dir=None, no_encoder=False, int8=False)
+    Search: c.search(text, k=10, mode="auto", fusion="rrf", prf=None, rerank=None,
+                     filter=None, ...) -> Results
+    """
 
-        @classmethod
-        def create(cls, path, model_dir=None, dim=0, int8=False, chunk_tokens=0, chunk_overlap=0,
-                   type="hnsw", metric="cosine", M=16, ef_construction=200, k1=0.9, b=0.4,
-                   stemmer="english", stopwords=True, store_text=True, threads=0):
-            """Starts building a collection in directory path. With model_dir, documents
-            are encoded by that model (chunk_tokens > 0 splits them into passages); with
-            dim, add() takes precomputed embeddings; with neither it is BM25 only.
-            Nothing is visible in path until commit()."""
-            return cls._create(path, model_dir, dim, int8, chunk_tokens, chunk_overlap, type, metric,
-                               M, ef_construction, k1, b, stemmer, stopwords, store_text, threads)
+    @classmethod
+    def create(cls, path, model_dir=None, dim=0, int8=False, chunk_tokens=0, chunk_overlap=0,
+               type="hnsw", metric="cosine", M=16, ef_construction=200, k1=0.9, b=0.4,
+               stemmer="english", stopwords=True, store_text=True, threads=0):
+        """Starts building a collection in directory path. With model_dir, documents
+        are encoded by that model (chunk_tokens > 0 splits them into passages); with
+        dim, add() takes precomputed embeddings; with neither it is BM25 only.
+        Nothing is visible in path until commit()."""
+        return cls._create(path, model_dir, dim, int8, chunk_tokens, chunk_overlap, type, metric,
+                           M, ef_construction, k1, b, stemmer, stopwords, store_text, threads)
 
-        @classmethod
-        def open(cls, path, model_dir=None, no_encoder=False, int8=False, verify=False, threads=0):
-            """Opens a committed collection (or a BM25 index directory). model_dir: the
-            query encoder (default: the model recorded at build time); no_encoder=True loads
-            none (lexical search, or query vectors given to search())."""
-            return cls._open(path, model_dir, no_encoder, int8, verify, threads)
+    @classmethod
+    def open(cls, path, model_dir=None, no_encoder=False, int8=False, verify=False, threads=0):
+        """Opens a committed collection (or a BM25 index directory). model_dir: the
+        query encoder (default: the model recorded at build time); no_encoder=True loads
+        none (lexical search, or query vectors given to search())."""
+        return cls._open(path, model_dir, no_encoder, int8, verify, threads)
 
-        def search(self, query, k=10, mode="auto", fusion="rrf", rrf_k=None, alpha=None, norm=None,
-                   depth=None, prf=None, rerank=None, rerank_depth=None, passage_score=None,
-                   filter=None, query_vector=None, ef=None, nprobe=None, with_text=False,
-                   snippet_bytes=None):
-            """Searches for one free-text query; returns Results (a list of Hit).
+    def search(self, query, k=10, mode="auto", fusion="rrf", rrf_k=None, alpha=None, norm=None,
+               depth=None, prf=None, rerank=None, rerank_depth=None, passage_score=None,
+               filter=None, query_vector=None, ef=None, nprobe=None, with_text=False,
+               snippet_bytes=None):
+        """Searches for one free-text query; returns Results (a list of Hit).
 
-            mode: "auto" (hybrid when there are vectors), "lexical", "dense", "hybrid".
-            fusion: "rrf" (rrf_k, default 60) or "convex" (alpha: weight of the lexical
-            side, norm "minmax" or "zscore"). depth: candidates per side. prf: "rm3",
-            "rocchio" or both (a list). rerank: a cross-encoder Encoder (rerank_depth
-            documents re-scored). filter: allowed document ids (str). query_vector: the
-            query's embedding instead of the encoder's. with_text: fill title and
-            snippet. The GIL is released while it runs."""
-            hits, info = self._search(query, k, mode, fusion, rrf_k, alpha, norm, depth, prf, rerank,
-                                      rerank_depth, passage_score, filter, query_vector, ef, nprobe,
-                                      with_text, snippet_bytes)
-            return Results(hits, info)
+        mode: "auto" (hybrid when there are vectors), "lexical", "dense", "hybrid".
+        fusion: "rrf" (rrf_k, default 60) or "convex" (alpha: weight of the lexical
+        side, norm "minmax" or "zscore"). depth: candidates per side. prf: "rm3",
+        "rocchio" or both (a list). rerank: a cross-encoder Encoder (rerank_depth
+        documents re-scored). filter: allowed document ids (str). query_vector: the
+        query's embedding instead of the encoder's. with_text: fill title and
+        snippet. The GIL is released while it runs."""
+        hits, info = self._search(query, k, mode, fusion, rrf_k, alpha, norm, depth, prf, rerank,
+                                  rerank_depth, passage_score, filter, query_vector, ef, nprobe,
+                                  with_text, snippet_bytes)
+        return Results(hits, info)
 
-        def search_batch(self, queries, k=10, mode="auto", fusion="rrf", rrf_k=None, alpha=None,
-                         norm=None, depth=None, prf=None, rerank=None, rerank_depth=None,
-                         passage_score=None, filter=None, query_vectors=None, ef=None, nprobe=None,
-                         with_text=False, snippet_bytes=None, threads=0):
-            """search() for many queries (encoded in batches, searched on threads);
-            returns a list of Results."""
-            out = self._search_batch(queries, k, mode, fusion, rrf_k, alpha, norm, depth, prf, rerank,
-                                     rerank_depth, passage_score, filter, query_vectors, ef, nprobe,
-                                     with_text, snippet_bytes, threads)
-            return [Results(h, i) for h, i in out]
+    def search_batch(self, queries, k=10, mode="auto", fusion="rrf", rrf_k=None, alpha=None,
+                     norm=None, depth=None, prf=None, rerank=None, rerank_depth=None,
+                     passage_score=None, filter=None, query_vectors=None, ef=None, nprobe=None,
+                     with_text=False, snippet_bytes=None, threads=0):
+        """search() for many queries (encoded in batches, searched on threads);
+        returns a list of Results."""
+        out = self._search_batch(queries, k, mode, fusion, rrf_k, alpha, norm, depth, prf, rerank,
+                                 rerank_depth, passage_score, filter, query_vectors, ef, nprobe,
+                                 with_text, snippet_bytes, threads)
+        return [Results(h, i) for h, i in out]
 
-        def info(self):
-            """What the collection holds (documents, analyzer, encoder identity, index)."""
-            return _json.loads(self._info())
+    def info(self):
+        """What the collection holds (documents, analyzer, encoder identity, index)."""
+        return _json.loads(self._info())
 
-        def __len__(self):
-            return self.n_docs
+    def __len__(self):
+        return self.n_docs
 
-        def __enter__(self):
-            return self
+    def __enter__(self):
+        return self
 
-        def __exit__(self, *exc):
-            self.close()
-            return False
+    def __exit__(self, *exc):
+        self.close()
+        return False
 
-        def __repr__(self):
-            if self.closed:
-                return "densearch.Collection(closed)"
-            if self.building:
-                return "densearch.Collection(building)"
-            return "densearch.Collection(n_docs=%d, dim=%d)" % (self.n_docs, self.dim)
-else:
-    class Collection:
-        """Unavailable: this build of the library has no collection implementation."""
-
-        def __init__(self, *a, **kw):
-            raise UnsupportedError("densearch.Collection: the library was built without collections")
-
-        create = open = classmethod(lambda cls, *a, **kw: cls())
+    def __repr__(self):
+        if self.closed:
+            return "densearch.Collection(closed)"
+        if self.building:
+            return "densearch.Collection(building)"
+        return "densearch.Collection(n_docs=%d, dim=%d)" % (self.n_docs, self.dim)

@@ -5,18 +5,8 @@
 ** Results objects). A collection being built is exclusive (add, commit take
 ** the lock exclusively); a committed or opened one is searched with the lock
 ** shared and the GIL released, so Python threads search in parallel.
-**
-** Built only when the library has the collection implementation
-** (DSP_HAVE_COLLECTION, set by the Makefile and setup.py from the archive's
-** symbols); otherwise densearch.Collection reports it is unavailable.
 */
 #include "binding.h"
-
-#ifndef DSP_HAVE_COLLECTION
-int dsp_collection_init(PyObject *m) {
-    return PyModule_AddIntConstant(m, "_HAVE_COLLECTION", 0);
-}
-#else
 
 #include <string.h>
 
@@ -566,7 +556,5 @@ static PyTypeObject coll_type = {
 
 int dsp_collection_init(PyObject *m) {
     if (PyType_Ready(&coll_type) < 0) return -1;
-    if (PyModule_AddIntConstant(m, "_HAVE_COLLECTION", 1) < 0) return -1;
     return PyModule_AddObjectRef(m, "_Collection", (PyObject *)&coll_type);
 }
-#endif

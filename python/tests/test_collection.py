@@ -7,9 +7,6 @@ import pytest
 import densearch
 from conftest import shared
 
-if not densearch._densearch._HAVE_COLLECTION:
-    pytest.skip("the library in this build has no collection implementation", allow_module_level=True)
-
 WORDS = ("protein cell gene cancer vitamin bone density blood pressure heart brain memory sleep diet "
          "exercise insulin glucose liver kidney immune virus bacteria infection vaccine trial").split()
 
