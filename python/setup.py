@@ -4,9 +4,9 @@
     make python                                     (build/python, no install)
 
 The extension (python/src/*.c, CPython C API only) links the static library
-build/libdensearch.a, which this script builds with `make` when it is
-missing, so the module carries the whole engine; only the system libraries
-the library itself uses (the Makefile's LIBS) are linked dynamically. No numpy at build time: arrays travel
+build/libdensearch.a, which this script brings up to date with `make`, so
+the module carries the whole engine; only the system libraries the library
+itself uses (the Makefile's LIBS) are linked dynamically. No numpy at build time: arrays travel
 through the buffer protocol.
 """
 import os
@@ -19,8 +19,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 LIB = os.path.join(ROOT, "build", "libdensearch.a")
 
-if not os.path.exists(LIB):
-    subprocess.check_call(["make", "-C", ROOT, "build/libdensearch.a"])
+# Always through make: it is incremental, and a stale archive (sources newer
+# than build/libdensearch.a) would otherwise be linked silently.
+subprocess.check_call(["make", "-C", ROOT, "build/libdensearch.a"])
 
 
 def makefile_libs():
