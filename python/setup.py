@@ -1,13 +1,17 @@
 """setup.py -- builds the densearch Python package offline.
 
-    pip install --no-build-isolation ./python      (from the repository root)
-    make python                                     (build/python, no install)
+    pip install ./python       (from the repository root, in a venv)
+    make python                (build/python, no install)
+
+There is deliberately no pyproject.toml: pip then builds with the installed
+setuptools (Debian's python3-setuptools) instead of downloading one into an
+isolated build environment, so the install works offline.
 
 The extension (python/src/*.c, CPython C API only) links the static library
 build/libdensearch.a, which this script brings up to date with `make`, so
 the module carries the whole engine; only the system libraries the library
-itself uses (the Makefile's LIBS) are linked dynamically. No numpy at build time: arrays travel
-through the buffer protocol.
+itself uses (the Makefile's LIBS) are linked dynamically. No numpy at build
+time: arrays travel through the buffer protocol.
 """
 import os
 import re
