@@ -278,7 +278,35 @@ typedef struct ds_lexical_search_opts {
     float    b;           /* < 0: the index's value (default -1)                   */
     int      exhaustive;  /* 1: score every posting without pruning; -1: always use
                              dynamic pruning; 0 (default): choose by cost          */
+    /* Allow-list: bit d (filter[d / 8] >> (d % 8) & 1) set = document number d
+    ** may be returned; documents >= filter_bits never are. NULL (default):
+    ** every document. Pruned and exhaustive search both return the exact
+    ** top-k among the allowed documents; RM3 takes its feedback documents
+    ** from them too. Borrowed for the call. */
+    const uint8_t *filter;
+    uint64_t       filter_bits;
+    /* RM3 pseudo-relevance feedback, as Anserini's Rm3Reranker (docs/lexical.md):
+    ** the query is run once, its rm3_docs best documents give rm3_terms
+    ** expansion terms, and the interpolated weighted query is run again. */
+    unsigned rm3_docs;             /* feedback documents; 0 (default): RM3 off  */
+    unsigned rm3_terms;            /* feedback terms, default 10                */
+    float    rm3_original_weight;  /* weight of the original query in [0, 1], default 0.5 */
+    /* Text of a feedback document (title and text, e.g. "title text"), as a new
+    ** string the library releases with ds_free; doc is the lexical document
+    ** number. It is re-analysed with the index's analyzer (the index keeps no
+    ** term vectors). NULL (default): the index's own stored text
+    ** (ds_lexical_doc). Called from the searching thread(s): with
+    ** ds_lexical_search_batch it must be safe to call concurrently. A status
+    ** other than DS_OK fails the search with that status. */
+    ds_status (*doc_text)(void *ud, uint32_t doc, char **text, size_t *len);
+    void      *doc_text_ud;
 } ds_lexical_search_opts;
+
+/* Defaults of the RM3 fields when feedback is on (Anserini's fbDocs, fbTerms,
+** originalQueryWeight). */
+#define DS_LEXICAL_RM3_DOCS            10
+#define DS_LEXICAL_RM3_TERMS           10
+#define DS_LEXICAL_RM3_ORIGINAL_WEIGHT 0.5f
 
 /* One result: internal document number (0-based, in indexing order) and its
 ** BM25 score (Lucene 8+ form: idf * tf / (tf + k1 * (1 - b + b * dl / avgdl)),
@@ -296,8 +324,67 @@ DS_API ds_status ds_lexical_open(ds_env *env, const char *path, unsigned flags, 
 /* Unmaps the index; pointers borrowed from it (doc ids) become invalid. NULL
 ** ok. Thread: exclusive (no search may be running). */
 DS_API void      ds_lexical_close(ds_lexical *lx);
+/* ---- Prepared queries ----------------------------------------------------- */
+/* A query analysed once: its distinct index terms, each with a weight > 0.
+** A query parsed from text weighs each term by its count in the text (qtf),
+** so searching it scores exactly as ds_lexical_search does. Weighted queries
+** (RM3 expansions, or a caller's own) score
+**     sum over terms t of weight(t) * idf(t) * tf / (tf + k1 * (1 - b + b * dl / avgdl)),
+** as Anserini's BooleanQuery of BoostQuery(TermQuery, weight) does.
+** A query is immutable once created: Thread: any (concurrent use is safe). It
+** may be searched on any lexical index whose analysis configuration is the one
+** it was analysed with (DS_ERR_INVALID otherwise); its terms are looked up
+** once for the index given at creation, and again per call for any other.
+** A query does not borrow the index: it stays valid after ds_lexical_close. */
+typedef struct ds_lexical_query ds_lexical_query;
+
+/* Analyses len bytes of UTF-8 text (free text, no operators) with lx's
+** analyzer. Terms absent from the index are kept (they match nothing, but a
+** snippet of other text may highlight them). DS_ERR_RANGE beyond 1024
+** distinct terms. Release with ds_lexical_query_free. Thread: any. */
+DS_API ds_status ds_lexical_query_create(const ds_lexical *lx, const char *text, size_t len,
+                                         ds_lexical_query **out);
+/* A weighted query from n (term, weight) pairs whose terms are already index
+** terms (analysed: ds_lexical_query_term of another query gives them); they
+** are taken verbatim, not analysed again. lens NULL: each term is
+** NUL-terminated. A repeated term adds its weights. Weights must be finite
+** and >= 0; terms of weight 0 are dropped. DS_ERR_INVALID for a NULL or empty
+** term or a bad weight, DS_ERR_RANGE beyond 1024 distinct terms.
+** Thread: any. */
+DS_API ds_status ds_lexical_query_create_weighted(const ds_lexical *lx, const char *const *terms,
+                                                  const size_t *lens, const float *weights, size_t n,
+                                                  ds_lexical_query **out);
+DS_API void      ds_lexical_query_free(ds_lexical_query *q);     /* NULL ok */
+/* Number of distinct terms, and term i (bytes, NOT NUL-terminated, borrowed
+** until ds_lexical_query_free; NULL if i is out of range) with its weight
+** (may be NULL). Text queries list terms in order of first occurrence, RM3
+** expansions by weight descending (ties: term bytes ascending), weighted
+** queries in the order given. Thread: any. */
+DS_API size_t      ds_lexical_query_n_terms(const ds_lexical_query *q);
+DS_API const char *ds_lexical_query_term(const ds_lexical_query *q, size_t i, size_t *len, float *weight);
+/* Top-k for a prepared query; as ds_lexical_search otherwise (opts: k1, b,
+** exhaustive, filter, and RM3 when opts->rm3_docs > 0). Thread: any. */
+DS_API ds_status ds_lexical_search_query(const ds_lexical *lx, const ds_lexical_query *q, size_t k,
+                                         const ds_lexical_search_opts *opts, ds_lexical_hit *hits,
+                                         size_t *n_hits);
+/* The RM3 expansion of q (Anserini's Rm3Reranker, docs/lexical.md), as a new
+** weighted query: q is run with opts (k1, b, filter), the text of its
+** opts->rm3_docs best documents (0 here: DS_LEXICAL_RM3_DOCS) is re-analysed,
+** and the opts->rm3_terms best feedback terms are interpolated with q's
+** L1-normalised weights (rm3_original_weight). Run the result with
+** opts->rm3_docs = 0 to get what ds_lexical_search_query with RM3 returns,
+** without expanding twice. DS_ERR_NOTFOUND when the index stores no text
+** and opts->doc_text is NULL. Thread: any. */
+DS_API ds_status ds_lexical_query_rm3(const ds_lexical *lx, const ds_lexical_query *q,
+                                      const ds_lexical_search_opts *opts, ds_lexical_query **out);
+/* ds_lexical_snippet for a prepared query: the words of text matching any of
+** q's terms are highlighted. Thread: any. */
+DS_API ds_status ds_lexical_snippet_query(const ds_lexical *lx, const ds_lexical_query *q, const char *text,
+                                          size_t text_len, size_t max_bytes, const char *open,
+                                          const char *close, char **out);
+
 /* Top-k documents for a free-text query (analysed like the documents; no
-** operators). Writes up to k hits into hits (caller's array of k), best first,
+** operators). Same as ds_lexical_query_create + ds_lexical_search_query. Writes up to k hits into hits (caller's array of k), best first,
 ** ties broken by lower doc number; *n_hits receives the count. Dynamic pruning
 ** (MaxScore with block maxima) returns exactly the exhaustive top-k.
 ** Thread: any (concurrent searches are safe). */
@@ -323,7 +410,8 @@ DS_API ds_status ds_lexical_doc(const ds_lexical *lx, uint32_t doc, char **title
                                 char **text, size_t *text_len);
 /* A snippet of at most about max_bytes from text around the densest run of
 ** query terms, with each matching word wrapped in open/close (e.g. "**").
-** Returns a new string (ds_free). Thread: any. */
+** Returns a new string (ds_free). Analyses query each call: for several
+** snippets of one query, ds_lexical_snippet_query. Thread: any. */
 DS_API ds_status ds_lexical_snippet(const ds_lexical *lx, const char *query, const char *text,
                                     size_t text_len, size_t max_bytes, const char *open,
                                     const char *close, char **out);

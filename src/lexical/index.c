@@ -29,11 +29,10 @@
 
 #include <zstd.h>
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
-
-#define MAX_QUERY_TERMS 1024
 
 void ds_lexical_search_opts_init(ds_lexical_search_opts *o) {
     memset(o, 0, sizeof *o);
@@ -41,6 +40,37 @@ void ds_lexical_search_opts_init(ds_lexical_search_opts *o) {
     o->k1 = -1.0f;
     o->b = -1.0f;
     o->exhaustive = 0;
+    o->rm3_docs = 0;
+    o->rm3_terms = DS_LEXICAL_RM3_TERMS;
+    o->rm3_original_weight = DS_LEXICAL_RM3_ORIGINAL_WEIGHT;
+}
+
+ds_status ds__lx_params_read(const ds_lexical *lx, const ds_lexical_search_opts *o, ds__lx_params *p) {
+    memset(p, 0, sizeof *p);
+    p->k1 = lx->meta.k1;
+    p->b = lx->meta.b;
+    float k1 = DS_OPT(o, k1, -1.0f), b = DS_OPT(o, b, -1.0f);
+    if (k1 >= 0.0f) p->k1 = k1;
+    if (b >= 0.0f) {
+        if (b > 1.0f) return ds__fail(DS_ERR_INVALID, "b must be in [0, 1] (got %g)", (double)b);
+        p->b = b;
+    }
+    p->exhaustive = DS_OPT(o, exhaustive, 0);
+    p->filter = DS_OPT(o, filter, (const uint8_t *)NULL);
+    p->filter_bits = DS_OPT(o, filter_bits, 0);
+    if (p->filter == NULL && p->filter_bits > 0)
+        return ds__fail(DS_ERR_INVALID, "search options: filter_bits %llu without a filter", (unsigned long long)p->filter_bits);
+    p->rm3_docs = DS_OPT(o, rm3_docs, 0u);
+    p->rm3_terms = DS_OPT(o, rm3_terms, (unsigned)DS_LEXICAL_RM3_TERMS);
+    p->rm3_w = DS_OPT(o, rm3_original_weight, DS_LEXICAL_RM3_ORIGINAL_WEIGHT);
+    p->doc_text = DS_OPT(o, doc_text, NULL);
+    p->doc_text_ud = DS_OPT(o, doc_text_ud, (void *)NULL);
+    if (!(p->rm3_w >= 0.0f && p->rm3_w <= 1.0f))
+        return ds__fail(DS_ERR_INVALID, "rm3_original_weight must be in [0, 1] (got %g)", (double)p->rm3_w);
+    if (p->rm3_terms == 0 || p->rm3_terms > DS__LX_MAX_QUERY_TERMS)
+        return ds__fail(DS_ERR_INVALID, "rm3_terms must be in [1, %d] (got %u)", DS__LX_MAX_QUERY_TERMS, p->rm3_terms);
+    if (p->rm3_docs > 1000000) return ds__fail(DS_ERR_INVALID, "rm3_docs %u is too large", p->rm3_docs);
+    return DS_OK;
 }
 
 static ds_status need(const ds__creader *cr, uint32_t kind, uint64_t want, const uint8_t **p, uint64_t *len) {
@@ -106,8 +136,10 @@ static ds_status lx_open_common(ds_env *env, ds__creader *cr, ds_lexical **out) 
         ds__cr_close(cr);
         return ds__fail(DS_ERR_NOMEM, "out of memory");
     }
+    static atomic_uint_fast64_t serials;
     lx->env = env;
     lx->cr = cr;
+    lx->serial = atomic_fetch_add(&serials, 1) + 1;
     ds_status rc = ds__lx_attach(lx);
     /* the analyzer must be one we can reproduce exactly */
     ds__analyzer *an = NULL;
@@ -195,38 +227,6 @@ int64_t ds__lx_find_term(const ds_lexical *lx, const char *t, size_t len) {
         if (c < 0) lo = mid + 1; else hi = mid;
     }
     return -1;
-}
-
-/* ---- query analysis ------------------------------------------------------- */
-
-typedef struct qterm { uint32_t term; uint32_t qtf; } qterm;
-
-typedef struct qctx {
-    const ds_lexical *lx;
-    qterm             t[MAX_QUERY_TERMS];
-    size_t            n;
-    ds_status         rc;
-} qctx;
-
-static void add_qterm(void *ud, const char *term, size_t len, size_t rb, size_t re) {
-    DS_UNUSED(rb);
-    DS_UNUSED(re);
-    qctx *q = ud;
-    if (q->rc != DS_OK) return;
-    int64_t id = ds__lx_find_term(q->lx, term, len);
-    if (id == -2) { q->rc = ds__fail(DS_ERR_CORRUPT, "lexicon offsets out of bounds"); return; }
-    if (id < 0) return;   /* a term no document has contributes nothing */
-    for (size_t i = 0; i < q->n; i++)
-        if (q->t[i].term == (uint32_t)id) { q->t[i].qtf++; return; }
-    if (q->n == MAX_QUERY_TERMS) { q->rc = ds__fail(DS_ERR_RANGE, "query has more than %d distinct terms", MAX_QUERY_TERMS); return; }
-    q->t[q->n].term = (uint32_t)id;
-    q->t[q->n].qtf = 1;
-    q->n++;
-}
-
-static int cmp_qterm(const void *a, const void *b) {
-    uint32_t x = ((const qterm *)a)->term, y = ((const qterm *)b)->term;
-    return (x > y) - (x < y);
 }
 
 /* ---- top-k ------------------------------------------------------------------ */
@@ -349,43 +349,35 @@ static inline float contrib(const sctx *s, const cursor *c) {
 ** orders can never prune a document whose exact score would qualify. */
 static inline float inflate(float x) { return x * 1.0001f + 1e-6f; }
 
-static ds_status search_one(const ds_lexical *lx, ds__analyzer *an, const char *query, size_t qlen, size_t k,
-                            const ds_lexical_search_opts *opts, ds_lexical_hit *hits, size_t *n_hits) {
+/* Is document d in the allow-list? */
+static inline int allowed(const ds__lx_params *p, uint32_t d) {
+    return p->filter == NULL || (d < p->filter_bits && ((p->filter[d >> 3] >> (d & 7)) & 1));
+}
+
+ds_status ds__lx_search_terms(const ds_lexical *lx, const ds__lx_wterm *qt, size_t nq, size_t k,
+                              const ds__lx_params *p, ds_lexical_hit *hits, size_t *n_hits) {
     *n_hits = 0;
-    if (k == 0 || lx->meta.n_docs == 0) return DS_OK;
+    if (k == 0 || lx->meta.n_docs == 0 || nq == 0) return DS_OK;
+    if (p->filter != NULL && p->filter_bits == 0) return DS_OK;   /* nothing is allowed */
     ds_env *env = lx->env;
-    sctx s = { lx, lx->meta.k1, lx->meta.b, 0, DS_OK };
-    float ok1 = DS_OPT(opts, k1, -1.0f), ob = DS_OPT(opts, b, -1.0f);
-    if (ok1 >= 0.0f) s.k1 = ok1;
-    if (ob >= 0.0f) {
-        if (ob > 1.0f) return ds__fail(DS_ERR_INVALID, "b must be in [0, 1] (got %g)", (double)ob);
-        s.b = ob;
-    }
+    sctx s = { lx, p->k1, p->b, 0, DS_OK };
     s.own_norm = s.k1 != lx->meta.k1 || s.b != lx->meta.b;
-    int exhaustive = DS_OPT(opts, exhaustive, 0);
+    int exhaustive = p->exhaustive;
     if (k > lx->meta.n_docs) k = lx->meta.n_docs;
 
-    qctx *q = ds__alloc(env, sizeof *q, 64);
-    if (q == NULL) return ds__fail(DS_ERR_NOMEM, "out of memory");
-    q->lx = lx;
-    q->n = 0;
-    q->rc = DS_OK;
-    ds_status rc = ds__analyze(an, query, qlen, add_qterm, q);
-    if (rc == DS_OK) rc = q->rc;
+    ds_status rc = DS_OK;
     cursor *cs = NULL;
     float *acc = NULL, *contr = NULL;
     uint8_t *present = NULL;
     uint32_t *ord = NULL;
     float *cum = NULL;
-    size_t nq = q->n;
     topk top = { NULL, 0, k, 2 * k, 0, 0, 0.0f };
-    if (rc != DS_OK || nq == 0) goto done;
     if ((top.key = ds__alloc(env, top.cap * sizeof *top.key, 64)) == NULL) { rc = ds__fail(DS_ERR_NOMEM, "out of memory"); goto done; }
-    qsort(q->t, nq, sizeof *q->t, cmp_qterm);
     if ((cs = ds__calloc(env, nq, sizeof *cs)) == NULL) { rc = ds__fail(DS_ERR_NOMEM, "out of memory"); goto done; }
     for (size_t i = 0; i < nq; i++) {
         cursor *c = &cs[i];
-        uint32_t t = q->t[i].term;
+        uint32_t t = qt[i].term;
+        DS_ASSERT(t < lx->meta.n_terms && qt[i].w > 0.0f && (i == 0 || qt[i - 1].term < t));
         c->df = ds__load_u32le(lx->tinf + 8 * (size_t)t);
         c->first_block = ds__load_u32le(lx->tinf + 8 * (size_t)t + 4);
         c->nb = (c->df + DS__LX_BLOCK - 1) / DS__LX_BLOCK;
@@ -394,7 +386,8 @@ static ds_status search_one(const ds_lexical *lx, ds__analyzer *an, const char *
             rc = ds__fail(DS_ERR_CORRUPT, "term %u: bad df/blocks", t);
             goto done;
         }
-        c->w = (float)q->t[i].qtf * ds__bm25_idf(lx->meta.n_docs, c->df);
+        /* weight * idf in f32, as Lucene's BM25 scorer folds boost * idf */
+        c->w = qt[i].w * ds__bm25_idf(lx->meta.n_docs, c->df);
         float ub = 0.0f;
         for (uint32_t bi = 0; bi < c->nb; bi++) {
             float x = block_bound(&s, (uint64_t)c->first_block + bi);
@@ -439,7 +432,7 @@ static ds_status search_one(const ds_lexical *lx, ds__analyzer *an, const char *
         }
         if ((rc = s.rc) != DS_OK) goto done;
         for (uint32_t d = 0; d < lx->meta.n_docs; d++)
-            if (acc[d] > 0.0f) topk_push(&top, d, acc[d]);
+            if (acc[d] > 0.0f && allowed(p, d)) topk_push(&top, d, acc[d]);
     } else {
         contr = ds__calloc(env, nq, sizeof *contr);
         present = ds__calloc(env, nq, 1);
@@ -462,6 +455,12 @@ static ds_status search_one(const ds_lexical *lx, ds__analyzer *an, const char *
             for (size_t i = ne; i < nq; i++)
                 if (cs[ord[i]].cur < d) d = cs[ord[i]].cur;
             if (d == UINT32_MAX) break;
+            if (!allowed(p, d)) {   /* never a candidate: step the lists that are on it */
+                for (size_t i = ne; i < nq; i++)
+                    if (cs[ord[i]].cur == d) cursor_next(&s, &cs[ord[i]]);
+                if (s.rc != DS_OK) { rc = s.rc; goto done; }
+                continue;
+            }
             float partial = 0.0f;
             for (size_t i = ne; i < nq; i++) {
                 cursor *c = &cs[ord[i]];
@@ -495,7 +494,9 @@ static ds_status search_one(const ds_lexical *lx, ds__analyzer *an, const char *
                 float score = 0.0f;
                 for (size_t i = 0; i < nq; i++)
                     if (present[i]) score += contr[i];
-                if (topk_push(&top, d, score)) {
+                /* score > 0: a tiny caller weight can underflow to 0, which
+                ** the accumulator path leaves out too */
+                if (score > 0.0f && topk_push(&top, d, score)) {
                     theta = top.theta;
                     while (ne < nq && inflate(cum[ne]) <= theta) ne++;
                 }
@@ -513,7 +514,6 @@ done:
     ds__free(env, present, nq);
     ds__free(env, ord, nq * sizeof *ord);
     ds__free(env, cum, nq * sizeof *cum);
-    ds__free(env, q, sizeof *q);
     return rc;
 }
 
@@ -522,9 +522,15 @@ ds_status ds_lexical_search(const ds_lexical *lx, const char *query, size_t quer
     if (n_hits) *n_hits = 0;
     if (lx == NULL || query == NULL || n_hits == NULL || (hits == NULL && k > 0))
         return ds__fail(DS_ERR_INVALID, "ds_lexical_search: NULL argument");
+    ds__lx_params p;
+    ds_status rc = ds__lx_params_read(lx, opts, &p);
+    if (rc != DS_OK) return rc;
     ds__analyzer *an = NULL;
-    ds_status rc = ds__analyzer_create(lx->env, &lx->meta.an, &an);
-    if (rc == DS_OK) rc = search_one(lx, an, query, query_len, k, opts, hits, n_hits);
+    ds_lexical_query *q = NULL;
+    rc = ds__analyzer_create(lx->env, &lx->meta.an, &an);
+    if (rc == DS_OK) rc = ds__lx_query_analyze(lx, an, query, query_len, &q);
+    if (rc == DS_OK) rc = ds__lx_query_search(lx, an, q, k, &p, hits, n_hits);
+    ds_lexical_query_free(q);
     ds__analyzer_destroy(an);
     return rc;
 }
@@ -533,7 +539,7 @@ typedef struct batch_ctx {
     const ds_lexical              *lx;
     const char *const             *queries;
     size_t                         k;
-    const ds_lexical_search_opts  *opts;
+    const ds__lx_params           *p;
     ds_lexical_hit                *hits;
     size_t                        *n_hits;
     ds__analyzer                 **an;      /* one per thread */
@@ -547,7 +553,10 @@ static void batch_range(void *vctx, size_t begin, size_t end, unsigned t) {
     for (size_t i = begin; i < end; i++) {
         if (c->rc[t] != DS_OK) return;
         const char *qs = c->queries[i] ? c->queries[i] : "";
-        ds_status rc = search_one(c->lx, c->an[t], qs, strlen(qs), c->k, c->opts, c->hits + i * c->k, &c->n_hits[i]);
+        ds_lexical_query *q = NULL;
+        ds_status rc = ds__lx_query_analyze(c->lx, c->an[t], qs, strlen(qs), &q);
+        if (rc == DS_OK) rc = ds__lx_query_search(c->lx, c->an[t], q, c->k, c->p, c->hits + i * c->k, &c->n_hits[i]);
+        ds_lexical_query_free(q);
         if (rc != DS_OK) {
             c->rc[t] = rc;
             c->bad[t] = i;
@@ -563,6 +572,9 @@ ds_status ds_lexical_search_batch(const ds_lexical *lx, const char *const *queri
         return ds__fail(DS_ERR_INVALID, "ds_lexical_search_batch: NULL argument");
     if (n == 0) return DS_OK;
     memset(n_hits, 0, n * sizeof *n_hits);
+    ds__lx_params p;
+    ds_status rc = ds__lx_params_read(lx, opts, &p);
+    if (rc != DS_OK) return rc;
     if (n_threads == 0) n_threads = ds_env_threads(lx->env);
     if (n_threads == 0) n_threads = 1;
     if (n_threads > 64) n_threads = 64;
@@ -570,14 +582,13 @@ ds_status ds_lexical_search_batch(const ds_lexical *lx, const char *const *queri
     ds_status rcs[64];
     size_t bad[64];
     static _Thread_local char msgs[64][256];
-    ds_status rc = DS_OK;
     for (unsigned t = 0; t < n_threads && rc == DS_OK; t++) {
         rcs[t] = DS_OK;
         bad[t] = 0;
         rc = ds__analyzer_create(lx->env, &lx->meta.an, &an[t]);
     }
     if (rc == DS_OK) {
-        batch_ctx c = { lx, queries, k, opts, hits, n_hits, an, rcs, bad, msgs };
+        batch_ctx c = { lx, queries, k, &p, hits, n_hits, an, rcs, bad, msgs };
         ds__parallel_for(lx->env, n_threads, n, 4, batch_range, &c);
         for (unsigned t = 0; t < n_threads; t++)
             if (rcs[t] != DS_OK) {
@@ -621,37 +632,18 @@ static char *dup_bytes(const uint8_t *p, size_t n) {
 typedef struct span { size_t beg, end; } span;
 
 typedef struct snip_ctx {
-    char    **terms;    /* query terms (analysed), malloc'd */
-    size_t   *lens;
-    size_t    n_terms, cap_terms;
+    const ds_lexical_query *q;   /* its terms are what is highlighted */
     span     *hits;
     size_t    n_hits, cap_hits;
-    int       collecting_query;
     int       oom;
 } snip_ctx;
 
 static void snip_term(void *ud, const char *term, size_t len, size_t rb, size_t re) {
     snip_ctx *s = ud;
     if (s->oom) return;
-    if (s->collecting_query) {
-        if (s->n_terms == s->cap_terms) {
-            size_t nc = s->cap_terms ? 2 * s->cap_terms : 16;
-            char **nt = realloc(s->terms, nc * sizeof *nt);
-            size_t *nl = nt ? realloc(s->lens, nc * sizeof *nl) : NULL;
-            if (nt) s->terms = nt;
-            if (!nt || !nl) { s->oom = 1; return; }
-            s->lens = nl;
-            s->cap_terms = nc;
-        }
-        char *t = malloc(len ? len : 1);
-        if (t == NULL) { s->oom = 1; return; }
-        memcpy(t, term, len);
-        s->terms[s->n_terms] = t;
-        s->lens[s->n_terms++] = len;
-        return;
-    }
-    for (size_t i = 0; i < s->n_terms; i++) {
-        if (s->lens[i] != len || memcmp(s->terms[i], term, len) != 0) continue;
+    const ds_lexical_query *q = s->q;
+    for (size_t i = 0; i < q->n; i++) {
+        if (q->t[i].len != len || memcmp(q->str + q->t[i].off, term, len) != 0) continue;
         if (s->n_hits > 0 && s->hits[s->n_hits - 1].beg == rb) return;   /* one word, several terms */
         if (s->n_hits == s->cap_hits) {
             size_t nc = s->cap_hits ? 2 * s->cap_hits : 32;
@@ -681,6 +673,21 @@ ds_status ds_lexical_snippet(const ds_lexical *lx, const char *query, const char
     if (out) *out = NULL;
     if (lx == NULL || query == NULL || text == NULL || out == NULL)
         return ds__fail(DS_ERR_INVALID, "ds_lexical_snippet: NULL argument");
+    ds_lexical_query *q = NULL;
+    ds_status rc = ds_lexical_query_create(lx, query, strlen(query), &q);
+    if (rc == DS_OK) rc = ds_lexical_snippet_query(lx, q, text, text_len, max_bytes, open, close, out);
+    ds_lexical_query_free(q);
+    return rc;
+}
+
+ds_status ds_lexical_snippet_query(const ds_lexical *lx, const ds_lexical_query *q, const char *text,
+                                   size_t text_len, size_t max_bytes, const char *open, const char *close,
+                                   char **out) {
+    if (out) *out = NULL;
+    if (lx == NULL || q == NULL || text == NULL || out == NULL)
+        return ds__fail(DS_ERR_INVALID, "ds_lexical_snippet_query: NULL argument");
+    if (!ds__lx_an_same(&q->an, &lx->meta.an))
+        return ds__fail(DS_ERR_INVALID, "query was analysed for an index with another analyzer");
     if (open == NULL) open = "";
     if (close == NULL) close = "";
     if (max_bytes < 16) max_bytes = 16;
@@ -689,10 +696,8 @@ ds_status ds_lexical_snippet(const ds_lexical *lx, const char *query, const char
     if (rc != DS_OK) return rc;
     snip_ctx s;
     memset(&s, 0, sizeof s);
-    s.collecting_query = 1;
-    ds__analyze(an, query, strlen(query), snip_term, &s);
-    s.collecting_query = 0;
-    ds__analyze(an, text, text_len, snip_term, &s);
+    s.q = q;
+    if (q->n > 0) ds__analyze(an, text, text_len, snip_term, &s);   /* no terms: nothing to find */
     ds__analyzer_destroy(an);
     ds__buf o;
     ds__buf_init(&o, lx->env);
@@ -735,9 +740,6 @@ ds_status ds_lexical_snippet(const ds_lexical *lx, const char *query, const char
     if (*out == NULL) rc = ds__fail(DS_ERR_NOMEM, "out of memory");
 done:
     ds__buf_release(&o);
-    for (size_t i = 0; i < s.n_terms; i++) free(s.terms[i]);
-    free(s.terms);
-    free(s.lens);
     free(s.hits);
     return rc;
 }

@@ -91,6 +91,8 @@ struct ds_lexical {
     const uint8_t  *dlen, *idof, *idst, *toff, *tstr, *tinf, *skip, *post, *docx, *docf, *docz;
     uint64_t        idst_len, tstr_len, post_len, docz_len;
     float          *norm;        /* n_docs: ds__bm25_norm with the index k1, b */
+    uint64_t        serial;      /* unique per open in this process: prepared queries
+                                    cache term numbers per (handle, serial) */
 };
 
 /* Maps the sections of lx->cr and checks their sizes against LXMT (index.c);
@@ -101,5 +103,64 @@ ds_status ds__lexical_open_mem(ds_env *env, const void *data, size_t size, unsig
 
 /* Looks a term up; returns its number, -1 if absent, -2 if the lexicon is damaged. */
 int64_t ds__lx_find_term(const ds_lexical *lx, const char *t, size_t len);
+/* Document frequency of term number t (< n_terms); 0 if TINF is damaged. */
+static inline uint32_t ds__lx_df(const ds_lexical *lx, uint32_t t) { return ds__load_u32le(lx->tinf + 8 * (size_t)t); }
+
+/* ---- search (index.c) and prepared queries (query.c) -------------------- */
+
+#define DS__LX_MAX_QUERY_TERMS 1024
+
+/* ds_lexical_search_opts read once (DS_OPT: fields past struct_size take
+** their defaults) and checked. */
+typedef struct ds__lx_params {
+    float          k1, b;           /* resolved: the index's unless overridden */
+    int            exhaustive;
+    const uint8_t *filter;          /* NULL: every document */
+    uint64_t       filter_bits;
+    unsigned       rm3_docs, rm3_terms;
+    float          rm3_w;           /* original query weight */
+    ds_status    (*doc_text)(void *ud, uint32_t doc, char **text, size_t *len);
+    void          *doc_text_ud;
+} ds__lx_params;
+ds_status ds__lx_params_read(const ds_lexical *lx, const ds_lexical_search_opts *o, ds__lx_params *p);
+
+/* A resolved query term: lexicon number and weight (> 0). */
+typedef struct ds__lx_wterm { uint32_t term; float w; } ds__lx_wterm;
+/* Top-k of sum_t w_t * idf_t * tfnorm over terms t[0..n), which must be sorted
+** by term number and distinct (the canonical summation order). RM3 fields of
+** p are ignored. */
+ds_status ds__lx_search_terms(const ds_lexical *lx, const ds__lx_wterm *t, size_t n, size_t k,
+                              const ds__lx_params *p, ds_lexical_hit *hits, size_t *n_hits);
+
+/* One distinct term of a prepared query: bytes str[off, off+len), weight,
+** lexicon number in q->lx (-1: absent). */
+typedef struct ds__lx_qterm { uint32_t off, len; float w; int64_t term; } ds__lx_qterm;
+
+struct ds_lexical_query {
+    ds_env           *env;
+    const ds_lexical *lx;         /* index the term numbers (and `res`) refer to... */
+    uint64_t          lx_serial;  /* ...while its serial is this (the handle may be reused) */
+    ds__analyzer_cfg  an;         /* analysis the terms came from */
+    size_t            n;          /* distinct terms */
+    ds__lx_qterm     *t;          /* n, in the query's listing order */
+    ds__lx_wterm     *res;        /* n_res terms present in lx, sorted by term number */
+    size_t            n_res;
+    char             *str;        /* term bytes */
+    size_t            bytes;      /* the one allocation holding all of the above */
+};
+
+/* Do two analysis configurations produce the same terms? (The stemmer field
+** may hold bytes after its NUL that mean nothing.) */
+static inline int ds__lx_an_same(const ds__analyzer_cfg *a, const ds__analyzer_cfg *b) {
+    return a->version == b->version && a->flags == b->flags && strcmp(a->stemmer, b->stemmer) == 0;
+}
+
+/* Analyses text with an (lx's analyzer) into a new query. */
+ds_status ds__lx_query_analyze(const ds_lexical *lx, ds__analyzer *an, const char *text, size_t len,
+                               ds_lexical_query **out);
+/* Searches q (RM3 included when p->rm3_docs > 0; an, lx's analyzer, then
+** analyses the feedback documents; NULL: one is created). */
+ds_status ds__lx_query_search(const ds_lexical *lx, ds__analyzer *an, const ds_lexical_query *q, size_t k,
+                              const ds__lx_params *p, ds_lexical_hit *hits, size_t *n_hits);
 
 #endif /* DS_LEXICAL_H */
