@@ -377,6 +377,16 @@ DS_API ds_status ds_lexical_search_query(const ds_lexical *lx, const ds_lexical_
 ** and opts->doc_text is NULL. Thread: any. */
 DS_API ds_status ds_lexical_query_rm3(const ds_lexical *lx, const ds_lexical_query *q,
                                       const ds_lexical_search_opts *opts, ds_lexical_query **out);
+/* The same expansion from feedback documents the caller picked (e.g. the
+** best documents over several indexes): texts[i] (lens NULL: NUL-terminated)
+** is the i-th best document's "title text", scores[i] (finite, >= 0) its
+** first-stage score. Texts are analysed with lx's analyzer and the document
+** frequency filter uses lx's statistics. opts: rm3_terms and
+** rm3_original_weight (rm3_docs and doc_text are not used). Thread: any. */
+DS_API ds_status ds_lexical_query_rm3_docs(const ds_lexical *lx, const ds_lexical_query *q,
+                                           const char *const *texts, const size_t *lens,
+                                           const float *scores, size_t n,
+                                           const ds_lexical_search_opts *opts, ds_lexical_query **out);
 /* ds_lexical_snippet for a prepared query: the words of text matching any of
 ** q's terms are highlighted. Thread: any. */
 DS_API ds_status ds_lexical_snippet_query(const ds_lexical *lx, const ds_lexical_query *q, const char *text,

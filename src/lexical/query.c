@@ -380,18 +380,23 @@ static ds_status doc_terms(const ds_lexical *lx, ds__analyzer *an, const ds__lx_
     return rc;
 }
 
-static ds_status rm3_expand(const ds_lexical *lx, ds__analyzer *an, const ds_lexical_query *q, const ds__lx_params *p,
-                            ds_lexical_query **out) {
+/* Where the feedback documents' terms come from: the i-th best document
+** (0-based) is analysed into v. */
+typedef ds_status (*fb_terms_fn)(void *ctx, ds__analyzer *an, size_t i, dvec *v);
+
+/* The expansion of q from n feedback documents with first-stage scores
+** scores[0..n), best first. */
+static ds_status rm3_core(const ds_lexical *lx, ds__analyzer *an, const ds_lexical_query *q, const ds__lx_params *p,
+                          size_t n, const float *scores, fb_terms_fn terms_of, void *ctx, ds_lexical_query **out) {
     *out = NULL;
     ds_env *env = lx->env;
     ds__analyzer *own_an = NULL;
-    ds_lexical_hit *hits = NULL;
-    size_t nh = 0, hits_n = p->rm3_docs;
     float *norms = NULL;
     dvec v;
     ds__buf pool, ft;         /* pool: bytes of kept terms; ft: fterm entries */
     fterm *tmp = NULL;
-    size_t tmp_cap = 0;
+    size_t tmp_cap = 0, slot_cap = 0;
+    uint32_t *slots = NULL;
     qbuild b;
     ds__buf_init(&v.bytes, env);
     ds__buf_init(&v.spans, env);
@@ -399,20 +404,17 @@ static ds_status rm3_expand(const ds_lexical *lx, ds__analyzer *an, const ds_lex
     ds__buf_init(&ft, env);
     qb_init(&b, env);
     ds_status rc = DS_OK;
-    if (an == NULL) {
+    if (an == NULL && n > 0) {
         if ((rc = ds__analyzer_create(env, &lx->meta.an, &own_an)) != DS_OK) goto done;
         an = own_an;
     }
-    /* 1. the original query's top rm3_docs */
-    if ((hits = ds__alloc(env, hits_n * sizeof *hits, 64)) == NULL ||
-        (norms = ds__alloc(env, hits_n * sizeof *norms, 64)) == NULL) { rc = ds__fail(DS_ERR_NOMEM, "out of memory"); goto done; }
-    if ((rc = search_plain(lx, q, hits_n, p, hits, &nh)) != DS_OK) goto done;
+    if ((norms = ds__alloc(env, (n ? n : 1) * sizeof *norms, 64)) == NULL) { rc = ds__fail(DS_ERR_NOMEM, "out of memory"); goto done; }
 
-    /* 2. each feedback document's vector, pruned to rm3_terms */
+    /* 1. each feedback document's vector, pruned to rm3_terms */
     float ndocs = (float)lx->meta.n_docs;
-    for (size_t i = 0; i < nh; i++) {
+    for (size_t i = 0; i < n; i++) {
         v.bytes.len = v.spans.len = 0;
-        if ((rc = doc_terms(lx, an, p, hits[i].doc, &v)) != DS_OK) goto done;
+        if ((rc = terms_of(ctx, an, i, &v)) != DS_OK) goto done;
         if (v.bytes.rc != DS_OK || v.spans.rc != DS_OK) { rc = ds__fail(DS_ERR_NOMEM, "out of memory"); goto done; }
         size_t nt = v.spans.len / 8;
         if (nt > tmp_cap) {
@@ -421,34 +423,52 @@ static ds_status rm3_expand(const ds_lexical *lx, ds__analyzer *an, const ds_lex
             tmp = nt_;
             tmp_cap = nt;
         }
+        /* distinct terms with their tf, counted in a hash table (slot = 1 +
+        ** index into tmp; 0 = empty) */
+        size_t hcap = 64;
+        while (hcap < 2 * nt) hcap *= 2;
+        if (hcap > slot_cap) {
+            uint32_t *ns = ds__realloc(env, slots, slot_cap * sizeof *slots, hcap * sizeof *slots);
+            if (ns == NULL) { rc = ds__fail(DS_ERR_NOMEM, "out of memory"); goto done; }
+            slots = ns;
+            slot_cap = hcap;
+        }
+        memset(slots, 0, hcap * sizeof *slots);
+        size_t nd = 0;
         for (size_t j = 0; j < nt; j++) {
             uint32_t sp[2];
             memcpy(sp, v.spans.p + 8 * j, sizeof sp);
-            tmp[j].s = (const char *)v.bytes.p + sp[0];
-            tmp[j].len = sp[1];
-            tmp[j].doc = (uint32_t)i;
+            const char *ts = (const char *)v.bytes.p + sp[0];
+            size_t h = (size_t)ds__hash64(ts, sp[1]) & (hcap - 1);
+            for (;; h = (h + 1) & (hcap - 1)) {
+                uint32_t x = slots[h];
+                if (x == 0) {
+                    tmp[nd].s = ts;
+                    tmp[nd].len = sp[1];
+                    tmp[nd].doc = (uint32_t)i;
+                    tmp[nd].v = 1.0f;
+                    slots[h] = (uint32_t)++nd;
+                    break;
+                }
+                if (tmp[x - 1].len == sp[1] && memcmp(tmp[x - 1].s, ts, sp[1]) == 0) { tmp[x - 1].v += 1.0f; break; }
+            }
         }
-        qsort(tmp, nt, sizeof *tmp, cmp_fterm_bytes_doc);
-        size_t nd = 0;   /* distinct terms kept, compacted into tmp[0..nd) with v = tf */
-        for (size_t j = 0; j < nt;) {
-            size_t e = j + 1;
-            while (e < nt && tmp[e].len == tmp[j].len && memcmp(tmp[e].s, tmp[j].s, tmp[j].len) == 0) e++;
+        /* By tf (ties: bytes), the first rm3_terms that pass the df filter
+        ** are the pruned vector; looking terms up in that order stops early. */
+        qsort(tmp, nd, sizeof *tmp, cmp_fterm_weight);
+        size_t kept = 0;
+        for (size_t j = 0; j < nd && kept < p->rm3_terms; j++) {
             int64_t id = ds__lx_find_term(lx, tmp[j].s, tmp[j].len);
             if (id == -2) { rc = ds__fail(DS_ERR_CORRUPT, "lexicon offsets out of bounds"); goto done; }
             /* A term the index lacks has no df; it cannot come from the
             ** index's own text, and as an expansion term it would match
             ** nothing, so it is left out. */
-            if (id >= 0) {
-                float ratio = (float)ds__lx_df(lx, (uint32_t)id) / ndocs;
-                if (!(ratio > 0.1f)) {
-                    tmp[nd] = tmp[j];
-                    tmp[nd].v = (float)(e - j);
-                    nd++;
-                }
-            }
-            j = e;
+            if (id < 0) continue;
+            float ratio = (float)ds__lx_df(lx, (uint32_t)id) / ndocs;
+            if (ratio > 0.1f) continue;
+            tmp[kept++] = tmp[j];
         }
-        qsort(tmp, nd, sizeof *tmp, cmp_fterm_weight);
+        nd = kept;
         if (nd > p->rm3_terms) nd = p->rm3_terms;
         double l1 = 0.0;
         for (size_t j = 0; j < nd; j++) l1 += fabs((double)tmp[j].v);
@@ -462,7 +482,7 @@ static ds_status rm3_expand(const ds_lexical *lx, ds__analyzer *an, const ds_lex
         if (pool.rc != DS_OK || ft.rc != DS_OK) { rc = ds__fail(DS_ERR_NOMEM, "out of memory"); goto done; }
     }
 
-    /* 3. feedback weight per term: sum over docs in rank order (float, as Java) */
+    /* 2. feedback weight per term: sum over docs in rank order (float, as Java) */
     size_t nf = ft.len / sizeof(fterm);
     fterm *f = (fterm *)(void *)ft.p;
     for (size_t j = 0; j < nf; j++) f[j].s = (const char *)pool.p + (uintptr_t)f[j].s;
@@ -472,13 +492,13 @@ static ds_status rm3_expand(const ds_lexical *lx, ds__analyzer *an, const ds_lex
         float w = 0.0f;
         size_t e = j;
         for (; e < nf && f[e].len == f[j].len && memcmp(f[e].s, f[j].s, f[j].len) == 0; e++)
-            if (norms[f[e].doc] > 0.001f) w += (f[e].v / norms[f[e].doc]) * hits[f[e].doc].score;
+            if (norms[f[e].doc] > 0.001f) w += (f[e].v / norms[f[e].doc]) * scores[f[e].doc];
         f[nv] = f[j];
         f[nv].v = w;
         nv++;
         j = e;
     }
-    /* 4. relevance model: the rm3_terms best, scaled to unit L1 norm */
+    /* 3. relevance model: the rm3_terms best, scaled to unit L1 norm */
     if (nv > 0) qsort(f, nv, sizeof *f, cmp_fterm_weight);
     if (nv > p->rm3_terms) nv = p->rm3_terms;
     double l1 = 0.0;
@@ -486,7 +506,7 @@ static ds_status rm3_expand(const ds_lexical *lx, ds__analyzer *an, const ds_lex
     if (l1 > 0.0)   /* Java would divide by 0 here and make NaN weights */
         for (size_t j = 0; j < nv; j++) f[j].v = (float)((double)f[j].v / l1);
 
-    /* 5. interpolation with the original query scaled to unit L1 norm; the
+    /* 4. interpolation with the original query scaled to unit L1 norm; the
     ** result lists terms by weight, so it is built from a sorted array */
     double ql1 = 0.0;
     for (size_t j = 0; j < q->n; j++) ql1 += fabs((double)q->t[j].w);
@@ -522,12 +542,76 @@ static ds_status rm3_expand(const ds_lexical *lx, ds__analyzer *an, const ds_lex
 done:
     qb_release(&b);
     ds__free(env, tmp, tmp_cap * sizeof *tmp);
+    ds__free(env, slots, slot_cap * sizeof *slots);
     ds__buf_release(&ft);
     ds__buf_release(&pool);
     ds__buf_release(&v.spans);
     ds__buf_release(&v.bytes);
-    ds__free(env, norms, hits_n * sizeof *norms);
-    ds__free(env, hits, hits_n * sizeof *hits);
+    ds__free(env, norms, (n ? n : 1) * sizeof *norms);
     ds__analyzer_destroy(own_an);
     return rc;
+}
+
+/* Feedback from a first-stage search of this index. */
+typedef struct search_fb {
+    const ds_lexical     *lx;
+    const ds__lx_params  *p;
+    const ds_lexical_hit *hits;
+} search_fb;
+
+static ds_status search_fb_terms(void *ctx, ds__analyzer *an, size_t i, dvec *v) {
+    search_fb *c = ctx;
+    return doc_terms(c->lx, an, c->p, c->hits[i].doc, v);
+}
+
+static ds_status rm3_expand(const ds_lexical *lx, ds__analyzer *an, const ds_lexical_query *q, const ds__lx_params *p,
+                            ds_lexical_query **out) {
+    *out = NULL;
+    ds_env *env = lx->env;
+    size_t nh = 0, cap = p->rm3_docs;
+    ds_lexical_hit *hits = ds__alloc(env, cap * sizeof *hits, 64);
+    float *scores = ds__alloc(env, cap * sizeof *scores, 64);
+    ds_status rc = DS_OK;
+    if (hits == NULL || scores == NULL) rc = ds__fail(DS_ERR_NOMEM, "out of memory");
+    if (rc == DS_OK) rc = search_plain(lx, q, cap, p, hits, &nh);   /* the original query's top rm3_docs */
+    if (rc == DS_OK) {
+        for (size_t i = 0; i < nh; i++) scores[i] = hits[i].score;
+        search_fb c = { lx, p, hits };
+        rc = rm3_core(lx, an, q, p, nh, scores, search_fb_terms, &c, out);
+    }
+    ds__free(env, scores, cap * sizeof *scores);
+    ds__free(env, hits, cap * sizeof *hits);
+    return rc;
+}
+
+/* Feedback from texts the caller gives. */
+typedef struct text_fb {
+    const char *const *texts;
+    const size_t      *lens;
+} text_fb;
+
+static ds_status text_fb_terms(void *ctx, ds__analyzer *an, size_t i, dvec *v) {
+    text_fb *c = ctx;
+    const char *t = c->texts[i];
+    return ds__analyze(an, t, c->lens ? c->lens[i] : strlen(t), dvec_term, v);
+}
+
+ds_status ds_lexical_query_rm3_docs(const ds_lexical *lx, const ds_lexical_query *q, const char *const *texts,
+                                    const size_t *lens, const float *scores, size_t n,
+                                    const ds_lexical_search_opts *opts, ds_lexical_query **out) {
+    if (out) *out = NULL;
+    if (lx == NULL || q == NULL || out == NULL || (n > 0 && (texts == NULL || scores == NULL)))
+        return ds__fail(DS_ERR_INVALID, "ds_lexical_query_rm3_docs: NULL argument");
+    for (size_t i = 0; i < n; i++) {
+        if (texts[i] == NULL) return ds__fail(DS_ERR_INVALID, "feedback text %zu is NULL", i);
+        if (!(scores[i] >= 0.0f && scores[i] <= FLT_MAX))
+            return ds__fail(DS_ERR_INVALID, "feedback score %zu: %g (must be finite and >= 0)", i, (double)scores[i]);
+    }
+    if (!ds__lx_an_same(&q->an, &lx->meta.an))
+        return ds__fail(DS_ERR_INVALID, "query was analysed for an index with another analyzer");
+    ds__lx_params p;
+    ds_status rc = ds__lx_params_read(lx, opts, &p);
+    if (rc != DS_OK) return rc;
+    text_fb c = { texts, lens };
+    return rm3_core(lx, NULL, q, &p, n, scores, text_fb_terms, &c, out);
 }
