@@ -15,6 +15,14 @@
 **               search and snippets are timed (what the analysis saving is
 **               measured against)
 **   bm25 k, rm3 k   ds_lexical_search with and without --prf rm3 defaults
+**
+**   /tmp/b_query build corpus.jsonl INDEX_DIR
+** builds a lexical index with stored text (defaults, bad documents skipped:
+** `densearch index` now builds collections, whose segments store no text).
+**
+**   /tmp/b_query run INDEX_DIR queries.jsonl RUN.trec [rm3]
+** writes the top-1000 TREC run of every query (RM3 with Anserini's defaults
+** when "rm3" is given), for `densearch eval`.
 */
 #include "densearch.h"
 
@@ -44,7 +52,7 @@ static const char *k_names[NV] = { "text+snip", "query+snip", "text+snip-nodoc",
                                    "bm25 k=10", "rm3 k=10", "bm25 k=1000", "rm3 k=1000" };
 
 static ds_lexical *lx;
-static char **qs;
+static char **qs, **qids;
 static size_t nq;
 static char ***texts;     /* per query: texts of its top 10 (nodoc variants) */
 static size_t **tlens;
@@ -91,12 +99,45 @@ static double run(int v) {
     return (cpu_now() - t0) / (double)nq * 1e6;
 }
 
+static int build(const char *corpus, const char *dir) {
+    ds_corpus_opts co;
+    ds_corpus_opts_init(&co);
+    co.format = DS_CORPUS_BEIR;
+    co.skip_bad = 1;
+    ds_corpus *c;
+    ds_lexical_builder *b;
+    ds_status rc = ds_corpus_open(NULL, corpus, &co, &c);
+    if (rc != DS_OK) die("corpus", rc);
+    if ((rc = ds_lexical_builder_create(NULL, dir, NULL, &b)) != DS_OK) die("builder", rc);
+    for (;;) {
+        ds_doc d;
+        if ((rc = ds_corpus_next(c, &d)) != DS_OK) die("corpus", rc);
+        if (d.id == NULL) break;
+        if ((rc = ds_lexical_add(b, &d)) != DS_OK) die("add", rc);
+    }
+    ds_corpus_close(c);
+    ds_lexical_stats st;
+    if ((rc = ds_lexical_finish(b, &st)) != DS_OK) die("finish", rc);
+    printf("%s: %llu documents\n", dir, (unsigned long long)st.n_docs);
+    return 0;
+}
+
 int main(int argc, char **argv) {
+    if (argc == 4 && strcmp(argv[1], "build") == 0) return build(argv[2], argv[3]);
+    const char *run_out = NULL;
+    int rm3 = 0;
+    if (argc >= 5 && strcmp(argv[1], "run") == 0) {
+        run_out = argv[4];
+        rm3 = argc > 5 && strcmp(argv[5], "rm3") == 0;
+        argv++;
+        argc--;
+    }
     if (argc < 3) {
-        fprintf(stderr, "usage: b_query INDEX_DIR queries.jsonl [rounds]\n");
+        fprintf(stderr, "usage: b_query INDEX_DIR queries.jsonl [rounds]\n"
+                        "       b_query run INDEX_DIR queries.jsonl RUN.trec [rm3]\n");
         return 2;
     }
-    int rounds = argc > 3 ? atoi(argv[3]) : 5;
+    int rounds = argc > 3 && run_out == NULL ? atoi(argv[3]) : 5;
     if (rounds < 1) rounds = 1;
     ds_status rc = ds_lexical_open(NULL, argv[1], 0, &lx);
     if (rc != DS_OK) die("open", rc);
@@ -114,10 +155,35 @@ int main(int argc, char **argv) {
         if (nq == cap) {
             cap = cap ? 2 * cap : 256;
             qs = realloc(qs, cap * sizeof *qs);
+            qids = realloc(qids, cap * sizeof *qids);
         }
+        qids[nq] = strdup(d.id);
         qs[nq++] = strdup(d.text);
     }
     ds_corpus_close(c);
+    if (run_out != NULL) {
+        ds_run *run;
+        if ((rc = ds_run_create(NULL, &run)) != DS_OK) die("run", rc);
+        ds_lexical_search_opts o;
+        ds_lexical_search_opts_init(&o);
+        if (rm3) o.rm3_docs = DS_LEXICAL_RM3_DOCS;
+        for (size_t i = 0; i < nq; i++) {
+            size_t n;
+            if ((rc = ds_lexical_search(lx, qs[i], strlen(qs[i]), 1000, &o, hits, &n)) != DS_OK) die("search", rc);
+            for (size_t r = 0; r < n; r++) {
+                size_t il;
+                const char *id = ds_lexical_doc_id(lx, hits[r].doc, &il);
+                char idz[1100], qid[64];
+                snprintf(idz, sizeof idz, "%.*s", (int)il, id);
+                snprintf(qid, sizeof qid, "%s", qids[i]);
+                if ((rc = ds_run_add(run, qid, idz, hits[r].score)) != DS_OK) die("run", rc);
+            }
+        }
+        if ((rc = ds_run_save(run, run_out, rm3 ? "bm25+rm3" : "bm25")) != DS_OK) die("run", rc);
+        ds_run_free(run);
+        ds_lexical_close(lx);
+        return 0;
+    }
     texts = calloc(nq, sizeof *texts);
     tlens = calloc(nq, sizeof *tlens);
     for (size_t i = 0; i < nq; i++) {
