@@ -191,9 +191,12 @@ int main(int argc, char **argv) {
         ds_lexical_close(lx);
         return 0;
     }
+    /* B_QUERY_ONLY=N runs variant N alone (e.g. 6, rm3 k=10, under perf) */
+    const char *only = getenv("B_QUERY_ONLY");
+    int prefetch = only == NULL || atoi(only) == V_TEXT_NODOC || atoi(only) == V_QUERY_NODOC;
     texts = calloc(nq, sizeof *texts);
     tlens = calloc(nq, sizeof *tlens);
-    for (size_t i = 0; i < nq; i++) {
+    for (size_t i = 0; i < nq && prefetch; i++) {
         size_t n;
         if ((rc = ds_lexical_search(lx, qs[i], strlen(qs[i]), 10, NULL, hits, &n)) != DS_OK) die("search", rc);
         texts[i] = calloc(10, sizeof **texts);
@@ -204,7 +207,7 @@ int main(int argc, char **argv) {
     double *t[NV];
     for (int v = 0; v < NV; v++) t[v] = calloc((size_t)rounds, sizeof *t[v]);
     for (int r = 0; r < rounds; r++)
-        for (int v = 0; v < NV; v++) t[v][r] = run(v);
+        for (int v = 0; v < NV; v++) t[v][r] = only == NULL || atoi(only) == v ? run(v) : 1.0;
     double med[NV];
     for (int v = 0; v < NV; v++) {
         qsort(t[v], (size_t)rounds, sizeof *t[v], cmp_d);
