@@ -22,7 +22,7 @@ LIBS    := -lutf8proc -lstemmer -lzstd -lxxhash -lcjson -lnettle -lopenblas -lm 
 LDFLAGS_ALL := $(SAN) -pthread $(LDFLAGS)
 
 LIB_SRC  := $(sort $(wildcard src/*/*.c))
-CLI_SRC  := $(sort $(wildcard tools/densearch/*.c))
+CLI_SRC  := $(sort $(wildcard tools/densearch/*.c tools/server/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fz_*.c))
 
@@ -49,8 +49,9 @@ $(BUILD)/libdensearch.a: $(LIB_OBJ)
 $(BUILD)/libdensearch.so: $(LIB_OBJ)
 	$(CC) -shared $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
 
+# The HTTP server (tools/server/) is linked into the binary only, never the library.
 $(BUILD)/densearch: $(CLI_OBJ) $(BUILD)/libdensearch.a
-	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(BUILD)/libdensearch.a $(LIBS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(BUILD)/libdensearch.a $(LIBS) -lmicrohttpd
 
 # The unit-test list is generated from every TEST(name) in tests/unit/t_*.c.
 $(BUILD)/gen/test_list.h: $(wildcard tests/unit/t_*.c)

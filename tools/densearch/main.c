@@ -1,5 +1,6 @@
 /* main.c -- densearch command-line tool: dispatch to the command groups. */
 #include "cli.h"
+#include "../server/server.h"
 
 #include <errno.h>
 #include <math.h>
@@ -28,6 +29,7 @@ static const command commands[] = {
     { "rerank",   cmd_rerank,   "score query/passage pairs with a cross-encoder" },
     { "sparse",   cmd_sparse,   "encode texts into SPLADE sparse vectors" },
     { "vectors",  cmd_vectors,  "build, search and benchmark vector indexes" },
+    { "serve",    cmd_serve,    "serve collections and an embedding model over HTTP/JSON" },
 };
 
 static void usage(FILE *f) {
