@@ -73,8 +73,52 @@ static cand blank(uint32_t doc) {
 
 /* ---- sides -------------------------------------------------------------------- */
 
-static ds_status lexical_side(const ds_collection *c, const char *q, size_t qlen, size_t n, const ds_collection_search_opts *o,
-                              cand **out, size_t *n_out) {
+/* Feedback text for RM3 from the document store: "title text". */
+static ds_status store_text(void *ud, uint32_t doc, char **text, size_t *len) {
+    const ds__docstore *ds = ud;
+    char *title = NULL, *body = NULL;
+    size_t tl = 0, bl = 0;
+    ds_status rc = ds__docstore_doc(ds, doc, &title, &tl, &body, &bl);
+    if (rc == DS_OK) {
+        char *t = malloc(tl + bl + 2);   /* ds_free */
+        if (t == NULL) rc = ds__fail(DS_ERR_NOMEM, "out of memory");
+        else {
+            memcpy(t, title, tl);
+            size_t at = tl;
+            if (tl) t[at++] = ' ';
+            memcpy(t + at, body, bl);
+            t[at + bl] = '\0';
+            *text = t;
+            *len = at + bl;
+        }
+    }
+    ds_free(title);
+    ds_free(body);
+    return rc;
+}
+
+/* "term^weight term^weight ..." of an expanded query, for --explain. */
+static char *describe_query(ds_env *env, const ds_lexical_query *q) {
+    ds__buf b;
+    ds__buf_init(&b, env);
+    for (size_t i = 0; i < ds_lexical_query_n_terms(q); i++) {
+        size_t len;
+        float w;
+        const char *t = ds_lexical_query_term(q, i, &len, &w);
+        char num[32];
+        if (i) ds__buf_put_u8(&b, ' ');
+        ds__buf_put(&b, t, len);
+        int n = snprintf(num, sizeof num, "^%.4f", (double)w);
+        ds__buf_put(&b, num, (size_t)n);
+    }
+    ds__buf_put_u8(&b, 0);
+    char *s = b.rc == DS_OK ? strdup((const char *)b.p) : NULL;
+    ds__buf_release(&b);
+    return s;
+}
+
+static ds_status lexical_side(const ds_collection *c, const ds_lexical_query *q, size_t n, const ds_collection_search_opts *o,
+                              cand **out, size_t *n_out, char **expansion) {
     *out = NULL;
     *n_out = 0;
     ds_lexical_hit *hits = malloc((n ? n : 1) * sizeof *hits);
@@ -82,17 +126,22 @@ static ds_status lexical_side(const ds_collection *c, const char *q, size_t qlen
     size_t nh = 0;
     ds_lexical_search_opts lo;
     ds_lexical_search_opts_init(&lo);
-    (void)o;
-#ifdef TODO_LEXPRF
     lo.filter = o->filter;
     lo.filter_bits = o->filter_bits;
+    ds_lexical_query *rm3 = NULL;
+    ds_status rc = DS_OK;
     if (o->prf & DS_PRF_RM3) {
         lo.rm3_docs = o->rm3_docs;
         lo.rm3_terms = o->rm3_terms;
         lo.rm3_original_weight = o->rm3_weight;
+        lo.doc_text = store_text;
+        lo.doc_text_ud = (void *)c->ds;
+        rc = ds_lexical_query_rm3(c->lx, q, &lo, &rm3);
+        lo.rm3_docs = 0;   /* expanded once: run the expansion as it is */
+        if (rc == DS_OK && expansion) *expansion = describe_query(c->env, rm3);
     }
-#endif
-    ds_status rc = ds_lexical_search(c->lx, q, qlen, n, &lo, hits, &nh);
+    if (rc == DS_OK) rc = ds_lexical_search_query(c->lx, rm3 ? rm3 : q, n, &lo, hits, &nh);
+    ds_lexical_query_free(rm3);
     cand *cs = rc == DS_OK ? malloc((nh ? nh : 1) * sizeof *cs) : NULL;
     if (rc == DS_OK && cs == NULL) rc = ds__fail(DS_ERR_NOMEM, "out of memory");
     if (rc == DS_OK) {
@@ -387,9 +436,8 @@ static ds_status rerank(const ds_collection *c, const char *q, cand *cs, size_t 
 
 /* ---- results ------------------------------------------------------------------ */
 
-static ds_status make_results(const ds_collection *c, const char *q, size_t qlen, const cand *cs, size_t n,
-                              const ds_collection_search_opts *o, ds_results **out) {
-    (void)qlen;
+static ds_status make_results(const ds_collection *c, const ds_lexical_query *q, const char *expansion, const cand *cs,
+                              size_t n, const ds_collection_search_opts *o, ds_results **out) {
     ds__buf strs;
     ds__buf_init(&strs, c->env);
     size_t *off = malloc((n ? n : 1) * 3 * sizeof *off);
@@ -410,7 +458,7 @@ static ds_status make_results(const ds_collection *c, const char *q, size_t qlen
             char *title = NULL, *text = NULL, *snip = NULL;
             size_t tl = 0, xl = 0;
             rc = ds__docstore_doc(c->ds, cs[i].doc, &title, &tl, &text, &xl);
-            if (rc == DS_OK) rc = ds_lexical_snippet(c->lx, q, text, xl, o->snippet_bytes, o->hl_open, o->hl_close, &snip);
+            if (rc == DS_OK) rc = ds_lexical_snippet_query(c->lx, q, text, xl, o->snippet_bytes, o->hl_open, o->hl_close, &snip);
             if (rc == DS_OK) {
                 off[3 * i + 1] = strs.len;
                 ds__buf_put(&strs, title, tl + 1);
@@ -424,9 +472,15 @@ static ds_status make_results(const ds_collection *c, const char *q, size_t qlen
     }
     if (rc == DS_OK && strs.rc != DS_OK) rc = ds__fail(DS_ERR_NOMEM, "out of memory");
     size_t head = ds__align_up(sizeof(ds_results), 16), hits = n * sizeof(ds_hit);
+    size_t xlen = expansion ? strlen(expansion) + 1 : 0;
     ds_results *r = NULL;
-    if (rc == DS_OK && (r = calloc(1, head + hits + strs.len + 1)) == NULL) rc = ds__fail(DS_ERR_NOMEM, "out of memory");
+    if (rc == DS_OK && (r = calloc(1, head + hits + strs.len + xlen + 1)) == NULL) rc = ds__fail(DS_ERR_NOMEM, "out of memory");
     if (rc == DS_OK) {
+        if (expansion) {
+            char *x = (char *)r + head + hits + strs.len;
+            memcpy(x, expansion, xlen);
+            r->expansion = x;
+        }
         r->n = n;
         r->hits = (ds_hit *)(void *)((char *)r + head);
         char *sb = (char *)r + head + hits;
@@ -493,10 +547,6 @@ static ds_status check_opts(const ds_collection *c, const ds_collection_search_o
     if (o->reranker != NULL && ds_encoder_kind_of(o->reranker) != DS_ENCODER_CROSS)
         return ds__fail(DS_ERR_INVALID, "search: the re-ranker must be a cross-encoder");
     if (o->filter != NULL && o->filter_bits == 0) return ds__fail(DS_ERR_INVALID, "search: filter with 0 bits");
-#ifndef TODO_LEXPRF
-    if ((o->filter != NULL && m != DS_SEARCH_DENSE) || (o->prf & DS_PRF_RM3))
-        return ds__fail(DS_ERR_UNSUPPORTED, "search: BM25 filters and RM3 are not in this build yet");
-#endif
     *mode = m;
     return DS_OK;
 }
@@ -512,10 +562,18 @@ static ds_status search_one(const ds_collection *c, const char *q, size_t qlen, 
     size_t nl = 0, nd = 0, na = 0;
     double t_lex = 0, t_den = 0, t_rr = 0;
     ds_status rc = DS_OK;
-    if (mode != DS_SEARCH_DENSE) {
+    ds_lexical_query *lq = NULL;
+    char *expansion = NULL;
+    /* analysed once: BM25, RM3 and every snippet use the same query */
+    if (mode != DS_SEARCH_DENSE || o->with_text) {
         t = ds__now();
-        rc = lexical_side(c, q, qlen, side, o, &lex, &nl);
+        rc = ds_lexical_query_create(c->lx, q, qlen, &lq);
         t_lex = ds__now() - t;
+    }
+    if (rc == DS_OK && mode != DS_SEARCH_DENSE) {
+        t = ds__now();
+        rc = lexical_side(c, lq, side, o, &lex, &nl, &expansion);
+        t_lex += ds__now() - t;
     }
     uint8_t *pf = NULL;
     uint64_t pf_bits = 0;
@@ -542,7 +600,7 @@ static ds_status search_one(const ds_collection *c, const char *q, size_t qlen, 
         rc = rerank(c, q, all, na, o);
         t_rr = ds__now() - t;
     }
-    if (rc == DS_OK) rc = make_results(c, q, qlen, all, DS_MIN(na, o->k), o, out);
+    if (rc == DS_OK) rc = make_results(c, lq, expansion, all, DS_MIN(na, o->k), o, out);
     if (rc == DS_OK) {
         (*out)->mode = mode;
         (*out)->t_encode = t_encode;
@@ -551,6 +609,8 @@ static ds_status search_one(const ds_collection *c, const char *q, size_t qlen, 
         (*out)->t_rerank = t_rr;
         (*out)->t_total = ds__now() - t0 + t_encode;
     }
+    ds_lexical_query_free(lq);
+    free(expansion);
     free(lex);
     free(den);
     free(all);

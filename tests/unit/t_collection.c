@@ -242,6 +242,30 @@ TEST(collection_bm25_matches_lexical_index) {
             ds_results_free(r);
         }
     }
+    /* RM3 over the document store's text equals RM3 over the index's own */
+    for (size_t qi = 0; qi < DS_ARRAY_LEN(QUERIES); qi++) {
+        ds_lexical_search_opts lo;
+        ds_lexical_search_opts_init(&lo);
+        lo.rm3_docs = 10;
+        lo.rm3_terms = 10;
+        lo.rm3_original_weight = 0.5f;
+        ds_lexical_hit hits[20];
+        size_t nh = 0;
+        ASSERT_OK(ds_lexical_search(lx, QUERIES[qi], strlen(QUERIES[qi]), 20, &lo, hits, &nh));
+        ds_collection_search_opts so;
+        ds_collection_search_opts_init(&so);
+        so.k = 20;
+        so.prf = DS_PRF_RM3;
+        ds_results *r = NULL;
+        ASSERT_OK(ds_collection_search(coll, QUERIES[qi], strlen(QUERIES[qi]), &so, &r));
+        ASSERT_EQ_U64(r->n, nh);
+        ASSERT(r->expansion != NULL && strlen(r->expansion) > 0);
+        for (size_t j = 0; j < nh; j++) {
+            ASSERT_EQ_U64(r->hits[j].doc, hits[j].doc);
+            ASSERT(memcmp(&r->hits[j].score, &hits[j].score, sizeof(float)) == 0);
+        }
+        ds_results_free(r);
+    }
     /* stored text comes back from the document store */
     char *t = NULL, *x = NULL;
     ASSERT_OK(ds_collection_doc(coll, 3, &t, NULL, &x, NULL));
@@ -380,8 +404,8 @@ TEST(collection_precomputed_embeddings_and_filter) {
     so.filter = bits;
     so.filter_bits = nbits;
     so.k = 5;
-    for (int mode = 0; mode < 1; mode++) {
-        so.mode = mode ? DS_SEARCH_HYBRID : DS_SEARCH_DENSE;
+    for (int mode = 0; mode < 3; mode++) {
+        so.mode = mode == 2 ? DS_SEARCH_LEXICAL : mode ? DS_SEARCH_HYBRID : DS_SEARCH_DENSE;
         ASSERT_OK(ds_collection_search(coll, "vitamin bone", 12, &so, &r));
         ASSERT_EQ_U64(r->n, 5);
         for (size_t j = 0; j < r->n; j++) ASSERT(r->hits[j].doc % 3 == 0);
