@@ -664,7 +664,7 @@ static void batch_range(void *ctx, size_t begin, size_t end, unsigned thread) {
     (void)thread;
     batch_ctx *b = ctx;
     for (size_t i = begin; i < end; i++) {
-        const char *q = b->queries[i] ? b->queries[i] : "";
+        const char *q = b->queries[i];
         b->rcs[i] = search_one(b->c, q, strlen(q), b->qv ? b->qv + i * b->c->dim : NULL, b->o, b->mode, b->t_enc, &b->out[i]);
         if (b->rcs[i] != DS_OK) snprintf(b->msgs[i], sizeof b->msgs[i], "%s", ds_errmsg());
     }
@@ -675,6 +675,8 @@ ds_status ds_collection_search_batch(const ds_collection *c, const char *const *
     if (out) memset(out, 0, n * sizeof *out);
     if (n == 0) return DS_OK;
     if (queries == NULL || out == NULL) return ds__fail(DS_ERR_INVALID, "ds_collection_search_batch: NULL argument");
+    for (size_t i = 0; i < n; i++)
+        if (queries[i] == NULL) return ds__fail(DS_ERR_INVALID, "ds_collection_search_batch: query %zu is NULL", i + 1);
     ds_collection_search_opts o;
     resolve_opts(opts, &o);
     ds_search_mode mode;
