@@ -65,6 +65,11 @@ ds_status ds__lx_params_read(const ds_lexical *lx, const ds_lexical_search_opts 
     p->rm3_w = DS_OPT(o, rm3_original_weight, DS_LEXICAL_RM3_ORIGINAL_WEIGHT);
     p->doc_text = DS_OPT(o, doc_text, NULL);
     p->doc_text_ud = DS_OPT(o, doc_text_ud, (void *)NULL);
+    /* the RM3 fields matter (and are checked) only when RM3 runs */
+    return p->rm3_docs > 0 ? ds__lx_params_check_rm3(p) : DS_OK;
+}
+
+ds_status ds__lx_params_check_rm3(const ds__lx_params *p) {
     if (!(p->rm3_w >= 0.0f && p->rm3_w <= 1.0f))
         return ds__fail(DS_ERR_INVALID, "rm3_original_weight must be in [0, 1] (got %g)", (double)p->rm3_w);
     if (p->rm3_terms == 0 || p->rm3_terms > DS__LX_MAX_QUERY_TERMS)

@@ -123,6 +123,8 @@ typedef struct ds__lx_params {
     void          *doc_text_ud;
 } ds__lx_params;
 ds_status ds__lx_params_read(const ds_lexical *lx, const ds_lexical_search_opts *o, ds__lx_params *p);
+/* Checks the RM3 fields (params_read does only when rm3_docs > 0). */
+ds_status ds__lx_params_check_rm3(const ds__lx_params *p);
 
 /* A resolved query term: lexicon number and weight (> 0). */
 typedef struct ds__lx_wterm { uint32_t term; float w; } ds__lx_wterm;

@@ -287,6 +287,7 @@ ds_status ds_lexical_query_rm3(const ds_lexical *lx, const ds_lexical_query *q, 
     ds_status rc = ds__lx_params_read(lx, opts, &p);
     if (rc != DS_OK) return rc;
     if (p.rm3_docs == 0) p.rm3_docs = DS_LEXICAL_RM3_DOCS;   /* asking for the expansion turns RM3 on */
+    if ((rc = ds__lx_params_check_rm3(&p)) != DS_OK) return rc;
     return rm3_expand(lx, NULL, q, &p, out);
 }
 
@@ -611,6 +612,7 @@ ds_status ds_lexical_query_rm3_docs(const ds_lexical *lx, const ds_lexical_query
         return ds__fail(DS_ERR_INVALID, "query was analysed for an index with another analyzer");
     ds__lx_params p;
     ds_status rc = ds__lx_params_read(lx, opts, &p);
+    if (rc == DS_OK && p.rm3_docs == 0) rc = ds__lx_params_check_rm3(&p);   /* rm3_docs is not used here */
     if (rc != DS_OK) return rc;
     text_fb c = { texts, lens };
     return rm3_core(lx, NULL, q, &p, n, scores, text_fb_terms, &c, out);

@@ -154,6 +154,13 @@ TEST(lexical_query_weighted_hand_computed) {
     o.rm3_docs = 2;
     o.rm3_original_weight = 1.5f;
     ASSERT_RC(ds_lexical_search_query(lx, q, 5, &o, h, &n), DS_ERR_INVALID);
+    ds_lexical_query *xq = NULL;
+    ASSERT_RC(ds_lexical_query_rm3(lx, q, &o, &xq), DS_ERR_INVALID);
+    o.rm3_docs = 0;   /* RM3 off: its fields are not looked at */
+    o.rm3_terms = 0;
+    ASSERT_OK(ds_lexical_search_query(lx, q, 5, &o, h, &n));
+    ASSERT_RC(ds_lexical_query_rm3(lx, q, &o, &xq), DS_ERR_INVALID);   /* asked for: rm3_terms 0 is bad */
+    ASSERT(xq == NULL);
     /* a tiny weight whose score underflows to 0 (times the small idf of
     ** "common") is no hit, pruned or not */
     tb[0] = "common";
