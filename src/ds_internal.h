@@ -100,6 +100,10 @@ char *ds__strdup(ds_env *env, const char *s);                  /* free with ds__
 
 void ds__log(ds_env *env, int level, const char *fmt, ...) DS_PRINTF(3, 4);
 
+/* A NUL-terminated copy of n bytes for the caller, who releases it with
+** ds_free (so it comes from libc malloc, not the env allocator); NULL on OOM. */
+char *ds__dup_for_caller(const void *p, size_t n);
+
 /* A process-wide default environment for callers that pass env == NULL. */
 ds_env *ds__default_env(void);
 #define DS_ENV(e) ((e) != NULL ? (e) : ds__default_env())

@@ -617,30 +617,43 @@ static ds_status search_one(const ds_collection *c, const char *q, size_t qlen, 
     return rc;
 }
 
+/* Options resolved and checked, and the n queries' embeddings (n x dim,
+** malloc'd; NULL for lexical mode): what one search and a batch share. */
+static ds_status prepare(const ds_collection *c, const ds_collection_search_opts *opts, const char *const *queries,
+                         const size_t *lens, size_t n, ds_collection_search_opts *o, ds_search_mode *mode, float **qv,
+                         double *t_enc_each) {
+    *qv = NULL;
+    *t_enc_each = 0;
+    resolve_opts(opts, o);
+    ds_status rc = check_opts(c, o, mode);
+    if (rc != DS_OK || *mode == DS_SEARCH_LEXICAL) return rc;
+    size_t bytes;
+    if (!ds__mul_ok(n, c->dim * sizeof **qv, &bytes) || (*qv = malloc(bytes)) == NULL)
+        return ds__fail(DS_ERR_NOMEM, "out of memory for %zu query embeddings", n);
+    if (o->query_vectors) {
+        memcpy(*qv, o->query_vectors, bytes);
+        return DS_OK;
+    }
+    double t = ds__now();
+    rc = ds_encoder_encode(c->enc, queries, lens, n, *qv);
+    *t_enc_each = (ds__now() - t) / (double)n;
+    if (rc != DS_OK) {
+        free(*qv);
+        *qv = NULL;
+    }
+    return rc;
+}
+
 ds_status ds_collection_search(const ds_collection *c, const char *query, size_t query_len,
                                const ds_collection_search_opts *opts, ds_results **out) {
     if (out) *out = NULL;
     if (out == NULL || (query == NULL && query_len > 0)) return ds__fail(DS_ERR_INVALID, "ds_collection_search: NULL argument");
     if (query == NULL) query = "";
     ds_collection_search_opts o;
-    resolve_opts(opts, &o);
     ds_search_mode mode;
-    ds_status rc = check_opts(c, &o, &mode);
-    if (rc != DS_OK) return rc;
     float *qv = NULL;
     double t_enc = 0;
-    if (mode != DS_SEARCH_LEXICAL) {
-        if ((qv = malloc(c->dim * sizeof *qv)) == NULL) return ds__fail(DS_ERR_NOMEM, "out of memory");
-        if (o.query_vectors) {
-            memcpy(qv, o.query_vectors, c->dim * sizeof *qv);
-        } else {
-            double t = ds__now();
-            const char *qs[1] = { query };
-            size_t ls[1] = { query_len };
-            rc = ds_encoder_encode(c->enc, qs, ls, 1, qv);
-            t_enc = ds__now() - t;
-        }
-    }
+    ds_status rc = prepare(c, opts, &query, &query_len, 1, &o, &mode, &qv, &t_enc);
     if (rc == DS_OK) rc = search_one(c, query, query_len, qv, &o, mode, t_enc, out);
     free(qv);
     return rc;
@@ -678,24 +691,11 @@ ds_status ds_collection_search_batch(const ds_collection *c, const char *const *
     for (size_t i = 0; i < n; i++)
         if (queries[i] == NULL) return ds__fail(DS_ERR_INVALID, "ds_collection_search_batch: query %zu is NULL", i + 1);
     ds_collection_search_opts o;
-    resolve_opts(opts, &o);
     ds_search_mode mode;
-    ds_status rc = check_opts(c, &o, &mode);
-    if (rc != DS_OK) return rc;
     float *qv = NULL;
     double t_enc = 0;
-    if (mode != DS_SEARCH_LEXICAL) {
-        size_t bytes;
-        if (!ds__mul_ok(n, c->dim * sizeof *qv, &bytes) || (qv = malloc(bytes)) == NULL)
-            return ds__fail(DS_ERR_NOMEM, "out of memory for %zu query embeddings", n);
-        if (o.query_vectors) {
-            memcpy(qv, o.query_vectors, bytes);
-        } else {
-            double t = ds__now();
-            rc = ds_encoder_encode(c->enc, queries, NULL, n, qv);
-            t_enc = (ds__now() - t) / (double)n;
-        }
-    }
+    ds_status rc = prepare(c, opts, queries, NULL, n, &o, &mode, &qv, &t_enc);
+    if (rc != DS_OK) return rc;
     ds_status *rcs = calloc(n, sizeof *rcs);
     char (*msgs)[256] = calloc(n, sizeof *msgs);
     if (rc == DS_OK && (rcs == NULL || msgs == NULL)) rc = ds__fail(DS_ERR_NOMEM, "out of memory");

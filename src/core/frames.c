@@ -13,15 +13,6 @@ static int take_str(ds__reader *r, const uint8_t **p, uint64_t *len) {
     return ds__take_varint(r, len) && *len <= ds__reader_left(r) && ds__take(r, (size_t)*len, p);
 }
 
-static char *dup_bytes(const uint8_t *p, size_t n) {
-    char *s = malloc(n + 1);   /* released by the caller with ds_free (libc free) */
-    if (s) {
-        if (n) memcpy(s, p, n);
-        s[n] = '\0';
-    }
-    return s;
-}
-
 ds_status ds__frames_get(const ds__frames *f, uint32_t doc, char **title, size_t *title_len, char **text,
                          size_t *text_len) {
     if (doc >= f->n_docs) return ds__fail(DS_ERR_INVALID, "document %u out of range (%u documents)", doc, f->n_docs);
@@ -55,7 +46,7 @@ ds_status ds__frames_get(const ds__frames *f, uint32_t doc, char **title, size_t
             if (!take_str(&r, &tp, &tl) || !take_str(&r, &xp, &xl))
                 rc = ds__fail(DS_ERR_CORRUPT, "stored text chunk %llu is damaged", (unsigned long long)c);
         if (rc == DS_OK) {
-            char *t1 = title ? dup_bytes(tp, (size_t)tl) : NULL, *t2 = text ? dup_bytes(xp, (size_t)xl) : NULL;
+            char *t1 = title ? ds__dup_for_caller(tp, (size_t)tl) : NULL, *t2 = text ? ds__dup_for_caller(xp, (size_t)xl) : NULL;
             if ((title && !t1) || (text && !t2)) {
                 free(t1);
                 free(t2);

@@ -61,6 +61,15 @@ ds_status ds__fail_prefix(ds_status code, const char *fmt, ...) {
 
 void ds_free(void *p) { free(p); }
 
+char *ds__dup_for_caller(const void *p, size_t n) {
+    char *s = malloc(n + 1);
+    if (s) {
+        if (n) memcpy(s, p, n);
+        s[n] = '\0';
+    }
+    return s;
+}
+
 unsigned ds_version_number(void) { return DS_VERSION_NUMBER; }
 
 #define DS_STR2(x) #x

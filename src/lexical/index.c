@@ -623,15 +623,6 @@ ds_status ds_lexical_doc(const ds_lexical *lx, uint32_t doc, char **title, size_
     return ds__frames_get(&f, doc, title, title_len, text, text_len);
 }
 
-static char *dup_bytes(const uint8_t *p, size_t n) {
-    char *s = malloc(n + 1);   /* released by the caller with ds_free (libc free) */
-    if (s) {
-        if (n) memcpy(s, p, n);
-        s[n] = '\0';
-    }
-    return s;
-}
-
 /* ---- snippets -------------------------------------------------------------- */
 
 typedef struct span { size_t beg, end; } span;
@@ -741,7 +732,7 @@ ds_status ds_lexical_snippet_query(const ds_lexical *lx, const ds_lexical_query 
     if (end < text_len) ds__buf_put(&o, "...", 3);
     ds__buf_put_u8(&o, 0);
     if (o.rc != DS_OK) { rc = ds__fail(DS_ERR_NOMEM, "out of memory"); goto done; }
-    *out = dup_bytes(o.p, o.len - 1);
+    *out = ds__dup_for_caller(o.p, o.len - 1);
     if (*out == NULL) rc = ds__fail(DS_ERR_NOMEM, "out of memory");
 done:
     ds__buf_release(&o);
