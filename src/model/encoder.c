@@ -18,6 +18,7 @@
 */
 #include "model/model.h"
 #include "model/kernels.h"
+#include "model/student.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -258,6 +259,26 @@ static ds_status load_configs(ds_encoder *enc, const char *dir) {
     return DS_OK;
 }
 
+/* A densearch-trained model directory is recognised by its own config file
+** (docs/format.md §4); a Hugging Face directory never has one. */
+static int is_student_dir(const char *dir) {
+    char path[4096];
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, DS__STUDENT_CONFIG) >= sizeof path) return 0;
+    return access(path, F_OK) == 0;
+}
+
+static ds_status open_student(ds_encoder *enc, const char *dir) {
+    ds_status rc = ds__student_open(enc->env, dir, &enc->student);
+    if (rc != DS_OK) return rc;
+    const ds__student_cfg *c = ds__student_config(enc->student);
+    enc->cfg.kind = DS_ENCODER_EMBED;
+    enc->cfg.hidden = c->dim;
+    snprintf(enc->cfg.arch, sizeof enc->cfg.arch, "densearch-%s", ds__student_kind_name(c->kind));
+    enc->normalize = 1;
+    enc->max_seq = DS__STUDENT_MAX_TOKENS;
+    return DS_OK;
+}
+
 ds_status ds_encoder_open(ds_env *env, const char *model_dir, const ds_encoder_opts *opts, ds_encoder **out) {
     if (out == NULL) return ds__fail(DS_ERR_INVALID, "null out");
     *out = NULL;
@@ -266,7 +287,13 @@ ds_status ds_encoder_open(ds_env *env, const char *model_dir, const ds_encoder_o
     ds_encoder *enc = ds__calloc(env, 1, sizeof *enc);
     if (enc == NULL) return DS_ERR_NOMEM;
     enc->env = env;
-    ds_status rc = load_configs(enc, model_dir);
+    ds_status rc;
+    if (is_student_dir(model_dir)) {
+        rc = open_student(enc, model_dir);
+        if (rc == DS_OK) { *out = enc; enc = NULL; }
+        goto done;
+    }
+    rc = load_configs(enc, model_dir);
     if (rc != DS_OK) goto done;
     char path[4096];
     if ((size_t)snprintf(path, sizeof path, "%s/model.safetensors", model_dir) >= sizeof path) {
@@ -313,6 +340,7 @@ done:
 void ds_encoder_close(ds_encoder *enc) {
     if (enc == NULL) return;
     ds_env *env = enc->env;
+    ds__student_close(enc->student);
     ds_tokenizer_close(enc->tok);
     if (enc->ws != NULL) {
         ds__fwd_ws_release(env, enc->ws);
@@ -332,7 +360,9 @@ size_t ds_encoder_dim(const ds_encoder *enc) {
 }
 size_t ds_encoder_hidden_size(const ds_encoder *enc) { return enc->cfg.hidden; }
 size_t ds_encoder_max_seq_length(const ds_encoder *enc) { return enc->max_seq; }
-const ds_tokenizer *ds_encoder_tokenizer(const ds_encoder *enc) { return enc->tok; }
+const ds_tokenizer *ds_encoder_tokenizer(const ds_encoder *enc) {
+    return enc->student ? ds__student_tokenizer(enc->student) : enc->tok;
+}
 
 /* ------------------------------------------------------------------------ */
 /* Batching                                                                  */
@@ -449,6 +479,7 @@ ds_status ds_encoder_encode_ids(const ds_encoder *enc, const int32_t *const *ids
     if (enc == NULL || (n > 0 && out == NULL)) return ds__fail(DS_ERR_INVALID, "null argument");
     if (enc->cfg.kind != DS_ENCODER_EMBED)
         return ds__fail(DS_ERR_INVALID, "%s is not an embedding model (use rerank or sparse)", enc->cfg.arch);
+    if (enc->student) return ds__student_encode_ids(enc->student, ids, lens, n, ds_env_threads(enc->env), out);
     dense_sink_ctx c = { out, enc->cfg.hidden };
     return run_batched(enc, DS_HEAD_POOL, ids, NULL, lens, n, c.row, dense_sink, &c);
 }
@@ -512,6 +543,7 @@ ds_status ds_encoder_token_states(const ds_encoder *enc, const int32_t *ids, siz
                                   size_t *n_tokens) {
     if (n_tokens) *n_tokens = 0;
     if (enc == NULL || out == NULL) return ds__fail(DS_ERR_INVALID, "null argument");
+    if (enc->student) return ds__fail(DS_ERR_UNSUPPORTED, "%s has no token states", enc->cfg.arch);
     ds_status rc = check_seq(enc, 0, ids, NULL, len);
     if (rc != DS_OK) return rc;
     size_t m = DS_MIN(len, enc->max_seq);
@@ -599,6 +631,7 @@ static ds_status tokenize_all(const ds_encoder *enc, const char *const *a, const
 ds_status ds_encoder_encode(const ds_encoder *enc, const char *const *texts, const size_t *lens, size_t n,
                             float *out) {
     if (enc == NULL) return ds__fail(DS_ERR_INVALID, "null encoder");
+    if (enc->student) return ds__student_encode(enc->student, texts, lens, n, ds_env_threads(enc->env), out);
     tok_batch tb;
     ds_status rc = tokenize_all(enc, texts, lens, NULL, n, &tb);
     if (rc != DS_OK) return rc;

@@ -148,6 +148,9 @@ struct ds_encoder {
     size_t            batch_size;
     ds_progress_fn    progress;
     void             *progress_ud;
+    /* a densearch-trained model (student.h); NULL for transformers. The
+    ** transformer fields above are then unused except cfg.kind/hidden/arch. */
+    struct ds__student *student;
 };
 
 /* What the forward pass should produce for each sequence of a batch. */
