@@ -719,6 +719,88 @@ DS_API void      ds_sparse_vec_free(ds_sparse_vec *v, size_t n);
 /* [encoder:end] */
 
 /* ======================================================================== */
+/* Training densearch's own embedding models                   [train]       */
+/* ======================================================================== */
+
+/* ds_train writes a model directory that ds_encoder_open runs like any other
+** embedding model (docs/format.md §4), so embed, collections and the server
+** use it unchanged. Kinds:
+**   DS_MODEL_LEXDENSE  Luxical-style lexical-dense network: token 1..N-gram
+**                      features (a bounded table of the corpus's most frequent
+**                      n-grams), TF x IDF, a sparse first layer, ReLU MLP, L2
+**                      normalisation between layers. With a teacher: distilled
+**                      (KL between in-batch similarity matrices, temperature
+**                      3) on the teacher's WordPiece tokens. Without: trained
+**                      self-supervised on the corpus alone (InfoNCE over
+**                      (title, body) pairs and pairs of random spans of one
+**                      document, Contriever-style) on the lexical analyzer's
+**                      words: the embedded default dense model.
+**   DS_MODEL_STATIC    Model2Vec-style per-token vectors from a teacher (every
+**                      vocabulary token embedded, PCA to dim, SIF weights by
+**                      the token's frequency rank in the corpus). Needs a teacher.
+**   DS_MODEL_LSA       TF-IDF -> truncated SVD to dim (latent semantic
+**                      indexing): the baseline a trained model must beat.
+** Output is deterministic for a fixed seed (whatever the thread count). */
+typedef enum ds_model_kind {
+    DS_MODEL_LEXDENSE = 0,
+    DS_MODEL_STATIC = 1,
+    DS_MODEL_LSA = 2
+} ds_model_kind;
+
+/* What ds_train is doing, passed to the progress callback. */
+typedef struct ds_train_progress {
+    const char *phase;      /* "read", "teacher", "train", "svd", "write"            */
+    uint64_t    done;       /* units of the phase done: documents, texts or steps    */
+    uint64_t    total;      /* units in the phase (0: unknown)                       */
+    unsigned    epoch;      /* "train": 1-based epoch                                 */
+    unsigned    epochs;
+    double      loss;       /* "train": mean loss over the last steps; else NaN      */
+    double      items_per_s;/* "train": training examples per second; else units/s   */
+} ds_train_progress;
+/* Return non-zero to cancel (ds_train then returns DS_ERR_CANCELED). */
+typedef int (*ds_train_progress_fn)(const ds_train_progress *p, void *ud);
+
+typedef struct ds_train_opts {
+    size_t         struct_size;
+    ds_model_kind  kind;          /* default DS_MODEL_LEXDENSE                          */
+    const char    *teacher;       /* Hugging Face bi-encoder directory, or NULL (default) */
+    size_t         dim;           /* output dimension, default 256; <= the teacher's    */
+    unsigned       epochs;        /* lexdense: 0 (default) = enough for ~1500 steps     */
+    unsigned       n_threads;     /* 0 (default): the env's thread count                */
+    uint64_t       seed;          /* default 1                                          */
+    size_t         max_features;  /* lexdense/lsa feature table bound, default 65536    */
+    unsigned       max_ngram;     /* lexdense: 0 (default) = 2; lsa always 1            */
+    size_t         batch_size;    /* lexdense: pairs or texts per step, default 256     */
+    size_t         max_docs;      /* documents read for training, default 200000        */
+    const char    *queries;       /* lexdense + teacher: a queries file (BEIR
+                                     queries.jsonl) also distilled; NULL: documents only */
+    const char    *teacher_cache; /* lexdense + teacher: file caching the teacher's
+                                     embeddings of the training texts; NULL: none       */
+    ds_train_progress_fn progress;
+    void          *progress_ud;
+    float          lr;            /* lexdense: peak AdamW learning rate, default 3e-3   */
+    size_t         first_width;   /* lexdense: width of the sparse first layer (the
+                                     layers are [features, w, 2w, dim]); 0 (default):
+                                     min(dim, 128)                                      */
+} ds_train_opts;
+
+DS_API void ds_train_opts_init(ds_train_opts *o);                    /* Thread: any */
+
+/* Trains a model on the corpus at corpus_path (read with corpus_opts, NULL:
+** defaults; see ds_corpus_open) and writes it to the directory out_dir:
+** built in a temporary sibling directory and renamed into place, replacing
+** an existing model directory; a path that exists and is anything else is
+** refused (DS_ERR_INVALID) before any work. Errors: DS_ERR_INVALID (fewer
+** than 32 documents, dim larger than the teacher's, a teacher that is not a
+** bi-encoder, static without a teacher, a bad option), the corpus reader's
+** and the teacher's errors, DS_ERR_IO, DS_ERR_NOMEM, DS_ERR_CANCELED.
+** ds_errmsg() says which. Thread: any (the env's threads are used). */
+DS_API ds_status ds_train(ds_env *env, const char *corpus_path, const ds_corpus_opts *corpus_opts,
+                          const char *out_dir, const ds_train_opts *opts);
+
+/* [train:end] */
+
+/* ======================================================================== */
 /* Vector indexes: flat, HNSW, IVF-PQ, binary                   [vector]      */
 /* ======================================================================== */
 
