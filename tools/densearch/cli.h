@@ -90,5 +90,6 @@ int cli_collection_info(const char *path);
 /* Search options shared by search, beir and tune (see cmd_collection.c). */
 int cli_search_option(const char *a, const char *v, ds_collection_search_opts *so);
 int cli_open_collection(const char *path, const char *model, int int8, int need_encoder, ds_collection **out);
+int cmd_train(int argc, char **argv);
 
 #endif /* DS_CLI_H */

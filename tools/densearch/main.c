@@ -30,6 +30,7 @@ static const command commands[] = {
     { "sparse",   cmd_sparse,   "encode texts into SPLADE sparse vectors" },
     { "vectors",  cmd_vectors,  "build, search and benchmark vector indexes" },
     { "serve",    cmd_serve,    "serve collections and an embedding model over HTTP/JSON" },
+    { "train",    cmd_train,    "train a fast embedding model (lexdense, static, lsa)" },
 };
 
 static void usage(FILE *f) {
