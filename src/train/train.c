@@ -1,5 +1,5 @@
 /* train.c -- ds_train: the three recipes that turn a corpus (and optionally
-** a transformer teacher) into a model directory (docs/format.md §4).
+** a transformer teacher) into a model directory (docs/format.md §5).
 **
 ** Flow: read the corpus into memory (at most max_docs documents) -> units
 ** per document (WordPiece ids of the teacher's tokenizer, or hashes of the
