@@ -782,6 +782,12 @@ typedef struct ds_train_opts {
     size_t         first_width;   /* lexdense: width of the sparse first layer (the
                                      layers are [features, w, 2w, dim]); 0 (default):
                                      min(dim, 128)                                      */
+    int            analyzer_words;/* without a teacher, the units features are made of:
+                                     0 (default) a WordPiece vocabulary built from the
+                                     corpus (saved as the model's vocab.txt); 1 the
+                                     lexical analyzer's stemmed words (the model then
+                                     has no tokenizer: collections cannot cut passages
+                                     with it)                                           */
 } ds_train_opts;
 
 DS_API void ds_train_opts_init(ds_train_opts *o);                    /* Thread: any */

@@ -33,6 +33,7 @@
 
 #include <cblas.h>
 #include <dirent.h>
+#include <utf8proc.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -78,6 +79,11 @@ typedef struct tctx {
     size_t          *tlen, *blen;
     size_t           n_docs, n_items, cap_items;
     ds_encoder      *teacher;
+    ds_tokenizer    *own_tok;        /* no teacher: the corpus vocabulary's tokenizer */
+    ds__buf          vocab_txt;      /* ... and its vocab.txt */
+    int              words;          /* units are analyzer words */
+    uint64_t         min_unit;       /* corpus vocabulary: its first word id (features
+                                        with character pieces are left out) */
     ds__featurizer   feat;
     ds__u64vec       units;
     tdoc            *docs;
@@ -221,6 +227,205 @@ done:
 }
 
 /* ------------------------------------------------------------------------ */
+/* A WordPiece vocabulary of the corpus (no teacher)                           */
+/* ------------------------------------------------------------------------ */
+/* Without a teacher there is no tokenizer to borrow, so the model gets one
+** built from the corpus: the BERT special tokens, every character seen (as a
+** word start and as a "##" continuation, so any text tokenizes without
+** [UNK]) and the most frequent words. Words are found by tokenizing the
+** corpus with the character-level vocabulary first and joining the pieces,
+** so normalisation and splitting are exactly the tokenizer's own (lower
+** case, accents stripped, punctuation split). A frequent word is one id, a
+** rare one a run of characters. Written as vocab.txt + tokenizer_config.json
+** in the model directory, it makes the model a WordPiece model like any
+** other: ds_encoder_tokenizer, the *_ids calls and collections work. */
+#define VOCAB_WORDS 30000u
+#define SPECIALS "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n"
+#define TOK_CONFIG "{\"do_lower_case\": true, \"tokenize_chinese_chars\": true, \"model_max_length\": 8192}\n"
+
+typedef struct wcount { uint64_t h; uint32_t off, len; uint64_t count; } wcount;
+
+static int cmp_wcount(const void *a, const void *b) {
+    const wcount *x = a, *y = b;
+    if (x->count != y->count) return x->count > y->count ? -1 : 1;
+    return x->h < y->h ? -1 : x->h > y->h;
+}
+static int cmp_i32(const void *a, const void *b) {
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void buf_str(ds__buf *b, const char *s, size_t n) { ds__buf_put(b, s, n); }
+
+static void buf_cp(ds__buf *b, int32_t cp) {
+    uint8_t u[4];
+    utf8proc_ssize_t k = utf8proc_encode_char(cp, u);
+    ds__buf_put(b, u, (size_t)k);
+}
+
+static ds_status corpus_vocab(tctx *c, ds__buf *vocab) {
+    ds_env *env = c->env;
+    ds_status rc = DS_OK;
+    /* 1. characters: every code point of the raw text and its lower case */
+    size_t ncp = 0, capcp = 4096;
+    int32_t *cps = ds__alloc(env, capcp * sizeof *cps, 64);
+    uint8_t seen_ascii[128] = { 0 };
+    ds__buf_init(vocab, env);
+    ds__buf words;
+    ds__buf_init(&words, env);
+    ds_tokenizer *boot = NULL;
+    int32_t *ids = NULL;
+    wcount *tab = NULL;
+    size_t cap = 1u << 16, n = 0;
+    if (cps == NULL) { rc = DS_ERR_NOMEM; goto done; }
+    for (size_t i = 0; i < c->n_items; i++)
+        for (int part = 0; part < 2; part++) {
+            const uint8_t *p = (const uint8_t *)(part ? c->body[i] : c->title[i]);
+            size_t len = part ? c->blen[i] : c->tlen[i];
+            for (size_t k = 0; k < len;) {
+                utf8proc_int32_t cp;
+                utf8proc_ssize_t r = utf8proc_iterate(p + k, (utf8proc_ssize_t)(len - k), &cp);
+                if (r <= 0) { k++; continue; }
+                k += (size_t)r;
+                if (cp < 128) { seen_ascii[cp] = 1; continue; }
+                for (int lc = 0; lc < 2; lc++) {
+                    int32_t v = lc ? utf8proc_tolower(cp) : cp;
+                    if (ncp == capcp) {
+                        /* dedup before growing: most text repeats its characters */
+                        qsort(cps, ncp, sizeof *cps, cmp_i32);
+                        size_t u = 0;
+                        for (size_t q = 0; q < ncp; q++) if (u == 0 || cps[u - 1] != cps[q]) cps[u++] = cps[q];
+                        ncp = u;
+                        if (ncp > capcp / 2) {
+                            int32_t *np = ds__realloc(env, cps, capcp * sizeof *cps, 2 * capcp * sizeof *cps);
+                            if (np == NULL) { rc = DS_ERR_NOMEM; goto done; }
+                            cps = np;
+                            capcp *= 2;
+                        }
+                    }
+                    cps[ncp++] = v;
+                }
+            }
+        }
+    qsort(cps, ncp, sizeof *cps, cmp_i32);
+    {
+        size_t u = 0;
+        for (size_t q = 0; q < ncp; q++) if (u == 0 || cps[u - 1] != cps[q]) cps[u++] = cps[q];
+        ncp = u;
+    }
+    /* the characters part of the vocabulary: printable ASCII always (queries
+    ** may use letters the corpus lacks), then the others seen */
+    buf_str(vocab, SPECIALS, strlen(SPECIALS));
+    for (int pass = 0; pass < 2; pass++) {
+        for (int a = 33; a < 127; a++) {
+            if (a >= 'A' && a <= 'Z') continue;       /* lower-cased away */
+            if (pass) buf_str(vocab, "##", 2);
+            char ch = (char)a;
+            buf_str(vocab, &ch, 1);
+            buf_str(vocab, "\n", 1);
+        }
+        for (size_t q = 0; q < ncp; q++) {
+            const utf8proc_property_t *pr = utf8proc_get_property(cps[q]);
+            if (pr->category == UTF8PROC_CATEGORY_ZS || pr->category == UTF8PROC_CATEGORY_CC ||
+                pr->category == UTF8PROC_CATEGORY_CF || pr->category == UTF8PROC_CATEGORY_CS ||
+                pr->category == UTF8PROC_CATEGORY_CN || pr->category == UTF8PROC_CATEGORY_MN ||
+                cps[q] == 0x2028 || cps[q] == 0x2029 || cps[q] == 0xFFFD)
+                continue;
+            if (pass) buf_str(vocab, "##", 2);
+            buf_cp(vocab, cps[q]);
+            buf_str(vocab, "\n", 1);
+        }
+    }
+    DS_UNUSED(seen_ascii);
+    if (vocab->rc != DS_OK) { rc = vocab->rc; goto done; }
+    /* 2. words: tokenize with the characters, join the pieces, count */
+    if ((rc = ds__tokenizer_load_vocab(env, (const char *)vocab->p, vocab->len, "corpus vocab.txt", TOK_CONFIG,
+                                       strlen(TOK_CONFIG), "corpus tokenizer_config.json", &boot)) != DS_OK)
+        goto done;
+    size_t icap = (size_t)DS__STUDENT_MAX_TOKENS * 8;
+    ids = ds__alloc(env, icap * sizeof *ids, 64);
+    tab = ds__calloc(env, cap, sizeof *tab);
+    if (ids == NULL || tab == NULL) { rc = DS_ERR_NOMEM; goto done; }
+    char word[256];
+    for (size_t i = 0; i < c->n_items; i++)
+        for (int part = 0; part < 2; part++) {
+            size_t got = 0;
+            rc = ds_tokenizer_encode(boot, part ? c->body[i] : c->title[i], part ? c->blen[i] : c->tlen[i], icap, ids,
+                                     icap, &got);
+            if (rc != DS_OK) goto done;
+            size_t wl = 0;
+            int ok = 1;
+            for (size_t k = 0; k <= got; k++) {
+                const char *t = k < got ? ds_tokenizer_token(boot, ids[k]) : NULL;
+                int cont = t != NULL && t[0] == '#' && t[1] == '#' && t[2] != '\0';
+                if (!cont && wl > 0 && ok) {
+                    /* one finished word: count it */
+                    uint64_t h = ds__hash64(word, wl);
+                    if (2 * (n + 1) > cap) {
+                        size_t nc = 2 * cap;
+                        wcount *nt = ds__calloc(env, nc, sizeof *nt);
+                        if (nt == NULL) { rc = DS_ERR_NOMEM; goto done; }
+                        for (size_t q = 0; q < cap; q++)
+                            if (tab[q].count) {
+                                size_t pp = (size_t)tab[q].h & (nc - 1);
+                                while (nt[pp].count) pp = (pp + 1) & (nc - 1);
+                                nt[pp] = tab[q];
+                            }
+                        ds__free(env, tab, cap * sizeof *tab);
+                        tab = nt;
+                        cap = nc;
+                    }
+                    size_t pp = (size_t)h & (cap - 1);
+                    while (tab[pp].count && tab[pp].h != h) pp = (pp + 1) & (cap - 1);
+                    if (tab[pp].count == 0) {
+                        tab[pp].h = h;
+                        tab[pp].off = (uint32_t)words.len;
+                        tab[pp].len = (uint32_t)wl;
+                        ds__buf_put(&words, word, wl);
+                        n++;
+                    }
+                    tab[pp].count++;
+                }
+                if (!cont) { wl = 0; ok = 1; }
+                if (t == NULL || k == got) continue;
+                if (ids[k] == ds_tokenizer_special(boot, DS_TOKEN_CLS) || ids[k] == ds_tokenizer_special(boot, DS_TOKEN_SEP) ||
+                    ids[k] == ds_tokenizer_special(boot, DS_TOKEN_UNK)) { ok = 0; continue; }
+                const char *piece = cont ? t + 2 : t;
+                size_t pl = strlen(piece);
+                if (wl + pl >= 100) { ok = 0; continue; }   /* BERT splits no word that long into one id */
+                memcpy(word + wl, piece, pl);
+                wl += pl;
+            }
+        }
+    if (words.rc != DS_OK) { rc = words.rc; goto done; }
+    size_t k = 0;
+    for (size_t q = 0; q < cap; q++)
+        if (tab[q].count >= 2) {
+            /* one code point is already a character entry */
+            utf8proc_int32_t cp;
+            utf8proc_ssize_t r = utf8proc_iterate(words.p + tab[q].off, (utf8proc_ssize_t)tab[q].len, &cp);
+            if (r > 0 && (uint32_t)r == tab[q].len) continue;
+            tab[k++] = tab[q];
+        }
+    qsort(tab, k, sizeof *tab, cmp_wcount);
+    if (k > VOCAB_WORDS) k = VOCAB_WORDS;
+    c->min_unit = ds_tokenizer_vocab_size(boot);
+    for (size_t q = 0; q < k; q++) {
+        buf_str(vocab, (const char *)words.p + tab[q].off, tab[q].len);
+        buf_str(vocab, "\n", 1);
+    }
+    if (vocab->rc != DS_OK) rc = vocab->rc;
+done:
+    ds_tokenizer_close(boot);
+    ds__free(env, ids, (size_t)DS__STUDENT_MAX_TOKENS * 8 * sizeof *ids);
+    ds__free(env, tab, cap * sizeof *tab);
+    ds__free(env, cps, capcp * sizeof *cps);
+    ds__buf_release(&words);
+    if (rc != DS_OK) ds__buf_release(vocab);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
 /* Feature vocabulary                                                         */
 /* ------------------------------------------------------------------------ */
 typedef struct fent {
@@ -267,6 +472,9 @@ static ds_status build_features(tctx *c) {
                     tab = nt;
                     cap = nc;
                 }
+                int chars = 0;
+                for (unsigned q = 0; q < g; q++) chars |= u[i + q] < c->min_unit;
+                if (chars) continue;
                 uint64_t h = ds__ngram_hash(u + i, g);
                 size_t p = (size_t)h & (cap - 1);
                 while (tab[p].df && tab[p].key != h) p = (p + 1) & (cap - 1);
@@ -353,7 +561,16 @@ static ds_status write_model(tctx *c, const char *out_dir, const ds__student_cfg
                  ? ds__fail(DS_ERR_INVALID, "output path too long")
                  : ds__st_write(path, t, nt);
     }
-    if (rc == DS_OK && cfg->units == DS__UNITS_WORDPIECE) rc = copy_tokenizer(c, tmp);
+    if (rc == DS_OK && cfg->units == DS__UNITS_WORDPIECE && c->teacher_dir) rc = copy_tokenizer(c, tmp);
+    if (rc == DS_OK && cfg->units == DS__UNITS_WORDPIECE && !c->teacher_dir) {
+        if ((size_t)snprintf(path, sizeof path, "%s/vocab.txt", tmp) >= sizeof path)
+            rc = ds__fail(DS_ERR_INVALID, "output path too long");
+        else rc = ds__write_file(path, c->vocab_txt.p, c->vocab_txt.len);
+        if (rc == DS_OK)
+            rc = (size_t)snprintf(path, sizeof path, "%s/tokenizer_config.json", tmp) >= sizeof path
+                     ? ds__fail(DS_ERR_INVALID, "output path too long")
+                     : ds__write_file(path, TOK_CONFIG, strlen(TOK_CONFIG));
+    }
     /* the config last: a directory with it is complete */
     if (rc == DS_OK) {
         rc = (size_t)snprintf(path, sizeof path, "%s/%s", tmp, DS__STUDENT_CONFIG) >= sizeof path
@@ -927,6 +1144,8 @@ static void ctx_release(tctx *c) {
     ds__free(env, c->idf, c->F * sizeof *c->idf);
     ds__ftable_release(env, &c->table);
     ds_encoder_close(c->teacher);
+    ds_tokenizer_close(c->own_tok);
+    if (c->vocab_txt.env) ds__buf_release(&c->vocab_txt);
 }
 
 ds_status ds_train(ds_env *env, const char *corpus_path, const ds_corpus_opts *corpus_opts, const char *out_dir,
@@ -952,6 +1171,7 @@ ds_status ds_train(ds_env *env, const char *corpus_path, const ds_corpus_opts *c
     c.max_docs = DS_OPT(opts, max_docs, (size_t)200000);
     c.first = DS_OPT(opts, first_width, (size_t)0);
     c.lr = DS_OPT(opts, lr, 3e-3f);
+    c.words = DS_OPT(opts, analyzer_words, 0) != 0;
     if (!(c.lr > 0 && c.lr < 1)) return ds__fail(DS_ERR_INVALID, "lr %g: must be in (0, 1)", (double)c.lr);
     if (c.first > DS__STUDENT_MAX_WIDTH / 2)
         return ds__fail(DS_ERR_INVALID, "first_width %zu: at most %u", c.first, DS__STUDENT_MAX_WIDTH / 2);
@@ -1005,12 +1225,21 @@ ds_status ds_train(ds_env *env, const char *corpus_path, const ds_corpus_opts *c
         }
         c.feat.units = DS__UNITS_WORDPIECE;
         c.feat.tok = ds_encoder_tokenizer(c.teacher);
-    } else {
+    } else if (c.words) {
         c.feat.units = DS__UNITS_WORDS;
         if ((rc = ds__analyzer_cfg_make(&c.feat.an, "english", 1)) != DS_OK) goto done;
     }
     c.feat.max_ngram = c.max_ngram;
     if ((rc = read_texts(&c, corpus_path, corpus_opts, c.max_docs, 0)) != DS_OK) goto done;
+    if (c.teacher_dir == NULL && !c.words && c.n_items >= MIN_DOCS) {
+        if ((rc = corpus_vocab(&c, &c.vocab_txt)) != DS_OK) goto done;
+        if ((rc = ds__tokenizer_load_vocab(env, (const char *)c.vocab_txt.p, c.vocab_txt.len, "corpus vocab.txt",
+                                           TOK_CONFIG, strlen(TOK_CONFIG), "corpus tokenizer_config.json",
+                                           &c.own_tok)) != DS_OK)
+            goto done;
+        c.feat.units = DS__UNITS_WORDPIECE;
+        c.feat.tok = c.own_tok;
+    }
     c.n_docs = c.n_items;
     if (c.n_docs < MIN_DOCS) {
         rc = ds__fail(DS_ERR_INVALID, "%s: %zu document%s; training needs at least %u (one batch of in-batch "

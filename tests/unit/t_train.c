@@ -236,11 +236,27 @@ TEST(train_lsa_and_lexdense_synthetic) {
     ASSERT(memcmp(x, y, N * 16 * sizeof *x) == 0);
     ASSERT_OK(ds_encoder_encode(e1, texts + 7, NULL, 1, y));
     ASSERT(memcmp(x + 7 * 16, y, 16 * sizeof *x) == 0);
-    /* word models have no token ids */
-    const int32_t one[1] = { 5 };
-    const int32_t *ids[1] = { one };
-    size_t len = 1;
-    ASSERT_RC(ds_encoder_encode_ids(e1, ids, &len, 1, y), DS_ERR_UNSUPPORTED);
+    /* the corpus vocabulary is a real tokenizer: ids and text agree */
+    const ds_tokenizer *tok = ds_encoder_tokenizer(e1);
+    ASSERT(tok != NULL);
+    int32_t tid[64];
+    size_t len = 0;
+    ASSERT_OK(ds_tokenizer_encode(tok, texts[9], strlen(texts[9]), 0, tid, 64, &len));
+    const int32_t *ids[1] = { tid };
+    ASSERT_OK(ds_encoder_encode_ids(e1, ids, &len, 1, y));
+    ASSERT(memcmp(x + 9 * 16, y, 16 * sizeof *x) == 0);
+    /* analyzer-word models have no token ids */
+    char wdir[4096];
+    snprintf(wdir, sizeof wdir, "%s/words", ds_test_tmpdir());
+    o.analyzer_words = 1;
+    o.kind = DS_MODEL_LSA;
+    ASSERT_OK(ds_train(env1, corpus, NULL, wdir, &o));
+    check_model(env1, wdir, 16);
+    ds_encoder *ew;
+    ASSERT_OK(ds_encoder_open(env1, wdir, NULL, &ew));
+    ASSERT(ds_encoder_tokenizer(ew) == NULL);
+    ASSERT_RC(ds_encoder_encode_ids(ew, ids, &len, 1, y), DS_ERR_UNSUPPORTED);
+    ds_encoder_close(ew);
     free(x);
     free(y);
     free(texts);
@@ -392,6 +408,7 @@ TEST(student_format_errors) {
     ds_train_opts_init(&o);
     o.kind = DS_MODEL_LSA;
     o.dim = 8;
+    o.analyzer_words = 1;   /* so the analyzer fields are there to damage */
     char dir[4096], cmd[8500];
     snprintf(dir, sizeof dir, "%s/m", ds_test_tmpdir());
     ASSERT_OK(ds_train(NULL, corpus, NULL, dir, &o));
