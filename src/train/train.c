@@ -678,14 +678,28 @@ done:
     return rc;
 }
 
+/* lsa_fit into the first k' = min(k, documents, features) columns of the F x
+** k matrix W (a small corpus has fewer singular vectors than asked for); the
+** other columns are zero. */
+static ds_status lsa_fit_padded(tctx *c, size_t k, float *W) {
+    size_t r = DS_MIN(k, DS_MIN(c->n_docs, c->F));
+    if (r == k) return lsa_fit(c, k, W);
+    float *V = ds__alloc(c->env, c->F * r * sizeof *V, 64);
+    if (V == NULL) return DS_ERR_NOMEM;
+    ds_status rc = lsa_fit(c, r, V);
+    for (size_t i = 0; rc == DS_OK && i < c->F; i++) {
+        memcpy(W + i * k, V + i * r, r * sizeof *V);
+        memset(W + i * k + r, 0, (k - r) * sizeof *W);
+    }
+    ds__free(c->env, V, c->F * r * sizeof *V);
+    return rc;
+}
+
 static ds_status train_lsa(tctx *c, const char *out_dir) {
     size_t F = c->F;
-    if (c->dim > c->n_docs || c->dim > F)
-        return ds__fail(DS_ERR_INVALID, "--dim %zu: LSA needs at least as many documents (%zu) and distinct "
-                        "words (%zu) as dimensions", c->dim, c->n_docs, F);
     float *V = ds__alloc(c->env, F * c->dim * sizeof *V, 64);
     if (V == NULL) return DS_ERR_NOMEM;
-    ds_status rc = lsa_fit(c, c->dim, V);
+    ds_status rc = lsa_fit_padded(c, c->dim, V);
     if (rc == DS_OK) {
         ds__student_cfg cfg;
         base_cfg(c, &cfg);
@@ -858,8 +872,8 @@ static ds_status train_lexdense(tctx *c, const char *out_dir) {
         if ((Tb = ds__alloc(env, B * dt * sizeof *Tb, 64)) == NULL) { rc = DS_ERR_NOMEM; goto done; }
     }
     if ((rc = ds__lexnet_init(env, &net, 3, widths, c->idf, &c->rng, c->nt)) != DS_OK) goto done;
-    if (h0 <= c->n_docs && h0 <= c->F) {
-        if ((rc = lsa_fit(c, h0, net.w[0])) != DS_OK) goto done;
+    {
+        if ((rc = lsa_fit_padded(c, h0, net.w[0])) != DS_OK) goto done;
         /* unit-rms entries, so AdamW's steps are small relative to them */
         float sc = sqrtf((float)c->F);
         for (size_t i = 0; i < c->F * h0; i++) net.w[0][i] *= sc;

@@ -11,6 +11,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define MAX_WARNINGS 10
@@ -56,6 +57,9 @@ static void index_usage(FILE *f) {
         "  --model DIR          encode documents (and later queries) with this model: a\n"
         "                       Hugging Face bi-encoder directory (sentence-transformers\n"
         "                       layout) or a densearch-trained model\n"
+        "  --model auto         train densearch's default dense model on the corpus first\n"
+        "                       (self-supervised lexdense, see `densearch train`; kept in\n"
+        "                       COLL/model) and index with it\n"
         "  --int8               encode with int8 encoder layers (faster, approximate)\n"
         "  --max-seq N          tokens per passage incl. [CLS]/[SEP] (default: the model's)\n"
         "  --batch N            passages per forward pass (default 32)\n"
@@ -72,6 +76,12 @@ static void index_usage(FILE *f) {
         "  --nlist N --pq-m N --pq-bits N --opq IVF-PQ; --itq binary; --seed N\n\n"
         "Duplicate ids: the first document with an id is kept; a later duplicate is\n"
         "an error (file:line), or with --skip-bad a counted warning.\n");
+}
+
+/* ds_train's progress on the shared bar: steps of the "train" phase. */
+static int auto_progress(const ds_train_progress *p, void *ud) {
+    if (strcmp(p->phase, "train") != 0) return 0;
+    return cli_progress_cb(p->done, p->total, ud);
 }
 
 int cmd_index(int argc, char **argv) {
@@ -166,6 +176,30 @@ int cmd_index(int argc, char **argv) {
                                cc.chunk_tokens);
     if (eo.int8 && !cc.model_dir) return cli_usage_error("index: --int8 needs --model");
     ds_env *env = cli_env();
+    char auto_dir[4096];
+    if (cc.model_dir && strcmp(cc.model_dir, "auto") == 0) {
+        /* densearch's default dense model, trained on this corpus (ds_train,
+        ** lexdense, self-supervised) and kept inside the collection */
+        if ((size_t)snprintf(auto_dir, sizeof auto_dir, "%s/model", out) >= sizeof auto_dir)
+            return cli_usage_error("index: --out path too long");
+        if (mkdir(out, 0755) != 0 && errno != EEXIST) {
+            fprintf(stderr, "densearch: %s: %s\n", out, strerror(errno));
+            return CLI_FAIL;
+        }
+        ds_train_opts to;
+        ds_train_opts_init(&to);
+        to.n_threads = lo.n_threads;
+        cli_progress tp;
+        cli_progress_init(&tp, "training the default model", "steps");
+        to.progress = auto_progress;
+        to.progress_ud = &tp;
+        double t0 = cli_now();
+        ds_status trc = ds_train(env, corpus, &co, auto_dir, &to);
+        if (tp.enabled) fputc('\n', stderr);
+        if (trc != DS_OK) return cli_fail_rc(trc, "index: --model auto: training on %s", corpus);
+        if (!quiet) fprintf(stderr, "densearch: trained the default dense model in %.1f s: %s\n", cli_now() - t0, auto_dir);
+        cc.model_dir = auto_dir;
+    }
     float *emb = NULL;
     size_t n_emb = 0, emb_dim = 0;
     if (embeddings) {
