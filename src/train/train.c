@@ -1211,6 +1211,10 @@ ds_status ds_train(ds_env *env, const char *corpus_path, const ds_corpus_opts *c
     if (c.kind == DS_MODEL_LSA) c.max_ngram = 1;
     ds_status rc = check_out_dir(out_dir);
     if (rc != DS_OK) return rc;
+    /* our GEMMs are small and run between per-example work on our own
+    ** threads; OpenBLAS's threads would only spin (and a fixed thread count
+    ** keeps its sums in a fixed order). The encoder sets the same. */
+    openblas_set_num_threads(1);
     c.t0 = ds__now();
     if (c.teacher_dir) {
         ds_encoder_opts eo;
