@@ -21,12 +21,12 @@ export DS_NO_PROGRESS=1
 t() { /usr/bin/time -f "  %e s wall, %U s user, %S s sys, peak RSS %M KB" "$@"; }
 
 if [ "$what" = models ] || [ "$what" = all ]; then
-  echo "== training (SciFact, 5,183 docs; distillation on the first 2,000, docs 2,000-2,499 held out)"
+  echo "== training on SciFact (5,183 docs); distillation on the first 1,000 (docs 1,000-1,299 held out)"
   t $D train --corpus "$C" --out $W/lsa --kind lsa --threads 2
   t $D train --corpus "$C" --out $W/lexdense --threads 2
   t $D train --corpus "$C" --out $W/static --kind static --teacher "$T" --threads 2
-  t $D train --corpus "$C" --out $W/lexdense-distill --teacher "$T" --max-docs 2000 \
-      --teacher-cache $W/teacher-2000.cache --threads 2
+  t $D train --corpus "$C" --out $W/lexdense-distill --teacher "$T" --max-docs 1000 \
+      --teacher-cache $W/teacher-1000.cache --threads 2
 fi
 if [ "$what" = speed ] || [ "$what" = all ]; then
   echo "== embedding speed, SciFact documents, 2 threads (best of 3; the teacher: first 300 docs, 1 round)"
@@ -34,17 +34,17 @@ if [ "$what" = speed ] || [ "$what" = all ]; then
   $B speed "$T" "$C" 300 1
 fi
 if [ "$what" = fidelity ] || [ "$what" = all ]; then
-  echo "== distillation fidelity on held-out SciFact docs 2,000-2,499"
-  for m in lexdense-distill static lsa lexdense; do $B fidelity "$T" $W/$m "$C" 2000 500; done
+  echo "== distillation fidelity on held-out SciFact docs 1,000-1,299"
+  $B fidelity "$T" "$C" 1000 300 $W/lexdense-distill $W/static $W/lsa $W/lexdense
 fi
 if [ "$what" = quality ] || [ "$what" = all ]; then
-  echo "== nDCG@10 (test qrels): BM25, dense, hybrid alpha 0.2 (fixed on SciFact train qrels)"
+  echo "== nDCG@10 (test qrels): BM25, dense, hybrid (min-max convex, dense weight 0.2, fixed on SciFact train qrels)"
   for ds in scifact cranfield cisi medline cacm adi; do
     for kind in lsa lexdense; do
-      [ "$ds" = scifact ] && m=$W/$kind || {
-        m=$W/$kind-$ds
-        [ -f $m/densearch_model.json ] || $D train --corpus "$S/data/$ds/corpus.jsonl" --out $m \
-            $( [ $kind = lsa ] && echo --kind lsa ) --threads 2 --quiet; }
+      m=$W/$kind-$ds
+      [ "$ds" = scifact ] && m=$W/$kind
+      [ -f $m/densearch_model.json ] || t $D train --corpus "$S/data/$ds/corpus.jsonl" --out $m \
+          --kind $kind --threads 2 --quiet
       $B eval "$S/data/$ds" $m test 0.2
     done
   done
