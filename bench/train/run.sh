@@ -16,7 +16,7 @@ what=${1:-all}
 mkdir -p "$W"
 cc -std=c11 -D_GNU_SOURCE -O2 -Iinclude bench/train/b_student.c build/libdensearch.a \
    -lutf8proc -lstemmer -lzstd -lxxhash -lcjson -lopenblas -lm -lpthread -o "$B"
-[ -f "$T/config.json" ] || { mkdir -p "$T"; tar -xJf "$S/models/minilm-l6-shape.tar.xz" -C "$T"; }
+[ -f "$T/config.json" ] || tar -xJf "$S/models/minilm-l6-shape.tar.xz" -C "$W"   # holds minilm-l6-shape/
 export DS_NO_PROGRESS=1
 t() { /usr/bin/time -f "  %e s wall, %U s user, %S s sys, peak RSS %M KB" "$@"; }
 
