@@ -2,13 +2,18 @@
 ** Byte layout: docs/format.md, "Container". */
 #include "core/container.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -22,15 +27,250 @@ const char *ds__fourcc_str(uint32_t kind, char buf[5]) {
 }
 
 /* ======================================================================== */
+/* Safe replacement of a file: lock, private temporary, checked rename       */
+/* ======================================================================== */
+struct ds__wlock {
+    ds_env *env;
+    char   *lock_path;    /* "<path>.lock" */
+    int     fd;
+};
+
+/* Temporary names are "<base>.tmp.<pid>.<8 hex digits>". */
+static int is_our_tmp_name(const char *name, const char *base) {
+    size_t bl = strlen(base);
+    if (strncmp(name, base, bl) != 0 || strncmp(name + bl, ".tmp.", 5) != 0) return 0;
+    const char *p = name + bl + 5;
+    if (*p < '0' || *p > '9') return 0;
+    while (*p >= '0' && *p <= '9') p++;
+    if (*p++ != '.') return 0;
+    for (int i = 0; i < 8; i++, p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'))) return 0;
+    return *p == '\0';
+}
+
+/* With the lock held no live writer of path has a temporary file, so any that
+** match the pattern were left by a writer that was killed. Best effort. */
+static void remove_stale_tmps(const char *path) {
+    char *c1 = strdup(path), *c2 = strdup(path);
+    if (c1 && c2) {
+        const char *dir = dirname(c1), *base = basename(c2);
+        DIR *d = opendir(dir);
+        if (d != NULL) {
+            struct dirent *e;
+            while ((e = readdir(d)) != NULL)
+                if (is_our_tmp_name(e->d_name, base)) unlinkat(dirfd(d), e->d_name, 0);
+            closedir(d);
+        }
+    }
+    free(c1);
+    free(c2);
+}
+
+ds_status ds__wlock_acquire(ds_env *env, const char *path, ds__wlock **out) {
+    *out = NULL;
+    env = DS_ENV(env);
+    if (path == NULL || *path == '\0') return ds__fail(DS_ERR_INVALID, "empty output path");
+    ds__wlock *l = ds__calloc(env, 1, sizeof *l);
+    size_t plen = strlen(path);
+    if (l == NULL || (l->lock_path = ds__alloc(env, plen + 6, 1)) == NULL) {
+        ds__free(env, l, sizeof *l);
+        return ds__fail(DS_ERR_NOMEM, "out of memory");
+    }
+    l->env = env;
+    l->fd = -1;
+    memcpy(l->lock_path, path, plen);
+    memcpy(l->lock_path + plen, ".lock", 6);
+    ds_status rc = DS_OK;
+    /* The lock file is removed on release, so a writer may lock a file that
+    ** was just unlinked; it then sees another inode (or none) at the name and
+    ** tries again. */
+    for (int attempt = 0;; attempt++) {
+        int fd = open(l->lock_path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0644);
+        if (fd < 0) {
+            rc = ds__fail(DS_ERR_IO, "%s: cannot create the writer lock: %s", l->lock_path,
+                          errno == ELOOP ? "it is a symbolic link (not followed)" : strerror(errno));
+            break;
+        }
+        struct stat fs, ps;
+        if (fstat(fd, &fs) != 0 || !S_ISREG(fs.st_mode)) {
+            close(fd);
+            rc = ds__fail(DS_ERR_IO, "%s: the writer lock is not a regular file", l->lock_path);
+            break;
+        }
+        int r;
+        do r = flock(fd, LOCK_EX | LOCK_NB); while (r != 0 && errno == EINTR);
+        if (r != 0) {
+            int e = errno;
+            close(fd);
+            rc = e == EWOULDBLOCK
+                     ? ds__fail(DS_ERR_IO, "%s: another writer is writing this file now (lock %s is held); "
+                                "wait for it to finish, or write elsewhere", path, l->lock_path)
+                     : ds__fail(DS_ERR_IO, "%s: cannot lock: %s", l->lock_path, strerror(e));
+            break;
+        }
+        if (lstat(l->lock_path, &ps) == 0 && ps.st_dev == fs.st_dev && ps.st_ino == fs.st_ino) {
+            l->fd = fd;
+            break;
+        }
+        close(fd);
+        if (attempt == 100) {
+            rc = ds__fail(DS_ERR_IO, "%s: the writer lock keeps changing", l->lock_path);
+            break;
+        }
+    }
+    if (rc != DS_OK) {
+        ds__free(env, l->lock_path, plen + 6);
+        ds__free(env, l, sizeof *l);
+        return rc;
+    }
+    remove_stale_tmps(path);
+    *out = l;
+    return DS_OK;
+}
+
+void ds__wlock_release(ds__wlock *l) {
+    if (l == NULL) return;
+    /* Unlink while still holding the lock: see the retry in acquire. */
+    unlink(l->lock_path);
+    close(l->fd);
+    ds__free(l->env, l->lock_path, strlen(l->lock_path) + 1);
+    ds__free(l->env, l, sizeof *l);
+}
+
+struct ds__afile {
+    ds_env    *env;
+    char      *path, *tmp_path;
+    size_t     path_cap, tmp_cap;
+    int        fd;
+    dev_t      dev;
+    ino_t      ino;
+    ds__wlock *lock;       /* owned when own_lock */
+    int        own_lock;
+    int        created;    /* tmp_path was created by us (dev, ino are set) */
+};
+
+static uint32_t tmp_random(void) {
+    static atomic_uint counter;
+    uint32_t r = 0;
+    if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        r = (uint32_t)ts.tv_nsec ^ (uint32_t)ts.tv_sec * 2654435761u;
+    }
+    return r ^ (atomic_fetch_add(&counter, 1) * 0x9e3779b9u);
+}
+
+static void afile_free(ds__afile *f) {
+    ds_env *env = f->env;
+    if (f->own_lock) ds__wlock_release(f->lock);
+    ds__free(env, f->path, f->path_cap);
+    ds__free(env, f->tmp_path, f->tmp_cap);
+    ds__free(env, f, sizeof *f);
+}
+
+ds_status ds__afile_open(ds_env *env, const char *path, ds__wlock *held, ds__afile **out) {
+    *out = NULL;
+    env = DS_ENV(env);
+    if (path == NULL || *path == '\0') return ds__fail(DS_ERR_INVALID, "empty output path");
+    ds__afile *f = ds__calloc(env, 1, sizeof *f);
+    if (f == NULL) return ds__fail(DS_ERR_NOMEM, "out of memory");
+    f->env = env;
+    f->fd = -1;
+    size_t plen = strlen(path);
+    f->path_cap = plen + 1;
+    f->tmp_cap = plen + 40;     /* ".tmp." + pid (<= 20 digits) + "." + 8 hex + NUL */
+    f->path = ds__alloc(env, f->path_cap, 1);
+    f->tmp_path = ds__alloc(env, f->tmp_cap, 1);
+    if (f->path == NULL || f->tmp_path == NULL) {
+        afile_free(f);
+        return ds__fail(DS_ERR_NOMEM, "out of memory");
+    }
+    memcpy(f->path, path, plen + 1);
+    ds_status rc = DS_OK;
+    if (held != NULL) {
+        f->lock = held;
+    } else if ((rc = ds__wlock_acquire(env, path, &f->lock)) != DS_OK) {
+        afile_free(f);
+        return rc;
+    } else {
+        f->own_lock = 1;
+    }
+    /* A fresh name each time, created exclusively and never through a
+    ** symlink: whatever already sits at a name (a planted link, a file of
+    ** another writer) makes this attempt fail with EEXIST, never get used. */
+    for (int attempt = 0; attempt < 64; attempt++) {
+        snprintf(f->tmp_path, f->tmp_cap, "%s.tmp.%ld.%08x", path, (long)getpid(), tmp_random());
+        f->fd = open(f->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (f->fd >= 0 || errno != EEXIST) break;
+    }
+    struct stat st;
+    if (f->fd < 0) {
+        rc = ds__fail(DS_ERR_IO, "%s: cannot create: %s", f->tmp_path, strerror(errno));
+    } else if (fstat(f->fd, &st) != 0) {
+        rc = ds__fail(DS_ERR_IO, "%s: cannot stat: %s", f->tmp_path, strerror(errno));
+        unlink(f->tmp_path);   /* just created exclusively by us */
+    } else {
+        f->dev = st.st_dev;
+        f->ino = st.st_ino;
+        f->created = 1;
+    }
+    if (rc != DS_OK) {
+        ds__afile_abort(f);
+        return rc;
+    }
+    *out = f;
+    return DS_OK;
+}
+
+int ds__afile_fd(const ds__afile *f) { return f->fd; }
+const char *ds__afile_tmp_path(const ds__afile *f) { return f->tmp_path; }
+
+void ds__afile_abort(ds__afile *f) {
+    if (f == NULL) return;
+    if (f->fd >= 0) close(f->fd);
+    if (f->created) {
+        /* Only our own file: if the name was replaced meanwhile, leave it. */
+        struct stat st;
+        if (lstat(f->tmp_path, &st) == 0 && st.st_dev == f->dev && st.st_ino == f->ino) unlink(f->tmp_path);
+    }
+    afile_free(f);
+}
+
+ds_status ds__afile_commit(ds__afile *f) {
+    ds_status rc = DS_OK;
+    struct stat st;
+    if (fsync(f->fd) != 0) rc = ds__fail(DS_ERR_IO, "%s: fsync failed: %s", f->tmp_path, strerror(errno));
+    if (rc == DS_OK) {
+        int fd = f->fd;
+        f->fd = -1;
+        if (close(fd) != 0) rc = ds__fail(DS_ERR_IO, "%s: close failed: %s", f->tmp_path, strerror(errno));
+    }
+    /* rename() acts on names, not on our descriptor: publish only if the
+    ** temporary name still refers to the file we wrote. */
+    if (rc == DS_OK && (lstat(f->tmp_path, &st) != 0 || st.st_dev != f->dev || st.st_ino != f->ino))
+        rc = ds__fail(DS_ERR_IO, "%s: the temporary file was removed or replaced by someone else; "
+                      "not publishing it as %s", f->tmp_path, f->path);
+    if (rc == DS_OK && rename(f->tmp_path, f->path) != 0)
+        rc = ds__fail(DS_ERR_IO, "cannot rename %s to %s: %s", f->tmp_path, f->path, strerror(errno));
+    if (rc != DS_OK) {
+        ds__afile_abort(f);
+        return rc;
+    }
+    rc = ds__fsync_dir_of(f->path);
+    afile_free(f);
+    return rc;
+}
+
+/* ======================================================================== */
 /* Writer                                                                   */
 /* ======================================================================== */
 #define CW_BUFSIZE (1u << 20)
 
 struct ds__cwriter {
     ds_env      *env;
-    char        *path, *tmp_path;     /* path_len + 1 and path_len + 5 bytes */
-    size_t       path_len;
-    int          fd;
+    ds__afile   *file;
+    const char  *tmp_path;          /* borrowed from file, for messages */
+    int          fd;                /* borrowed from file */
     ds_status    rc;
     uint32_t     file_kind;
     uint16_t     major, minor, min_reader_minor;
@@ -83,14 +323,12 @@ static void cw_free(ds__cwriter *w) {
     if (w->hash) XXH3_freeState(w->hash);
     ds__free(env, w->buf, CW_BUFSIZE);
     ds__free(env, w->sections, sizeof(ds__section) * w->cap_sections);
-    ds__free(env, w->path, w->path_len + 1);
-    ds__free(env, w->tmp_path, w->path_len + 5);
     ds__free(env, w, sizeof *w);
 }
 
-ds_status ds__cw_open(ds_env *env, const char *path, uint32_t file_kind,
-                      uint16_t format_major, uint16_t format_minor,
-                      uint16_t min_reader_minor, ds__cwriter **out) {
+ds_status ds__cw_open_locked(ds_env *env, const char *path, ds__wlock *held, uint32_t file_kind,
+                             uint16_t format_major, uint16_t format_minor,
+                             uint16_t min_reader_minor, ds__cwriter **out) {
     *out = NULL;
     env = DS_ENV(env);
     if (path == NULL || *path == '\0') return ds__fail(DS_ERR_INVALID, "empty output path");
@@ -102,30 +340,30 @@ ds_status ds__cw_open(ds_env *env, const char *path, uint32_t file_kind,
     w->major = format_major;
     w->minor = format_minor;
     w->min_reader_minor = min_reader_minor;
-    size_t plen = strlen(path);
-    w->path_len = plen;
-    w->path = ds__strdup(env, path);
-    w->tmp_path = ds__alloc(env, plen + 5, 1);
     w->buf = ds__alloc(env, CW_BUFSIZE, 64);
     w->hash = XXH3_createState();
-    if (!w->path || !w->tmp_path || !w->buf || !w->hash) {
+    if (!w->buf || !w->hash) {
         cw_free(w);
         return ds__fail(DS_ERR_NOMEM, "out of memory");
     }
-    memcpy(w->tmp_path, path, plen);
-    memcpy(w->tmp_path + plen, ".tmp", 5);
-    w->fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (w->fd < 0) {
-        ds_status rc = ds__fail(DS_ERR_IO, "%s: cannot create: %s", w->tmp_path, strerror(errno));
+    ds_status rc = ds__afile_open(env, path, held, &w->file);
+    if (rc != DS_OK) {
         cw_free(w);
         return rc;
     }
+    w->fd = ds__afile_fd(w->file);
+    w->tmp_path = ds__afile_tmp_path(w->file);
     /* Placeholder header; the real one is written at commit, once sizes and
     ** checksums are known. */
     uint8_t zero[DS_CONTAINER_HEADER_SIZE] = { 0 };
     cw_raw(w, zero, sizeof zero);
     *out = w;
     return w->rc;
+}
+
+ds_status ds__cw_open(ds_env *env, const char *path, uint32_t file_kind, uint16_t format_major,
+                      uint16_t format_minor, uint16_t min_reader_minor, ds__cwriter **out) {
+    return ds__cw_open_locked(env, path, NULL, file_kind, format_major, format_minor, min_reader_minor, out);
 }
 
 ds_status ds__cw_begin(ds__cwriter *w, uint32_t kind, uint32_t flags) {
@@ -202,8 +440,7 @@ static void encode_header(uint8_t h[DS_CONTAINER_HEADER_SIZE], uint32_t file_kin
 
 void ds__cw_abort(ds__cwriter *w) {
     if (w == NULL) return;
-    if (w->fd >= 0) close(w->fd);
-    if (w->tmp_path) unlink(w->tmp_path);
+    ds__afile_abort(w->file);
     cw_free(w);
 }
 
@@ -247,22 +484,14 @@ ds_status ds__cw_commit(ds__cwriter *w) {
             rc = ds__fail(DS_ERR_IO, "%s: header write failed: %s", w->tmp_path, strerror(errno));
     }
     ds__buf_release(&t);
-    if (rc == DS_OK && fsync(w->fd) != 0)
-        rc = ds__fail(DS_ERR_IO, "%s: fsync failed: %s", w->tmp_path, strerror(errno));
-    if (rc == DS_OK) {
-        int fd = w->fd;
-        w->fd = -1;
-        if (close(fd) != 0) rc = ds__fail(DS_ERR_IO, "%s: close failed: %s", w->tmp_path, strerror(errno));
-    }
-    if (rc == DS_OK && rename(w->tmp_path, w->path) != 0)
-        rc = ds__fail(DS_ERR_IO, "cannot rename %s to %s: %s", w->tmp_path, w->path, strerror(errno));
-    if (rc == DS_OK) rc = ds__fsync_dir_of(w->path);
     if (rc != DS_OK) {
         ds__cw_abort(w);
         return rc;
     }
+    rc = ds__afile_commit(w->file);   /* frees the file, also on failure */
+    w->file = NULL;
     cw_free(w);
-    return DS_OK;
+    return rc;
 }
 
 /* ======================================================================== */

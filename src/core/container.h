@@ -7,8 +7,18 @@
 ** sections and bounds-checks every field, because a valid checksum is not proof
 ** of valid content.
 **
-** Writes go to "<path>.tmp", are fsynced, then renamed over <path> (and the
-** directory fsynced), so a crash never leaves a half-written file visible.
+** Writes go to a temporary file of their own, "<path>.tmp.<pid>.<random>",
+** created with O_CREAT|O_EXCL|O_NOFOLLOW (a planted file or symlink at that
+** name makes the create fail; it is never followed or reused), fsynced, then
+** renamed over <path> (and the directory fsynced), so a crash never leaves a
+** half-written file visible. While a writer is open it holds an advisory
+** flock on "<path>.lock"; a second writer of the same path, in this or another
+** process, fails at once with a clear message instead of racing the first
+** (policy: docs/format.md, "Writers"). Before renaming, the writer checks that
+** the temporary name still refers to the file it wrote, so a rename never
+** publishes another process's file. These rules live here once: every file
+** densearch writes goes through ds__afile (plain files, TREC runs) or
+** ds__cwriter (containers), which is built on it.
 ** Readers memory-map the file read-only; sections start at multiples of 64
 ** bytes so they can be used in place by SIMD code.
 **
@@ -37,15 +47,45 @@ typedef struct ds__section {
     uint64_t checksum;   /* XXH3-64 of the section bytes */
 } ds__section;
 
+/* ---- safe file replacement (any file densearch writes) ------------------ */
+/* The advisory writer lock of one output path ("<path>.lock", removed again on
+** release). Fails with DS_ERR_IO naming the path when another writer holds
+** it, or when the lock name is a symlink or not a regular file. Taking it also
+** removes temporary files that writers of this path left behind when they
+** were killed: with the lock held no other writer can be using them. */
+typedef struct ds__wlock ds__wlock;
+ds_status ds__wlock_acquire(ds_env *env, const char *path, ds__wlock **out);
+void      ds__wlock_release(ds__wlock *l);   /* NULL ok */
+
+/* A file written to a fresh temporary name and renamed over <path> on commit.
+** held: a lock on path the caller already holds (borrowed; it stays held
+** after commit/abort), or NULL to take one for the file's lifetime. */
+typedef struct ds__afile ds__afile;
+ds_status   ds__afile_open(ds_env *env, const char *path, ds__wlock *held, ds__afile **out);
+int         ds__afile_fd(const ds__afile *f);          /* write-only descriptor */
+const char *ds__afile_tmp_path(const ds__afile *f);
+/* fsyncs, checks the temporary name still names this file, renames it over
+** path, fsyncs the directory, releases the lock and frees f. On failure the
+** temporary file is removed and <path> is unchanged. */
+ds_status   ds__afile_commit(ds__afile *f);
+void        ds__afile_abort(ds__afile *f);             /* removes the temporary file; NULL ok */
+
 /* ---- writing ---------------------------------------------------------- */
 typedef struct ds__cwriter ds__cwriter;
 
-/* Starts a new file at <path>.tmp. format_major/minor are the version of the
+/* Starts a new file (see the top of this file for the temporary name and
+** the lock). format_major/minor are the version of the
 ** file kind's own layout; min_reader_minor is the oldest reader minor that may
 ** still read the file (SQLite's read/write version split). */
 ds_status ds__cw_open(ds_env *env, const char *path, uint32_t file_kind,
                       uint16_t format_major, uint16_t format_minor,
                       uint16_t min_reader_minor, ds__cwriter **out);
+/* The same, for a caller that took the path's lock earlier (a builder that
+** locks its output when it starts, so a second builder fails before doing the
+** work); held is borrowed and stays held after commit/abort. */
+ds_status ds__cw_open_locked(ds_env *env, const char *path, ds__wlock *held, uint32_t file_kind,
+                             uint16_t format_major, uint16_t format_minor,
+                             uint16_t min_reader_minor, ds__cwriter **out);
 /* Sections are written one at a time: begin, any number of writes, end.
 ** Errors are sticky: after a failure every call is a no-op and commit returns
 ** the first error. */

@@ -11,6 +11,7 @@
 ** Threading: building (ds_run_add) is exclusive; a run is read-only afterwards.
 */
 #include "eval/eval_internal.h"
+#include "core/container.h"
 
 #include <errno.h>
 #include <math.h>
@@ -174,25 +175,24 @@ ds_status ds_run_save(const ds_run *run, const char *path, const char *tag) {
     int owned = 0;
     const ds__vgroup **order = NULL;
     FILE *f = NULL;
-    int created = 0;
-    char tmp_path[4096];
+    ds__afile *af = NULL;
     ds_status rc = ds__run_view(run, &tmp, &v, &owned);
     if (rc != DS_OK) return rc;
-    if (snprintf(tmp_path, sizeof tmp_path, "%s.tmp", path) >= (int)sizeof tmp_path) {
-        rc = ds__fail(DS_ERR_INVALID, "path too long");
-        goto done;
-    }
     if (v->n_groups > 0 && (order = ds__calloc(env, v->n_groups, sizeof *order)) == NULL) {
         rc = ds__fail(DS_ERR_NOMEM, "out of memory");
         goto done;
     }
     for (size_t i = 0; i < v->n_groups; i++) order[i] = &v->groups[i];
     if (v->n_groups > 1) qsort(order, v->n_groups, sizeof *order, cmp_group_first);
-    if ((f = fopen(tmp_path, "wb")) == NULL) {
-        rc = ds__fail(DS_ERR_IO, "%s: cannot create: %s", tmp_path, strerror(errno));
+    /* The shared writer: private temporary name, writer lock, checked rename
+    ** (core/container.h). */
+    if ((rc = ds__afile_open(env, path, NULL, &af)) != DS_OK) goto done;
+    int fd = dup(ds__afile_fd(af));
+    if (fd < 0 || (f = fdopen(fd, "wb")) == NULL) {
+        if (fd >= 0) close(fd);
+        rc = ds__fail(DS_ERR_IO, "%s: cannot write: %s", ds__afile_tmp_path(af), strerror(errno));
         goto done;
     }
-    created = 1;
     for (size_t g = 0; g < v->n_groups; g++) {
         for (size_t i = order[g]->begin; i < order[g]->end; i++) {
             /* %.9g round-trips float scores (what engines produce) and stays
@@ -206,20 +206,21 @@ ds_status ds_run_save(const ds_run *run, const char *path, const char *tag) {
             fprintf(f, "%s Q0 %s %zu %s %s\n", v->recs[i].qid, v->recs[i].doc, i - order[g]->begin + 1, num, tag);
         }
     }
-    if (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0) {
-        rc = ds__fail(DS_ERR_IO, "%s: write failed: %s", tmp_path, strerror(errno));
+    if (fflush(f) != 0 || ferror(f)) {
+        rc = ds__fail(DS_ERR_IO, "%s: write failed: %s", ds__afile_tmp_path(af), strerror(errno));
         goto done;
     }
     if (fclose(f) != 0) {
         f = NULL;
-        rc = ds__fail(DS_ERR_IO, "%s: close failed: %s", tmp_path, strerror(errno));
+        rc = ds__fail(DS_ERR_IO, "%s: close failed: %s", ds__afile_tmp_path(af), strerror(errno));
         goto done;
     }
     f = NULL;
-    if (rename(tmp_path, path) != 0) rc = ds__fail(DS_ERR_IO, "%s: rename failed: %s", path, strerror(errno));
+    rc = ds__afile_commit(af);   /* fsync, rename; frees af */
+    af = NULL;
 done:
     if (f != NULL) fclose(f);
-    if (rc != DS_OK && created) remove(tmp_path);
+    ds__afile_abort(af);
     ds__free(env, order, v && v->n_groups ? v->n_groups * sizeof *order : 0);
     if (owned) ds__eview_release(env, &tmp);
     return rc;

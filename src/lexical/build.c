@@ -16,7 +16,8 @@
 **             are small next to postings);
 **   finish()  k-way merges the runs term by term into POST blocks while
 **             collecting the lexicon, then writes every section through the
-**             container writer (<dir>/lexical.dsx.tmp, fsync, rename).
+**             container writer (private temporary file, fsync, rename; the
+**             output is locked from create to finish: core/container.h).
 **
 ** Errors are sticky (house habit 7) except the per-document rejections of
 ** ds_lexical_add (duplicate / bad id), which leave the builder usable.
@@ -61,6 +62,7 @@ struct ds_lexical_builder {
     ds_env          *env;
     char            *dir, *path;
     size_t           path_cap;
+    ds__wlock       *lock;           /* on path, from create to finish/abort */
     ds__analyzer_cfg an;
     float            k1, b;
     int              store;
@@ -201,6 +203,7 @@ static void builder_free(ds_lexical_builder *b) {
     if (b->docz) fclose(b->docz);
     ds__free(env, b->docx, b->docx_cap * sizeof *b->docx);
     ds__free(env, b->docf, b->docf_cap * sizeof *b->docf);
+    ds__wlock_release(b->lock);
     ds__free(env, b->path, b->path_cap);
     if (b->dir) ds__free(env, b->dir, strlen(b->dir) + 1);
     ds__free(env, b, sizeof *b);
@@ -259,6 +262,12 @@ ds_status ds_lexical_builder_create(ds_env *env, const char *index_dir, const ds
         return ds__fail(DS_ERR_NOMEM, "out of memory");
     }
     snprintf(b->path, plen, "%s/%s", index_dir, DS_LEXICAL_FILE_NAME);
+    /* Lock the output now, not at finish: a second build of the same index
+    ** fails before it spends the work (core/container.h). */
+    if ((rc = ds__wlock_acquire(env, b->path, &b->lock)) != DS_OK) {
+        builder_free(b);
+        return rc;
+    }
     for (unsigned t = 0; t < b->n_threads && rc == DS_OK; t++) {
         ds__buf_init(&b->w[t].out, env);
         ds__buf_init(&b->w[t].scratch, env);
@@ -877,7 +886,7 @@ ds_status ds_lexical_finish(ds_lexical_builder *b, ds_lexical_stats *stats) {
     ds__buf_init(&m->tstr, env);
     ds__buf_init(&m->tinf, env);
     ds__buf_init(&m->skip, env);
-    rc = ds__cw_open(env, b->path, DS__LX_KIND, DS__LX_MAJOR, DS__LX_MINOR, DS__LX_MINOR, &cw);
+    rc = ds__cw_open_locked(env, b->path, b->lock, DS__LX_KIND, DS__LX_MAJOR, DS__LX_MINOR, DS__LX_MINOR, &cw);
     if (rc != DS_OK) goto done;
     m->cw = cw;
     /* DLEN */
