@@ -113,7 +113,9 @@ DS_API unsigned  ds_env_threads(const ds_env *env);
 /* ------------------------------------------------------------------------ */
 /* Flags for the *_open functions. */
 enum {
-    DS_OPEN_VERIFY = 1u << 0   /* verify every section checksum while opening */
+    DS_OPEN_VERIFY = 1u << 0   /* verify every section checksum while opening; files are now
+                                  always verified so, whatever the flags (docs/format.md 1.3):
+                                  no answer is computed from bytes whose checksum failed */
 };
 
 /* What kind of densearch file `path` is, from its header alone: writes a

@@ -115,15 +115,19 @@ typedef struct ds__creader {
     int                mapped;     /* base came from mmap (else borrowed memory) */
 } ds__creader;
 
-/* Opens and validates header and section table (always) and every section's
-** checksum (when flags has DS_OPEN_VERIFY). expect_kind 0 accepts any kind.
+/* Opens and validates the header, the section table, the zero padding and
+** every section's checksum (always, for files: an answer must never be
+** computed from bytes whose checksum failed; DS_OPEN_VERIFY is implied).
+** expect_kind 0 accepts any kind.
 ** Errors: DS_ERR_IO (cannot read), DS_ERR_FORMAT (not a densearch file, other
 ** byte order, other kind, unsupported major version), DS_ERR_CORRUPT
 ** (truncated, checksum mismatch, sections out of bounds or overlapping). */
 ds_status ds__cr_open(ds_env *env, const char *path, uint32_t expect_kind,
                       unsigned flags, ds__creader **out);
 /* The same over bytes in memory (borrowed for the reader's lifetime); used by
-** fuzz targets and tests. */
+** fuzz targets and tests. Here section checksums are verified only with
+** DS_OPEN_VERIFY, so fuzz targets can reach the section decoders with
+** arbitrary bytes. */
 ds_status ds__cr_open_mem(ds_env *env, const void *data, size_t size, uint32_t expect_kind,
                           unsigned flags, ds__creader **out);
 void      ds__cr_close(ds__creader *r);   /* NULL ok */
