@@ -477,6 +477,14 @@ DS_API ds_status ds_run_load(ds_env *env, const char *path, ds_run **out);
 /* The same from bytes in memory, as ds_qrels_parse. Thread: any. */
 DS_API ds_status ds_run_parse(ds_env *env, const char *data, size_t len, const char *name,
                               ds_run **out);
+/* The id rule every document and query id must follow (README, "Ids"):
+** 1..4096 bytes of valid UTF-8 without whitespace (ASCII or Unicode, e.g.
+** NBSP, U+2028) or control characters, so it survives a TREC run or qrels
+** line in densearch and in trec_eval. DS_OK, or DS_ERR_INVALID with the
+** reason in ds_errmsg(). The corpus readers, the lexical builder and
+** ds_run_add apply it; callers use it for ids they print themselves.
+** Thread: any. */
+DS_API ds_status ds_id_check(const char *id, size_t len);
 /* An empty run to fill with ds_run_add (Thread: exclusive) and write with
 ** ds_run_save. */
 DS_API ds_status ds_run_create(ds_env *env, ds_run **out);

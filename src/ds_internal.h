@@ -97,6 +97,10 @@ void  ds__free(ds_env *env, void *p, size_t n);                /* NULL ok */
 ** untouched and NULL is returned. */
 void *ds__realloc(ds_env *env, void *p, size_t old_n, size_t new_n);
 char *ds__strdup(ds_env *env, const char *s);                  /* free with ds__free(env, s, strlen(s)+1) */
+/* NULL when id is a valid document/query id (core/ids.c: non-empty, <= 4096
+** bytes, UTF-8, no whitespace or control character), else why not, as a
+** phrase that completes "id 'x' ...". */
+const char *ds__id_problem(const char *id, size_t len);
 
 void ds__log(ds_env *env, int level, const char *fmt, ...) DS_PRINTF(3, 4);
 

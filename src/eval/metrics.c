@@ -102,15 +102,20 @@ static ds_status parse_metrics(const char *spec, metric *m, size_t *n_out) {
         if (n == MAX_METRICS) return ds__fail(DS_ERR_INVALID, "more than %d metrics", MAX_METRICS);
         uint64_t k = 0;
         int type = -1;
-        if (match(p, len, "ndcg@", 1, 1, &k) || match(p, len, "ndcg_cut.", 0, 1, &k)) type = M_NDCG;
+        /* trec_eval's names: "ndcg_cut.10" on its command line, "ndcg_cut_10"
+        ** in its output; both are accepted. */
+        if (match(p, len, "ndcg@", 1, 1, &k) || match(p, len, "ndcg_cut.", 0, 1, &k) ||
+            match(p, len, "ndcg_cut_", 0, 1, &k)) type = M_NDCG;
         else if (match(p, len, "ndcg", 1, 0, &k) && k == 0) type = M_NDCG;
         else if (match(p, len, "mrr@", 1, 1, &k)) type = M_MRR;
         else if ((match(p, len, "mrr", 1, 0, &k) || match(p, len, "recip_rank", 0, 0, &k)) && k == 0) type = M_MRR;
-        else if (match(p, len, "recall@", 1, 1, &k) || match(p, len, "recall.", 0, 1, &k)) type = M_RECALL;
+        else if (match(p, len, "recall@", 1, 1, &k) || match(p, len, "recall.", 0, 1, &k) ||
+                 match(p, len, "recall_", 0, 1, &k)) type = M_RECALL;
         else if (match(p, len, "recall", 1, 0, &k) && k == 0) type = M_RECALL;
-        else if (match(p, len, "map@", 1, 1, &k) || match(p, len, "map_cut.", 0, 1, &k)) type = M_MAP;
+        else if (match(p, len, "map@", 1, 1, &k) || match(p, len, "map_cut.", 0, 1, &k) ||
+                 match(p, len, "map_cut_", 0, 1, &k)) type = M_MAP;
         else if (match(p, len, "map", 1, 0, &k) && k == 0) type = M_MAP;
-        else if (match(p, len, "p@", 1, 1, &k) || match(p, len, "P.", 0, 1, &k)) type = M_P;
+        else if (match(p, len, "p@", 1, 1, &k) || match(p, len, "P.", 0, 1, &k) || match(p, len, "P_", 0, 1, &k)) type = M_P;
         if (type < 0)
             return ds__fail(DS_ERR_INVALID,
                             "unknown metric '%.*s' (known: ndcg@K, mrr@K, recall@K, map, map@K, p@K; "
@@ -242,6 +247,20 @@ ds_status ds_eval_compute(const ds_qrels *qrels, const ds_run *run, const char *
         }
         max_judged = DS_MAX(max_judged, qg->end - qg->begin);
         qsel[e->n_queries++] = g;
+    }
+    /* Every metric would be 0.0000 and look like a result: an empty run, or
+    ** one whose query ids match none of the judged queries (wrong file, or ids
+    ** that differ in form), is an error, as empty qrels are. */
+    if (rv->n_groups == 0) {
+        rc = ds__fail(DS_ERR_INVALID, "the run is empty (no results to evaluate)");
+        goto done;
+    }
+    size_t n_judged = qv->n_groups - e->n_norel;   /* queries with a relevant doc */
+    if (n_judged > 0 && e->n_missing == n_judged) {
+        rc = ds__fail(DS_ERR_INVALID, "the run and the qrels share no query id (run has %zu queries, "
+                      "e.g. '%s'; qrels judge %zu, e.g. '%s')", rv->n_groups, rv->groups[0].qid,
+                      n_judged, qv->groups[0].qid);
+        goto done;
     }
 
     size_t nv;

@@ -117,8 +117,11 @@ ds_status ds_run_create(ds_env *env, ds_run **out) {
 ds_status ds_run_add(ds_run *run, const char *qid, const char *docid, double score) {
     if (run == NULL || qid == NULL || docid == NULL) return ds__fail(DS_ERR_INVALID, "null argument");
     size_t ql = strlen(qid), dl = strlen(docid);
-    if (!id_ok(qid, ql)) return ds__fail(DS_ERR_INVALID, "query id '%.40s' is empty, too long or has whitespace/control bytes", qid);
-    if (!id_ok(docid, dl)) return ds__fail(DS_ERR_INVALID, "doc id '%.40s' is empty, too long or has whitespace/control bytes", docid);
+    /* The id rule (core/ids.c), so whatever ds_run_save writes reads back
+    ** here and in trec_eval. */
+    const char *why;
+    if ((why = ds__id_problem(qid, ql)) != NULL) return ds__fail(DS_ERR_INVALID, "query id '%.40s' %s", qid, why);
+    if ((why = ds__id_problem(docid, dl)) != NULL) return ds__fail(DS_ERR_INVALID, "doc id '%.40s' %s", docid, why);
     if (!isfinite(score)) return ds__fail(DS_ERR_INVALID, "score of query '%s', doc '%s' is not finite", qid, docid);
     return ds__etable_add(&run->t, qid, ql, docid, dl, score, 0);
 }
@@ -168,7 +171,8 @@ static int cmp_group_first(const void *a, const void *b) {
 ds_status ds_run_save(const ds_run *run, const char *path, const char *tag) {
     if (run == NULL || path == NULL) return ds__fail(DS_ERR_INVALID, "null argument");
     if (tag == NULL) tag = "densearch";
-    if (!id_ok(tag, strlen(tag))) return ds__fail(DS_ERR_INVALID, "run tag '%.40s' is empty or has whitespace", tag);
+    const char *why = ds__id_problem(tag, strlen(tag));
+    if (why != NULL) return ds__fail(DS_ERR_INVALID, "run tag '%.40s' %s", tag, why);
     ds_env *env = run->t.env;
     ds__eview tmp;
     const ds__eview *v = NULL;

@@ -684,8 +684,8 @@ ds_status ds_lexical_add(ds_lexical_builder *b, const ds_doc *doc) {
     if (b == NULL || doc == NULL || doc->id == NULL) return ds__fail(DS_ERR_INVALID, "ds_lexical_add: NULL argument");
     if (b->rc != DS_OK) return b->rc;
     if (doc->id_len == 0 || doc->id_len > DS__LX_MAX_ID) return ds__fail(DS_ERR_INVALID, "id of %zu bytes (must be 1..%u)", doc->id_len, DS__LX_MAX_ID);
-    for (size_t i = 0; i < doc->id_len; i++)
-        if ((unsigned char)doc->id[i] < 0x20) return ds__fail(DS_ERR_INVALID, "id contains control characters");
+    const char *why = ds__id_problem(doc->id, doc->id_len);   /* the id rule: core/ids.c */
+    if (why != NULL) return ds__fail(DS_ERR_INVALID, "id '%.*s' %s", (int)DS_MIN(doc->id_len, 60), doc->id, why);
     if (b->n_docs >= UINT32_MAX - 2) return b->rc = ds__fail(DS_ERR_RANGE, "too many documents (limit %u)", UINT32_MAX - 2);
     if (doc->title_len > DS__LX_MAX_DOC || doc->text_len > DS__LX_MAX_DOC - doc->title_len)
         return ds__fail(DS_ERR_INVALID, "document \"%.*s\" has %zu bytes (limit %u MiB)", (int)doc->id_len, doc->id,

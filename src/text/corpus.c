@@ -292,10 +292,70 @@ static int next_line(ds_corpus *c, char **line, size_t *len) {
     }
 }
 
+/* The id rule (core/ids.c): message without the "file:line: " prefix. */
 static ds_status check_id(const char *id, size_t len) {
-    if (len == 0) return DS_ERR_CORRUPT;
-    for (size_t i = 0; i < len; i++)
-        if ((unsigned char)id[i] < 0x20 || id[i] == 0x7f) return DS_ERR_CORRUPT;
+    const char *why = ds__id_problem(id, len);
+    if (why == NULL) return DS_OK;
+    if (!ds__utf8_valid(id, len, NULL)) return ds__fail(DS_ERR_CORRUPT, "id %s", why);   /* do not echo the bytes */
+    return ds__fail(DS_ERR_CORRUPT, "id '%.*s' %s", (int)DS_MIN(len, 60), id, why);
+}
+
+/* What cJSON would accept but must not be: raw NUL bytes (invalid JSON),
+** \u0000 inside a string (cJSON would cut the string there, silently
+** truncating an id or a text, so two ids could collide as a false duplicate),
+** and, for a clear message instead of "malformed JSON", a lone UTF-16
+** surrogate escape and nesting deeper than cJSON's limit. One pass over the
+** raw line, tracking whether it is inside a string. */
+static ds_status json_prescan(const char *line, size_t len) {
+    int in_str = 0, depth = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)line[i];
+        if (ch == 0) return ds__fail(DS_ERR_CORRUPT, "NUL byte at byte %zu (not allowed in JSON)", i + 1);
+        if (!in_str) {
+            if (ch == '"') in_str = 1;
+            else if (ch == '{' || ch == '[') {
+                if (++depth > CJSON_NESTING_LIMIT)
+                    return ds__fail(DS_ERR_CORRUPT, "JSON nested deeper than %d levels at byte %zu",
+                                    CJSON_NESTING_LIMIT, i + 1);
+            } else if (ch == '}' || ch == ']') depth--;
+            continue;
+        }
+        if (ch == '"') { in_str = 0; continue; }
+        if (ch != '\\' || i + 1 >= len) continue;
+        if (line[i + 1] != 'u') { i++; continue; }   /* \" \\ \n ...: skip the escaped char */
+        unsigned v = 0;
+        size_t k = 0;
+        for (; k < 4 && i + 2 + k < len; k++) {
+            char h = line[i + 2 + k];
+            unsigned d = h >= '0' && h <= '9' ? (unsigned)(h - '0') : h >= 'a' && h <= 'f' ? (unsigned)(h - 'a' + 10)
+                       : h >= 'A' && h <= 'F' ? (unsigned)(h - 'A' + 10) : 16u;
+            if (d == 16) break;
+            v = v * 16 + d;
+        }
+        if (k < 4) return DS_OK;                   /* a bad escape: cJSON reports it */
+        if (v == 0)
+            return ds__fail(DS_ERR_CORRUPT, "\\u0000 (NUL character) in a string at byte %zu: not allowed, it would "
+                            "cut the string", i + 1);
+        if (v >= 0xdc00 && v <= 0xdfff)
+            return ds__fail(DS_ERR_CORRUPT, "lone UTF-16 low surrogate \\u%04x at byte %zu", v, i + 1);
+        if (v >= 0xd800 && v <= 0xdbff) {
+            const char *lo = line + i + 6;
+            unsigned w = 0;
+            int ok = i + 12 <= len && lo[0] == '\\' && lo[1] == 'u';
+            for (int j = 2; ok && j < 6; j++) {
+                char h = lo[j];
+                unsigned d = h >= '0' && h <= '9' ? (unsigned)(h - '0') : h >= 'a' && h <= 'f' ? (unsigned)(h - 'a' + 10)
+                           : h >= 'A' && h <= 'F' ? (unsigned)(h - 'A' + 10) : 16u;
+                if (d == 16) ok = 0;
+                w = w * 16 + d;
+            }
+            if (!ok || w < 0xdc00 || w > 0xdfff)
+                return ds__fail(DS_ERR_CORRUPT, "lone UTF-16 high surrogate \\u%04x at byte %zu (no low surrogate after it)",
+                                v, i + 1);
+            i += 6;                                 /* skip the pair's first half; the loop skips the rest */
+        }
+        i += 5;
+    }
     return DS_OK;
 }
 
@@ -305,11 +365,22 @@ static ds_status parse_json(ds_corpus *c, char *line, size_t len, ds_doc *doc) {
     size_t bad;
     if (!ds__utf8_valid(line, len, &bad)) return ds__fail(DS_ERR_CORRUPT, "invalid UTF-8 at byte %zu", bad + 1);
     if (c->json) { cJSON_Delete(c->json); c->json = NULL; }
-    c->json = cJSON_ParseWithLength(line, len);
+    ds_status rc = json_prescan(line, len);
+    if (rc != DS_OK) return rc;
+    const char *end = NULL;
+    c->json = cJSON_ParseWithLengthOpts(line, len, &end, 0);
     if (c->json == NULL) {
         const char *at = cJSON_GetErrorPtr();
         size_t off = (at && at >= line && at <= line + len) ? (size_t)(at - line) : 0;
         return ds__fail(DS_ERR_CORRUPT, "malformed JSON near byte %zu", off + 1);
+    }
+    /* One value per line: anything but whitespace after it is an error, not
+    ** silently ignored (a second object glued on would be lost). */
+    if (end != NULL && end >= line && end <= line + len) {
+        size_t off = (size_t)(end - line);
+        while (off < len && (line[off] == ' ' || line[off] == '\t' || line[off] == '\r')) off++;
+        if (off < len)
+            return ds__fail(DS_ERR_CORRUPT, "unexpected text after the JSON value at byte %zu", off + 1);
     }
     if (!cJSON_IsObject(c->json)) return ds__fail(DS_ERR_CORRUPT, "JSON line is not an object");
     cJSON *id = cJSON_GetObjectItemCaseSensitive(c->json, c->id_field);
@@ -325,7 +396,7 @@ static ds_status parse_json(ds_corpus *c, char *line, size_t len, ds_doc *doc) {
     }
     doc->id_len = strlen(doc->id);
     if (doc->id_len == 0) return ds__fail(DS_ERR_CORRUPT, "empty id");
-    if (check_id(doc->id, doc->id_len) != DS_OK) return ds__fail(DS_ERR_CORRUPT, "id contains control characters");
+    if ((rc = check_id(doc->id, doc->id_len)) != DS_OK) return rc;
     const char *fields[2] = { c->title_field, c->text_field };
     const char **dst[2] = { &doc->title, &doc->text };
     size_t *dlen[2] = { &doc->title_len, &doc->text_len };
@@ -343,9 +414,11 @@ static ds_status parse_json(ds_corpus *c, char *line, size_t len, ds_doc *doc) {
         if (!ds__utf8_valid(*dst[i], *dlen[i], &bad))
             return ds__fail(DS_ERR_CORRUPT, "field \"%s\": invalid UTF-8 (from an escape)", fields[i]);
     }
-    if (doc->text_len == 0 && doc->title_len == 0)
-        return ds__fail(DS_ERR_CORRUPT, "empty document (no \"%s\" and no \"%s\")", c->text_field,
-                        c->title_field[0] ? c->title_field : "title");
+    if (doc->text_len == 0 && doc->title_len == 0) {
+        if (c->title_field[0] == '\0')    /* e.g. a queries file: no title to fall back on */
+            return ds__fail(DS_ERR_CORRUPT, "empty text (\"%s\" is missing or empty)", c->text_field);
+        return ds__fail(DS_ERR_CORRUPT, "empty document (no \"%s\" and no \"%s\")", c->text_field, c->title_field);
+    }
     return DS_OK;
 }
 
@@ -372,13 +445,18 @@ static ds_status parse_json_any(ds_corpus *c, char *line, size_t len, ds_doc *do
 static ds_status parse_tsv(char *line, size_t len, ds_doc *doc) {
     size_t bad;
     if (!ds__utf8_valid(line, len, &bad)) return ds__fail(DS_ERR_CORRUPT, "invalid UTF-8 at byte %zu", bad + 1);
+    /* A NUL would end the stored copy of the text (a C string) early while
+    ** the analyzer indexed all of it. */
+    const char *nul = memchr(line, '\0', len);
+    if (nul != NULL) return ds__fail(DS_ERR_CORRUPT, "NUL byte at byte %zu", (size_t)(nul - line) + 1);
     char *tab = memchr(line, '\t', len);
     if (tab == NULL) return ds__fail(DS_ERR_CORRUPT, "no tab: expected \"id<TAB>text\"");
     *tab = '\0';
     doc->id = line;
     doc->id_len = (size_t)(tab - line);
     if (doc->id_len == 0) return ds__fail(DS_ERR_CORRUPT, "empty id");
-    if (check_id(doc->id, doc->id_len) != DS_OK) return ds__fail(DS_ERR_CORRUPT, "id contains control characters");
+    ds_status rc = check_id(doc->id, doc->id_len);
+    if (rc != DS_OK) return rc;
     doc->title = "";
     doc->title_len = 0;
     doc->text = tab + 1;
@@ -428,7 +506,12 @@ static ds_status read_file_doc(ds_corpus *c, ds_doc *doc) {
         goto done;
     }
     if (len == 0) { rc = ds__fail(DS_ERR_CORRUPT, "%s: empty file", full); goto done; }
-    if (check_id(rel, strlen(rel)) != DS_OK) { rc = ds__fail(DS_ERR_CORRUPT, "%s: file name contains control characters", full); goto done; }
+    if (memchr(c->fbuf, '\0', len) != NULL) {
+        rc = ds__fail(DS_ERR_CORRUPT, "%s: NUL byte at byte %zu (binary file?)", full,
+                      (size_t)((char *)memchr(c->fbuf, '\0', len) - c->fbuf) + 1);
+        goto done;
+    }
+    if (check_id(rel, strlen(rel)) != DS_OK) { ds__fail_prefix(DS_ERR_CORRUPT, "%s: file name: ", full); rc = DS_ERR_CORRUPT; goto done; }
     doc->id = rel;
     doc->id_len = strlen(rel);
     doc->title = "";

@@ -7,6 +7,7 @@
 #include "ds_internal.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -29,6 +30,11 @@ static void read_all(const char *path, ds_corpus_format fmt, int skip_bad, const
         if (d.id == NULL) break;
         if (d.id_len == 0 || d.id[d.id_len] != '\0' || d.text[d.text_len] != '\0' ||
             !ds__utf8_valid(d.text, d.text_len, NULL) || !ds__utf8_valid(d.title, d.title_len, NULL))
+            __builtin_trap();
+        /* issue 14: no NUL inside any string (it would cut it), and every id
+        ** follows the id rule (survives a TREC line) */
+        if (memchr(d.id, '\0', d.id_len) || memchr(d.text, '\0', d.text_len) || memchr(d.title, '\0', d.title_len) ||
+            ds__id_problem(d.id, d.id_len) != NULL)
             __builtin_trap();
     }
     ds_corpus_close(c);

@@ -251,7 +251,31 @@ TEST(lexical_corpus_bad_input) {
         { "array.jsonl", "{\"_id\": \"a\", \"text\": \"ok\"}\n[1,2]\n{\"_id\": \"c\", \"text\": \"ok\"}\n",
           DS_CORPUS_BEIR, ":2: JSON line is not an object" },
         { "ctl.jsonl", "{\"_id\": \"a\", \"text\": \"ok\"}\n{\"_id\": \"b\\tx\", \"text\": \"ok\"}\n{\"_id\": \"c\", \"text\": \"ok\"}\n",
-          DS_CORPUS_BEIR, ":2: id contains control" },
+          DS_CORPUS_BEIR, ":2: id 'b\tx' contains whitespace" },
+        /* issue 14 items 4-6 and 13: ids with any whitespace, NUL in any
+        ** form, trailing garbage, and precise messages for JSON cJSON would
+        ** call "malformed" */
+        { "space.jsonl", "{\"_id\": \"a\", \"text\": \"ok\"}\n{\"_id\": \"b x\", \"text\": \"ok\"}\n{\"_id\": \"c\", \"text\": \"ok\"}\n",
+          DS_CORPUS_BEIR, ":2: id 'b x' contains whitespace" },
+        { "nbsp.jsonl", "{\"_id\": \"a\", \"text\": \"ok\"}\n{\"_id\": \"b\u00a0x\", \"text\": \"ok\"}\n{\"_id\": \"c\", \"text\": \"ok\"}\n",
+          DS_CORPUS_BEIR, "contains whitespace" },
+        { "ls.jsonl", "{\"_id\": \"a\", \"text\": \"ok\"}\n{\"_id\": \"b\xe2\x80\xa8x\", \"text\": \"ok\"}\n{\"_id\": \"c\", \"text\": \"ok\"}\n",
+          DS_CORPUS_BEIR, "contains whitespace" },
+        { "nulid.jsonl", "{\"_id\": \"a\", \"text\": \"ok\"}\n{\"_id\": \"a\\u0000x\", \"text\": \"ok\"}\n{\"_id\": \"c\", \"text\": \"ok\"}\n",
+          DS_CORPUS_BEIR, ":2: \\u0000 (NUL character)" },
+        { "nultext.jsonl", "{\"_id\": \"a\", \"text\": \"ok\"}\n{\"_id\": \"b\", \"text\": \"o\\u0000k\"}\n{\"_id\": \"c\", \"text\": \"ok\"}\n",
+          DS_CORPUS_BEIR, ":2: \\u0000 (NUL character)" },
+        { "trail.jsonl", "{\"_id\": \"a\", \"text\": \"ok\"}\n{\"_id\": \"b\", \"text\": \"ok\"} junk\n{\"_id\": \"c\", \"text\": \"ok\"}\n",
+          DS_CORPUS_BEIR, ":2: unexpected text after the JSON value" },
+        { "two.jsonl", "{\"_id\": \"a\", \"text\": \"ok\"}\n{\"_id\": \"b\", \"text\": \"ok\"}{\"_id\": \"d\", \"text\": \"ok\"}\n{\"_id\": \"c\", \"text\": \"ok\"}\n",
+          DS_CORPUS_BEIR, ":2: unexpected text after the JSON value" },
+        { "lone.jsonl", "{\"_id\": \"a\", \"text\": \"ok\"}\n{\"_id\": \"b\", \"text\": \"\\ud800\"}\n{\"_id\": \"c\", \"text\": \"ok\"}\n",
+          DS_CORPUS_BEIR, ":2: lone UTF-16 high surrogate" },
+        { "lonelo.jsonl", "{\"_id\": \"a\", \"text\": \"ok\"}\n{\"_id\": \"b\", \"text\": \"x\\udc00\"}\n{\"_id\": \"c\", \"text\": \"ok\"}\n",
+          DS_CORPUS_BEIR, ":2: lone UTF-16 low surrogate" },
+        { "emptyq.jsonl", "{\"_id\": \"a\", \"text\": \"ok\"}\n{\"_id\": \"b\"}\n{\"_id\": \"c\", \"text\": \"ok\"}\n",
+          DS_CORPUS_JSONL, ":2: empty" },
+        { "spaceid.tsv", "a\tok\nb x\tok\nc\tok\n", DS_CORPUS_TSV, ":2: id 'b x' contains whitespace" },
         { "notab.tsv", "a\tok\nbroken line\nc\tok\n", DS_CORPUS_TSV, ":2: no tab" },
         { "emptytext.tsv", "a\tok\nb\t\nc\tok\n", DS_CORPUS_TSV, ":2: empty text" },
         { "utf8.tsv", "a\tok\nb\t\xED\xA0\x80\nc\tok\n", DS_CORPUS_TSV, ":2: invalid UTF-8" },
@@ -846,4 +870,45 @@ TEST(lexical_stored_text_roundtrip) {
     ASSERT(lx->meta.n_chunks > N / 32);
     ds_lexical_close(lx);
     free(big);
+}
+
+/* Raw NUL bytes (issue 14, item 5): invalid in JSON, and in TSV they made the
+** stored snippet (a C string) shorter than the text that was indexed. */
+TEST(lexical_corpus_raw_nul_bytes) {
+    static const char json[] = "{\"_id\": \"a\", \"text\": \"ok\"}\n{\"_id\": \"b\", \"text\": \"o\0k\"}\n";
+    static const char tsv[] = "a\tok\nb\tx\0y\n";
+    struct { const char *name; const char *data; size_t len; ds_corpus_format fmt; const char *msg; } cases[] = {
+        { "nul.jsonl", json, sizeof json - 1, DS_CORPUS_BEIR, ":2: NUL byte at byte 24" },
+        { "nul.tsv", tsv, sizeof tsv - 1, DS_CORPUS_TSV, ":2: NUL byte at byte 4" },
+    };
+    for (size_t i = 0; i < DS_ARRAY_LEN(cases); i++) {
+        const char *p = tmp_path(cases[i].name);
+        write_file(p, cases[i].data, cases[i].len);
+        ds_status rc;
+        uint64_t n = count_docs(p, cases[i].fmt, 0, &rc, NULL);
+        ASSERT_RC(rc, DS_ERR_CORRUPT);
+        if (strstr(ds_errmsg(), cases[i].msg) == NULL) FAIL("%s: message '%s' lacks '%s'", cases[i].name, ds_errmsg(), cases[i].msg);
+        ASSERT_EQ_U64(n, 1);
+    }
+}
+
+/* The id rule (issue 14, item 4) is one function, applied by the lexical
+** builder and ds_run_add as well as the readers. */
+TEST(lexical_id_rule) {
+    ASSERT_OK(ds_id_check("doc-1/a.txt", 11));
+    ASSERT_OK(ds_id_check("caf\xc3\xa9", 5));
+    const char *bad[] = { "", "a b", "a\tb", "a\xc2\xa0" "b", "a\xe2\x80\xa8" "b", "a\xe3\x80\x80" "b", "a\x7f", "\xff" };
+    for (size_t i = 0; i < DS_ARRAY_LEN(bad); i++) ASSERT_RC(ds_id_check(bad[i], strlen(bad[i])), DS_ERR_INVALID);
+    ds_run *run;
+    ASSERT_OK(ds_run_create(NULL, &run));
+    ASSERT_RC(ds_run_add(run, "q1", "a\xc2\xa0" "b", 1.0), DS_ERR_INVALID);
+    ASSERT_RC(ds_run_add(run, "q 1", "d", 1.0), DS_ERR_INVALID);
+    ds_run_free(run);
+    ds_lexical_builder *b;
+    ASSERT_OK(ds_lexical_builder_create(NULL, tmp_path("idrule"), NULL, &b));
+    ds_doc d;
+    memset(&d, 0, sizeof d);
+    d.id = "a b"; d.id_len = 3; d.title = ""; d.text = "x"; d.text_len = 1; d.file = "t";
+    ASSERT_RC(ds_lexical_add(b, &d), DS_ERR_INVALID);
+    ds_lexical_abort(b);
 }
