@@ -236,25 +236,53 @@ static ds_status own_deleted(ds_index *ix, size_t slots) {
     return DS_OK;
 }
 
+/* Divides in double: a float reciprocal of the norm overflows for vectors
+** of denormals (all 1e-45: 1/norm > FLT_MAX, giving inf and NaN) and loses
+** precision for huge ones; the quotient itself always fits. */
 static void normalize_rows(float *x, size_t n, size_t dim) {
     for (size_t i = 0; i < n; i++) {
         float *v = x + i * dim;
         double s = 0;
         for (size_t j = 0; j < dim; j++) s += (double)v[j] * v[j];
         if (s > 0) {
-            float inv = (float)(1.0 / sqrt(s));
-            for (size_t j = 0; j < dim; j++) v[j] *= inv;
+            double norm = sqrt(s);
+            for (size_t j = 0; j < dim; j++) v[j] = (float)((double)v[j] / norm);
         }
     }
 }
 
-/* For cosine, a normalised copy; otherwise x itself. *tmp_bytes says what to free. */
-static ds_status prepared(const ds_index *ix, const float *x, size_t n, const float **out, float **tmp, size_t *tmp_bytes) {
+/* Largest vector norm accepted for IP and L2: beyond it a score (a dot
+** product, or a squared distance, of two such vectors) can overflow float32
+** to inf, and ties at inf would return arbitrary neighbours. 1e18 squared is
+** 1e36, below FLT_MAX (3.4e38) with room for the sum. */
+#define MAX_NORM 1e18
+
+/* Checks vectors before they are added or searched, and for cosine returns a
+** normalised copy (otherwise x itself). *tmp_bytes says what to free.
+** query: a zero vector has no direction, so a cosine search with it is
+** refused instead of answered with arbitrary ids. */
+static ds_status prepared(const ds_index *ix, const float *x, size_t n, int query, const float **out, float **tmp,
+                          size_t *tmp_bytes) {
     *out = x;
     *tmp = NULL;
     *tmp_bytes = 0;
-    for (size_t i = 0; i < n * ix->dim; i++)
-        if (!isfinite(x[i])) return ds__fail(DS_ERR_INVALID, "vector %zu has a non-finite value", i / ix->dim);
+    const char *what = query ? "query" : "vector";
+    for (size_t i = 0; i < n; i++) {
+        const float *v = x + i * ix->dim;
+        double s = 0;
+        for (size_t j = 0; j < ix->dim; j++) {
+            if (!isfinite(v[j])) return ds__fail(DS_ERR_INVALID, "%s %zu has a non-finite value", what, i);
+            s += (double)v[j] * v[j];
+        }
+        if (ix->metric == DS_METRIC_COSINE) {
+            if (query && s == 0)
+                return ds__fail(DS_ERR_INVALID, "query %zu is all zeros: cosine similarity is undefined for it", i);
+        } else if (s > MAX_NORM * MAX_NORM) {
+            return ds__fail(DS_ERR_RANGE, "%s %zu has norm %.3g, above the supported %.0e for %s (scores would "
+                            "overflow float32); scale the vectors down", what, i, sqrt(s), MAX_NORM,
+                            ix->metric == DS_METRIC_IP ? "inner product" : "L2");
+        }
+    }
     if (ix->metric != DS_METRIC_COSINE) return DS_OK;
     size_t bytes;
     if (!ds__mul_ok(n, ix->dim, &bytes) || !ds__mul_ok(bytes, sizeof(float), &bytes))
@@ -274,7 +302,7 @@ ds_status ds_index_train(ds_index *ix, const float *x, size_t n) {
     const float *px;
     float *tmp;
     size_t tb;
-    ds_status rc = prepared(ix, x, n, &px, &tmp, &tb);
+    ds_status rc = prepared(ix, x, n, 0, &px, &tmp, &tb);
     if (rc == DS_OK) rc = ix->ops->train(ix, px, n);
     ds__free(ix->env, tmp, tb);
     return rc;
@@ -320,7 +348,7 @@ ds_status ds_index_add(ds_index *ix, const float *x, size_t n, const uint64_t *i
     const float *px;
     float *tmp;
     size_t tb;
-    rc = prepared(ix, x, n, &px, &tmp, &tb);
+    rc = prepared(ix, x, n, 0, &px, &tmp, &tb);
     if (rc != DS_OK) return rc;
     uint32_t base = ix->n_slots;
     for (size_t i = 0; i < n; i++) ix->labels[base + i] = ids ? ids[i] : base + i;
@@ -406,7 +434,7 @@ ds_status ds_index_search(const ds_index *ix, const float *queries, size_t nq, s
     const float *pq;
     float *tmp;
     size_t tb;
-    ds_status rc = prepared(ix, queries, nq, &pq, &tmp, &tb);
+    ds_status rc = prepared(ix, queries, nq, 1, &pq, &tmp, &tb);
     if (rc != DS_OK) return rc;
     size_t cells = 0;
     uint32_t *slots = NULL;

@@ -76,4 +76,22 @@ want 2 "the query is empty" -- $D search --index "$tmp/ix" ""
 $D eval --qrels "$tmp/qrels.txt" --run "$tmp/run.trec" --metrics ndcg_cut_10,P_10 > "$tmp/out" 2>&1 || fail "trec_eval metric names"
 printf '{"_id":"q1"}\n' > "$tmp/qe.jsonl"
 want 1 'qe.jsonl:1: empty text ("text" is missing or empty)' -- $D search --index "$tmp/ix" --queries "$tmp/qe.jsonl"
+# 13: vectors -- the .npy dtype is quoted alone; a search option the index
+# type does not use is a usage error
+python3 - "$tmp" <<'PY' || exit 77
+import struct, sys, random
+d = sys.argv[1]
+h = "{'descr': '<i4', 'fortran_order': False, 'shape': (2, 2), }"
+h += " " * (64 - 10 - len(h) - 1) + "\n"
+open(d + "/i4.npy", "wb").write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(h)) + h.encode() + b"\0" * 16)
+random.seed(2)
+with open(d + "/b.fvecs", "wb") as f:
+    for i in range(100):
+        f.write(struct.pack("<i", 4) + struct.pack("<4f", *[random.random() for _ in range(4)]))
+PY
+want 1 "dtype '<i4' is not supported (use" -- $D vectors build --input "$tmp/i4.npy" --type flat --out "$tmp/v.dsx"
+$D vectors build --input "$tmp/b.fvecs" --type hnsw --out "$tmp/h.dsx" 2> "$tmp/err" || fail "hnsw build"
+grep -q "index memory .* MB (not peak RSS)" "$tmp/err" || fail "build summary"
+want 2 "nprobe (ivfpq only) does not apply" -- $D vectors search --index "$tmp/h.dsx" --queries "$tmp/b.fvecs" --out "$tmp/r.ivecs" --nprobe 4
+$D vectors search --index "$tmp/h.dsx" --queries "$tmp/b.fvecs" --out "$tmp/r.ivecs" --ef 32 2> /dev/null || fail "--ef on hnsw"
 exit 0

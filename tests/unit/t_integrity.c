@@ -167,3 +167,50 @@ TEST(integrity_bytes_after_the_table_fail_open) {
     free(big);
     free(img);
 }
+
+/* Extreme but finite query vectors (issue 14, item 11): all 1e-45 with
+** cosine must rank exactly as the same direction at unit scale; a zero query
+** with cosine, and a query whose IP/L2 scores would overflow float32, are
+** refused with a clear error instead of answered with arbitrary ids. */
+TEST(integrity_extreme_query_vectors) {
+    enum { N = 200, DIM = 8, K = 5 };
+    float *x = ds_test_rand_vecs(N, DIM, 3);
+    for (int type = 0; type < 2; type++) {
+        for (int metric = 0; metric < 3; metric++) {
+            ds_index_opts o;
+            ds_index_opts_init(&o);
+            o.type = type ? DS_INDEX_HNSW : DS_INDEX_FLAT;
+            o.metric = (ds_metric)metric;
+            ds_index *ix;
+            ASSERT_OK(ds_index_create(NULL, DIM, &o, &ix));
+            ASSERT_OK(ds_index_add(ix, x, N, NULL));
+            float q[DIM], tiny[DIM], huge[DIM], zero[DIM] = { 0 };
+            for (int j = 0; j < DIM; j++) {
+                q[j] = (j % 3 == 0) ? 2.0f : -1.0f;
+                tiny[j] = (j % 3 == 0) ? 2.8e-45f : -1.4e-45f;   /* 2 and 1 smallest denormals: same direction */
+                huge[j] = q[j] * 1.5e38f;               /* up to 3e38: finite */
+            }
+            uint64_t ids[K], ids2[K];
+            float sc[K], sc2[K];
+            ASSERT_OK(ds_index_search(ix, q, 1, K, NULL, ids, sc, NULL));
+            if (metric == DS_METRIC_COSINE) {
+                ASSERT_OK(ds_index_search(ix, tiny, 1, K, NULL, ids2, sc2, NULL));
+                for (int j = 0; j < K; j++) {
+                    ASSERT_EQ_U64(ids2[j], ids[j]);
+                    ASSERT(isfinite(sc2[j]));
+                }
+                ASSERT_OK(ds_index_search(ix, huge, 1, K, NULL, ids2, sc2, NULL));
+                for (int j = 0; j < K; j++) ASSERT_EQ_U64(ids2[j], ids[j]);
+                ASSERT_RC(ds_index_search(ix, zero, 1, K, NULL, ids2, sc2, NULL), DS_ERR_INVALID);
+                ASSERT(strstr(ds_errmsg(), "all zeros") != NULL);
+            } else {
+                ASSERT_RC(ds_index_search(ix, huge, 1, K, NULL, ids2, sc2, NULL), DS_ERR_RANGE);
+                ASSERT(strstr(ds_errmsg(), "overflow") != NULL);
+                /* a zero query under IP/L2 is well defined: no error */
+                ASSERT_OK(ds_index_search(ix, zero, 1, K, NULL, ids2, sc2, NULL));
+            }
+            ds_index_close(ix);
+        }
+    }
+    free(x);
+}

@@ -41,7 +41,7 @@ static int parse_args(int argc, char **argv, const char *input_flag, model_args 
         else if (strcmp(o, input_flag) == 0 && has) a->input = argv[++i];
         else if (strcmp(o, "--output") == 0 && has) a->output = argv[++i];
         else if (strcmp(o, "--batch") == 0 && has) { if (!cli_parse_u64(o, argv[++i], 1, 4096, &a->batch)) return CLI_USAGE; }
-        else if (strcmp(o, "--threads") == 0 && has) { if (!cli_parse_u64(o, argv[++i], 1, 256, &a->threads)) return CLI_USAGE; }
+        else if (strcmp(o, "--threads") == 0 && has) { if (!cli_parse_u64(o, argv[++i], 1, 1024, &a->threads)) return CLI_USAGE; }
         else if (strcmp(o, "--max-seq") == 0 && has) { if (!cli_parse_u64(o, argv[++i], 2, 65536, &a->max_seq)) return CLI_USAGE; }
         else if (strcmp(o, "--ids") == 0) a->ids = 1;
         else if (strcmp(o, "--int8") == 0) a->int8 = 1;

@@ -152,7 +152,15 @@ static int parse_npy(const char *path, const unsigned char *b, size_t size, vecs
     } else if (strncmp(descr, "'<f8'", 5) == 0) {
         elem = 8;
     } else {
-        rc = file_error(path, ".npy dtype %.8s is not supported (use little-endian float32 or float64)", descr);
+        /* quote just the dtype token ('<i4'), not the rest of the header */
+        int dl = 0;
+        if (descr[0] == '\'') {
+            const char *q = strchr(descr + 1, '\'');
+            dl = q ? (int)(q - descr) + 1 : 0;
+        }
+        if (dl <= 0 || dl > 40) dl = (int)strcspn(descr, ",}");
+        if (dl > 40) dl = 40;
+        rc = file_error(path, ".npy dtype %.*s is not supported (use little-endian float32 or float64)", dl, descr);
     }
     if (rc == CLI_OK && strncmp(fo, "False", 5) != 0) rc = file_error(path, ".npy arrays in Fortran order are not supported");
     if (rc == CLI_OK) {
@@ -244,7 +252,7 @@ typedef struct vopts {
     const char *input, *out, *index, *queries, *base, *truth, *svg;
     ds_index_opts io;
     uint64_t k, ef, nprobe, rerank, threads, batch, max_queries;
-    int have_ef, have_nprobe;
+    int have_ef, have_nprobe, have_rerank;
     unsigned sweep[32];       /* bench --sweep: the parameter values to try, in order */
     size_t n_sweep;
 } vopts;
@@ -352,7 +360,7 @@ static int parse_opts(int argc, char **argv, vopts *o) {
         else if (strcmp(a, "--k") == 0) U64(o->k, 1, 100000);
         else if (strcmp(a, "--ef") == 0) { U64(o->ef, 1, 1u << 20); o->have_ef = 1; }
         else if (strcmp(a, "--nprobe") == 0) { U64(o->nprobe, 1, 1u << 24); o->have_nprobe = 1; }
-        else if (strcmp(a, "--rerank") == 0) U64(o->rerank, 1, 1u << 20);
+        else if (strcmp(a, "--rerank") == 0) { U64(o->rerank, 1, 1u << 20); o->have_rerank = 1; }
         else if (strcmp(a, "--batch") == 0) U64(o->batch, 1, UINT64_MAX);
         else if (strcmp(a, "--max-queries") == 0) U64(o->max_queries, 1, UINT64_MAX);
         else if (strcmp(a, "--sweep") == 0) { NEED_VAL(); if (!parse_sweep(val, o)) return CLI_USAGE; }
@@ -408,7 +416,7 @@ static int vectors_build(int argc, char **argv) {
     if (rc == CLI_OK) {
         ds_status st = ds_index_save(ix, o.out);
         if (st != DS_OK) rc = cli_fail_rc(st, "cannot save %s", o.out);
-        else fprintf(stderr, "built %zu x %zu vectors in %.2f s (%.0f vec/s), %.1f MB resident -> %s\n", v.n, v.dim, secs,
+        else fprintf(stderr, "built %zu x %zu vectors in %.2f s (%.0f vec/s), index memory %.1f MB (not peak RSS) -> %s\n", v.n, v.dim, secs,
                      (double)v.n / (secs > 0 ? secs : 1e-9), (double)ds_index_memory_bytes(ix) / 1e6, o.out);
         ds_index_close(ix);
     }
@@ -483,6 +491,18 @@ static int vectors_search(int argc, char **argv) {
     ds_index *ix;
     ds_status st = ds_index_open(cli_env(), o.index, 0, &ix);
     if (st != DS_OK) return cli_fail_rc(st, "cannot open %s", o.index);
+    /* a search option the index type does not use is a mistake, not a no-op */
+    static const char *const tnames[] = { "flat", "hnsw", "ivfpq", "binary" };
+    ds_index_type kind = ds_index_kind(ix);
+    const char *unused = o.have_ef && kind != DS_INDEX_HNSW ? "--ef (hnsw only)"
+                       : o.have_nprobe && kind != DS_INDEX_IVFPQ ? "--nprobe (ivfpq only)"
+                       : o.have_rerank && kind != DS_INDEX_IVFPQ && kind != DS_INDEX_BINARY ? "--rerank (ivfpq and binary only)"
+                       : NULL;
+    if (unused != NULL) {
+        ds_index_close(ix);
+        return cli_usage_error("vectors search: %s does not apply to %s, a %s index", unused, o.index,
+                               (unsigned)kind < 4 ? tnames[kind] : "?");
+    }
     vecs q;
     if ((rc = read_vecs(o.queries, &q)) != CLI_OK) { ds_index_close(ix); return rc; }
     if (q.dim != ds_index_dim(ix)) {
