@@ -4,6 +4,7 @@
 #   make test       build and run every test: unit, fuzz-corpus replay, CLI
 #   make asan       the same tests under AddressSanitizer + UBSan (in build-asan/)
 #   make fuzz       libFuzzer binaries (clang) in build-fuzz/, for time-boxed fuzzing
+#   make crash      kill -9 / concurrent-writer trials against index and vectors build
 #   make demo       install dependencies if needed, build, index a real corpus and search it
 #   make deps       install the Debian packages the build needs
 #   make python     the Python extension + package in build/python (PYTHONPATH=build/python)
@@ -34,7 +35,7 @@ FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 # Keep intermediate objects (the fuzz drivers) so rebuilds stay incremental.
 .SECONDARY:
 
-.PHONY: all test asan tsan fuzz demo deps bench clean unit-bin python python-test
+.PHONY: all test asan tsan fuzz demo deps bench clean unit-bin python python-test crash
 all: $(BUILD)/libdensearch.a $(BUILD)/libdensearch.so $(BUILD)/densearch
 
 $(BUILD)/obj/%.o: %.c
@@ -134,6 +135,11 @@ fuzz:
 	    echo "  fuzz  $$t"; \
 	    $(FUZZ_CC) -std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer,address,undefined -Iinclude -Isrc \
 	        $$f build-fuzz/libdensearch.a $(LIBS) -o build-fuzz/$$t || exit 1; done
+
+# kill -9 at random points of index / vectors build, and concurrent writers to
+# one path (scripts/crash_test.sh; CRASH_ARGS e.g. "--trials 200").
+crash: all
+	sh scripts/crash_test.sh $(CRASH_ARGS)
 
 deps:
 	sh scripts/install-deps.sh
