@@ -197,8 +197,9 @@ static void residual_layernorm(const fwd *f, size_t r0, size_t r1, const float *
 
 /* The next work item of a phase for this thread, or 0 when the phase is
 ** done. Work is handed out dynamically because a static half per thread
-** left one thread idle at the barriers for 5-20% of a pass (measured on
-** this 2-core host: preemption and uneven sequence lengths). */
+** left one thread idle at the barriers for a measurable share of a pass
+** (preemption and uneven sequence lengths; figures in docs/benchmarks.md,
+** "Transformer encoder (model)"). */
 static int grab(fwd *f, size_t phase, size_t n_items, size_t *item) {
     *item = atomic_fetch_add_explicit(&f->next[phase], 1, memory_order_relaxed);
     return *item < n_items;

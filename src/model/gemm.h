@@ -22,13 +22,14 @@
 **   y[i][j] = (float)(sum_k xq*Wq - xz[i] * qsum[j]) * (xs[i] * ws[j]) + b[j]
 ** Both 7-bit ranges bound every AVX2 vpmaddubsw pair sum by 2 * 127 * 64 =
 ** 16256, so two of them add exactly in int16 before one vpmaddwd widens
-** them (3 multiplies per 64 products instead of 4: int8 32 x 128 passes ran
-** ~20% faster on this AVX2 host, docs/benchmarks.md; the same idea as ONNX
-** Runtime's "reduce_range" on CPUs without VNNI). The int32 sums are exact
-** and every ISA gives bit-identical results (before the activation, whose
-** vector form is within 1e-6 relative of the scalar one). Measured cost
-** against 8-bit rows: worst cosine to float32 on minilm-l6-shape 0.99937
-** instead of 0.99974 (t_model model_int8_quality_minilm_shape).
+** them (3 multiplies per 64 products instead of 4, which measured faster;
+** the same idea as ONNX Runtime's "reduce_range" on CPUs without VNNI). The
+** int32 sums are exact and every ISA gives bit-identical results (before the
+** activation, whose vector form is within 1e-6 relative of the scalar one).
+** The cost is a slightly lower cosine to float32 than 8-bit rows give
+** (t_model model_int8_quality_minilm_shape). Speed and cosine figures, with
+** their commands: docs/benchmarks.md, "Transformer encoder (model)", the
+** 7-bit rows item.
 **
 ** Thread: packing is done once; the GEMMs are pure functions of their
 ** arguments and may run concurrently on disjoint outputs.

@@ -116,8 +116,8 @@ typedef struct ds__weights {
 
 /* Activation memory kept between forward passes (forward.c). A pass over a
 ** batch touches tens of MB, and on fresh pages every pass page-faults all
-** of it: 205k faults and 1.02 s of system time per 200 SciFact documents
-** (~20 s of CPU), 33k and 0.59 s with this (perf stat, docs/benchmarks.md).
+** of it; keeping it cut the page faults and system time several-fold (perf
+** stat figures and command: docs/benchmarks.md, "Transformer encoder").
 ** One pass at a time owns it (busy); a concurrent pass allocates its own. */
 typedef struct ds__fwd_ws {
     atomic_int busy;

@@ -17,7 +17,8 @@
 ** in blocks and keeps a top-k heap; many f32 queries use a blocked matrix
 ** product (OpenBLAS sgemm: up to 1024 queries x 1024 rows per call -- each
 ** call packs its row block, so a typical batch of <= 1024 queries packs every
-** row once (512-query blocks packed it twice and were ~6% slower at 50k x 384);
+** row once (512-query blocks packed it twice and measured slower: docs/benchmarks.md,
+** "Batched flat f32: what changed");
 ** the 4 MB score block stays in L3) and per-query top-k over each block, with
 ** a 16-wide threshold pre-test (offer_block).
 **

@@ -620,17 +620,17 @@ static ds_status hnsw_add(ds_index *ix, const float *x, size_t n) {
 ** closest. If u's list has free slots, up to REPAIR_EXTRA more admitted w
 ** join it. u's other links are kept as they are, including links to older
 ** tombstones (traversable): re-selecting u's whole list, or dropping those
-** links, measured 0.01-0.04 lower recall@10 at ef 16-96 than a fresh build
-** after deleting 20% (bench/ann/bench_deletes.c, 200k); the likely reason is
+** links, measured clearly lower recall@10 at small ef than a fresh build
+** after deleting 20% (bench/ann/bench_deletes.c; figures in
+** docs/benchmarks.md, "Deletes at scale"); the likely reason is
 ** that the build's reverse links, which the heuristic would prune, are what
 ** keeps many nodes reachable. Preferring untaken w is for the same reason:
 ** d was an in-link of each w, and when several in-neighbours all took the
-** same closest w, the others were left with fewer ways in. On one 1M graph
-** (20% deleted, docs/benchmarks.md) the untaken rule moved recall@10 at ef
-** 32 / 48 / 256 from 0.760 / 0.834 / 0.965 to 0.766 / 0.835 / 0.965 and the
-** extra links to 0.778 / 0.837 / 0.970 (a fresh build: 0.768 / 0.838 /
-** 0.973); filling every free slot instead of two added ~0.003 at small ef
-** for ~10% fewer queries per second. */
+** same closest w, the others were left with fewer ways in. On a 1M graph
+** with 20% deleted both the untaken rule and the extra links raised
+** recall@10 at small ef, and filling every free slot instead of two added
+** little recall for a loss of queries per second (the recall table and the
+** command: docs/benchmarks.md, "Deletes at scale"). */
 #define REPAIR_EXTRA 2
 static void repair_node(ds_index *ix, uint32_t u, uint32_t d, unsigned lv, const uint32_t *dl, unsigned nd,
                         uint8_t *covered) {

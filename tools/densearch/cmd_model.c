@@ -416,7 +416,8 @@ static int job_end(job *j, int rc) {
 static const char embed_usage[] =
     "usage: densearch embed --model MODEL_DIR --input texts.jsonl --output out.{npy,fvecs,jsonl}\n"
     "                       [--batch 32] [--threads N] [--max-seq N] [--ids] [--int8]\n"
-    "  --int8: int8 encoder layers (7-bit weights and token rows; 1.65-2.5x float32 speed on AVX2, cosine ~0.9997)\n"
+    "  --int8: int8 encoder layers (7-bit weights and token rows; faster than float32, cosine\n"
+    "          close to it; figures in docs/benchmarks.md)\n"
     "  input lines: {\"text\": ...}, BEIR corpus lines ({\"title\", \"text\"}: encoded as\n"
     "  title + \" \" + text, stripped), or with --ids {\"ids\": [token ids]}\n";
 
