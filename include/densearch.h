@@ -118,6 +118,21 @@ enum {
                                   no answer is computed from bytes whose checksum failed */
 };
 
+/* Safe replacement of a file the caller writes itself (the rules densearch
+** applies to its own files, docs/format.md 1.4): the data goes to a fresh
+** temporary file created with O_CREAT|O_EXCL|O_NOFOLLOW next to path, while
+** an advisory lock on "<path>.lock" is held (a second writer of the same
+** path fails at once with DS_ERR_IO, "another writer ..."); commit fsyncs
+** it, checks the temporary name still names it, and renames it over path.
+** Write through ds_file_writer_fd (do not close that descriptor; a FILE made
+** with fdopen(dup(fd)) may be closed). commit and abort free w; after a
+** failed commit nothing changed at path. Thread: one writer, one thread. */
+typedef struct ds_file_writer ds_file_writer;
+DS_API ds_status ds_file_writer_open(ds_env *env, const char *path, ds_file_writer **out);
+DS_API int       ds_file_writer_fd(const ds_file_writer *w);
+DS_API ds_status ds_file_writer_commit(ds_file_writer *w);
+DS_API void      ds_file_writer_abort(ds_file_writer *w);     /* NULL ok */
+
 /* What kind of densearch file `path` is, from its header alone: writes a
 ** four-character code ("LEXI", "VFLT", ...) into kind[5]. A directory holding
 ** a lexical index reports "LEXI". DS_ERR_FORMAT if it is not a densearch file. */

@@ -187,6 +187,17 @@ ds_status ds__afile_open(ds_env *env, const char *path, ds__wlock *held, ds__afi
     }
     memcpy(f->path, path, plen + 1);
     ds_status rc = DS_OK;
+    /* Replacing means renaming over the name: never over a device, FIFO,
+    ** socket or directory (as root, a mistaken "--out /dev/null" would remove
+    ** the node), and never over a symlink, which rename would replace rather
+    ** than follow (/dev/stdout -> /proc/self/fd/1 would become a file). */
+    struct stat ps;
+    if (lstat(path, &ps) == 0 && !S_ISREG(ps.st_mode)) {
+        afile_free(f);
+        return ds__fail(DS_ERR_INVALID, "%s %s; densearch only replaces regular files", path,
+                        S_ISLNK(ps.st_mode) ? "is a symbolic link (write to the file it points to)"
+                                            : "exists and is not a regular file");
+    }
     if (held != NULL) {
         f->lock = held;
     } else if ((rc = ds__wlock_acquire(env, path, &f->lock)) != DS_OK) {
@@ -259,6 +270,43 @@ ds_status ds__afile_commit(ds__afile *f) {
     rc = ds__fsync_dir_of(f->path);
     afile_free(f);
     return rc;
+}
+
+/* The public face of ds__afile, for files the CLI writes itself. */
+struct ds_file_writer {
+    ds_env    *env;
+    ds__afile *f;
+};
+
+ds_status ds_file_writer_open(ds_env *env, const char *path, ds_file_writer **out) {
+    if (out == NULL) return ds__fail(DS_ERR_INVALID, "ds_file_writer_open: NULL out");
+    *out = NULL;
+    env = DS_ENV(env);
+    ds_file_writer *w = ds__calloc(env, 1, sizeof *w);
+    if (w == NULL) return ds__fail(DS_ERR_NOMEM, "out of memory");
+    w->env = env;
+    ds_status rc = ds__afile_open(env, path, NULL, &w->f);
+    if (rc != DS_OK) {
+        ds__free(env, w, sizeof *w);
+        return rc;
+    }
+    *out = w;
+    return DS_OK;
+}
+
+int ds_file_writer_fd(const ds_file_writer *w) { return w ? ds__afile_fd(w->f) : -1; }
+
+ds_status ds_file_writer_commit(ds_file_writer *w) {
+    if (w == NULL) return ds__fail(DS_ERR_INVALID, "ds_file_writer_commit: NULL writer");
+    ds_status rc = ds__afile_commit(w->f);
+    ds__free(w->env, w, sizeof *w);
+    return rc;
+}
+
+void ds_file_writer_abort(ds_file_writer *w) {
+    if (w == NULL) return;
+    ds__afile_abort(w->f);
+    ds__free(w->env, w, sizeof *w);
 }
 
 /* ======================================================================== */

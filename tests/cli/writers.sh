@@ -49,4 +49,21 @@ for t in 1 2 3; do
     $D check "$tmp/ix2" > /dev/null 2>&1 || fail "index after concurrent writers"
 done
 ls "$tmp/ix2" | grep -v '^lexical.dsx$' && fail "leftover files in the index directory"
+# The final name: a symlink or a FIFO is never renamed over. The library
+# refuses it; `search --run-out` and `vectors search --out` write through it
+# in place, as a shell redirect would (e.g. /dev/stdout).
+printf '{"_id":"q1","text":"alpha"}\n' > "$tmp/q.jsonl"
+: > "$tmp/target.trec"
+ln -s "$tmp/target.trec" "$tmp/link.trec"
+$D search --index "$tmp/ix" --queries "$tmp/q.jsonl" --run-out "$tmp/link.trec" 2> "$tmp/err" || fail "run-out through a symlink"
+[ -L "$tmp/link.trec" ] || fail "the symlink was replaced"
+grep -q '^q1 Q0 ' "$tmp/target.trec" || fail "the run did not reach the symlink's target"
+$D search --index "$tmp/ix" --queries "$tmp/q.jsonl" --run-out /dev/stdout 2> /dev/null | grep -q '^q1 Q0 ' || fail "run-out /dev/stdout"
+[ -L /dev/stdout ] || [ ! -e /dev/stdout ] || [ -c /dev/stdout ] || fail "/dev/stdout was replaced"
+mkfifo "$tmp/fifo" 2> /dev/null && {
+    cat "$tmp/fifo" > "$tmp/fifo.out" & cp=$!
+    $D search --index "$tmp/ix" --queries "$tmp/q.jsonl" --run-out "$tmp/fifo" 2> "$tmp/err" || fail "run-out to a FIFO"
+    wait $cp
+    grep -q '^q1 Q0 ' "$tmp/fifo.out" || fail "nothing came through the FIFO"
+}
 exit 0

@@ -166,3 +166,28 @@ TEST(writer_lexical_builder_locks_from_create) {
     ASSERT_OK(ds_lexical_open(NULL, dir, DS_OPEN_VERIFY, &lx));
     ds_lexical_close(lx);
 }
+
+/* The final name is replaced only when it is a regular file (or absent):
+** renaming over a symlink would replace the link (/dev/stdout would become
+** a file), over a device or FIFO would remove the node. */
+TEST(writer_refuses_to_replace_links_and_devices) {
+    char path[512], target[512];
+    tpath(path, sizeof path, "link.dsx");
+    tpath(target, sizeof target, "target");
+    put_file(target, "precious");
+    ASSERT(symlink(target, path) == 0);
+    ASSERT_RC(write_small(path), DS_ERR_INVALID);
+    ASSERT(strstr(ds_errmsg(), "symbolic link") != NULL);
+    ASSERT(file_is(target, "precious"));
+    struct stat st;
+    ASSERT(lstat(path, &st) == 0 && S_ISLNK(st.st_mode));
+    tpath(path, sizeof path, "fifo");
+    ASSERT(mkfifo(path, 0600) == 0);
+    ds_run *run;
+    ASSERT_OK(ds_run_create(NULL, &run));
+    ASSERT_OK(ds_run_add(run, "q1", "d1", 1.0));
+    ASSERT_RC(ds_run_save(run, path, NULL), DS_ERR_INVALID);
+    ASSERT(lstat(path, &st) == 0 && S_ISFIFO(st.st_mode));
+    ds_run_free(run);
+    ASSERT_EQ_U64(dir_entries(), 3);    /* link, target, fifo: no temporaries or locks */
+}

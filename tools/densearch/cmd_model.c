@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define CHUNK 4096
 
@@ -175,7 +176,7 @@ typedef enum { OUT_NPY, OUT_FVECS, OUT_JSONL } out_kind;
 
 typedef struct out_file {
     FILE    *f;
-    char     tmp[4096];
+    ds_file_writer *w;     /* private temporary, lock, rename (docs/format.md 1.4) */
     const char *path;
     out_kind kind;
     size_t   dim;
@@ -205,9 +206,16 @@ static int out_open(out_file *o, const char *path, size_t dim) {
     else if (l >= 6 && strcmp(path + l - 6, ".fvecs") == 0) o->kind = OUT_FVECS;
     else if (l >= 6 && strcmp(path + l - 6, ".jsonl") == 0) o->kind = OUT_JSONL;
     else return cli_usage_error("--output must end in .npy, .fvecs or .jsonl: '%s'", path);
-    snprintf(o->tmp, sizeof o->tmp, "%s.tmp", path);
-    o->f = fopen(o->tmp, "wb");
-    if (o->f == NULL) { fprintf(stderr, "densearch: %s: %s\n", o->tmp, strerror(errno)); return CLI_FAIL; }
+    ds_status st = ds_file_writer_open(cli_env(), path, &o->w);
+    if (st != DS_OK) return cli_fail_rc(st, "cannot write %s", path);
+    int fd = dup(ds_file_writer_fd(o->w));
+    if (fd < 0 || (o->f = fdopen(fd, "wb")) == NULL) {
+        fprintf(stderr, "densearch: %s: %s\n", path, strerror(errno));
+        if (fd >= 0) close(fd);
+        ds_file_writer_abort(o->w);
+        o->w = NULL;
+        return CLI_FAIL;
+    }
     if (o->kind == OUT_NPY) {
         char h[NPY_HEADER];
         npy_header(h, 0, dim);
@@ -243,11 +251,14 @@ static int out_close(out_file *o, int ok) {
     ok = ok && fflush(o->f) == 0 && !ferror(o->f);
     ok = (fclose(o->f) == 0) && ok;
     o->f = NULL;
-    if (!ok || rename(o->tmp, o->path) != 0) {
-        remove(o->tmp);
-        if (ok) fprintf(stderr, "densearch: %s: %s\n", o->path, strerror(errno));
+    ds_file_writer *w = o->w;
+    o->w = NULL;
+    if (!ok) {
+        ds_file_writer_abort(w);
         return CLI_FAIL;
     }
+    ds_status st = ds_file_writer_commit(w);
+    if (st != DS_OK) return cli_fail_rc(st, "cannot write %s", o->path);
     return CLI_OK;
 }
 

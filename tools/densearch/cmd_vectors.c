@@ -19,6 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 
 #define DS_ARRAY_LEN_CLI(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -224,15 +227,30 @@ static int read_vecs(const char *path, vecs *v) {
 }
 
 static int write_ivecs(const char *path, const uint64_t *ids, size_t n, size_t k) {
-    FILE *f = fopen(path, "wb");
-    if (f == NULL) return file_error(path, "cannot create: %s", strerror(errno));
+    ds_file_writer *w = NULL;   /* private temporary, lock, rename (docs/format.md 1.4) */
+    struct stat ps;
+    int fd;
+    if (lstat(path, &ps) == 0 && !S_ISREG(ps.st_mode)) {
+        fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);   /* /dev/stdout, a FIFO, a symlink: in place */
+    } else {
+        ds_status st0 = ds_file_writer_open(cli_env(), path, &w);
+        if (st0 != DS_OK) return cli_fail_rc(st0, "cannot write %s", path);
+        fd = dup(ds_file_writer_fd(w));
+    }
+    ds_status st = DS_OK;
+    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    if (f == NULL) {
+        if (fd >= 0) close(fd);
+        ds_file_writer_abort(w);
+        return file_error(path, "cannot create: %s", strerror(errno));
+    }
     unsigned char *row = malloc(4 * (k + 1));
-    if (row == NULL) { fclose(f); return file_error(path, "out of memory"); }
+    if (row == NULL) { fclose(f); ds_file_writer_abort(w); return file_error(path, "out of memory"); }
     int ok = 1;
     for (size_t i = 0; i < n && ok; i++) {
-        uint32_t w[1];
-        w[0] = (uint32_t)k;
-        memcpy(row, w, 4);
+        uint32_t kk[1];
+        kk[0] = (uint32_t)k;
+        memcpy(row, kk, 4);
         for (size_t j = 0; j < k; j++) {
             uint64_t id = ids[i * k + j];
             int32_t v = id > INT32_MAX ? -1 : (int32_t)id;   /* ivecs holds i32: missing or huge ids are -1 */
@@ -242,7 +260,13 @@ static int write_ivecs(const char *path, const uint64_t *ids, size_t n, size_t k
     }
     free(row);
     if (fclose(f) != 0) ok = 0;
-    return ok ? CLI_OK : file_error(path, "write failed");
+    if (!ok) {
+        ds_file_writer_abort(w);
+        return file_error(path, "write failed");
+    }
+    if (w == NULL) return CLI_OK;
+    st = ds_file_writer_commit(w);
+    return st == DS_OK ? CLI_OK : cli_fail_rc(st, "cannot write %s", path);
 }
 
 /* ======================================================================== */
