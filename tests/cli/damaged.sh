@@ -11,7 +11,9 @@ i=0
 while [ $i -lt 200 ]; do printf '{"_id":"d%d","text":"alpha beta w%d"}\n' $i $i; i=$((i + 1)); done > "$tmp/c.jsonl"
 $D index --corpus "$tmp/c.jsonl" --out "$tmp/ix" --quiet 2> "$tmp/err" || fail "index"
 $D search --index "$tmp/ix" alpha > /dev/null 2> "$tmp/err" || fail "search on the intact index"
-cp "$tmp/ix/lexical.dsx" "$tmp/good"
+F=$(find "$tmp/ix" -name lexical.dsx | head -n 1)
+[ -n "$F" ] || fail "no lexical.dsx in the collection"
+cp "$F" "$tmp/good"
 # Flip one byte in the middle of every section, and one padding byte.
 python3 - "$tmp/good" > "$tmp/offsets" <<'PY' || exit 77
 import struct, sys
@@ -27,11 +29,11 @@ PY
 [ "$(wc -l < "$tmp/offsets")" -ge 8 ] || fail "too few sections found"
 while read -r kind at; do
     python3 -c "import sys; p=sys.argv[1]; b=bytearray(open(p,'rb').read()); b[int(sys.argv[2])]^=0x10; open(p,'wb').write(b)" \
-        "$tmp/ix/lexical.dsx" "$at"
+        "$F" "$at"
     $D search --index "$tmp/ix" alpha > "$tmp/out" 2> "$tmp/err"
     [ $? -eq 1 ] || fail "$kind byte $at flipped: search did not fail"
     grep -q "checksum mismatch\|padding" "$tmp/err" || fail "$kind: unclear message"
     [ -s "$tmp/out" ] && fail "$kind: search printed results from a damaged index"
-    cp "$tmp/good" "$tmp/ix/lexical.dsx"
+    cp "$tmp/good" "$F"
 done < "$tmp/offsets"
 exit 0

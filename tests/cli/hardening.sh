@@ -45,8 +45,8 @@ grep -q "4 more skipped documents not shown (14 skipped in all)" "$tmp/err" || f
 
 # 8: an empty corpus is an error, not a 0-document index
 : > "$tmp/empty.jsonl"
-want 1 "no documents (empty corpus?); no index written" -- $D index --corpus "$tmp/empty.jsonl" --out "$tmp/ix8"
-[ -f "$tmp/ix8/lexical.dsx" ] && fail "an empty index was written"
+want 1 "no documents (empty corpus?); no" -- $D index --corpus "$tmp/empty.jsonl" --out "$tmp/ix8"
+[ -f "$tmp/ix8/MANIFEST" ] && fail "an empty collection was written"
 printf 'bad\n' > "$tmp/allbad.jsonl"
 want 1 "no documents left after skipping" -- $D index --corpus "$tmp/allbad.jsonl" --out "$tmp/ix8" --skip-bad
 

@@ -75,8 +75,9 @@ int cmd_vectors(int argc, char **argv);
 int cmd_tune(int argc, char **argv);
 /* Queries of a BEIR queries.jsonl (or id<TAB>text .tsv), in file order. */
 typedef struct query_set {
-    char  **ids, **texts;
-    size_t  n, cap;
+    char    **ids, **texts;
+    uint64_t *lines;          /* line of each query in its file */
+    size_t    n, cap;
 } query_set;
 int  load_queries(const char *path, query_set *q);
 void query_set_free(query_set *q);

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -20,6 +21,29 @@
 static const char *arg_value(int argc, char **argv, int *i) {
     if (*i + 1 >= argc) return NULL;
     return argv[++*i];
+}
+
+/* Is a one of the NULL-terminated names? Checked before taking a value, so
+** an unknown last option is reported as unknown, not as missing its value. */
+static int is_one_of(const char *a, const char *const *names) {
+    for (; *names; names++)
+        if (strcmp(a, *names) == 0) return 1;
+    return 0;
+}
+
+/* --skip-bad: the corpus reader logs one warning per skipped document
+** ("skipped: file:line: reason") while it reads past a run of bad lines, so
+** the corpus gets an env of its own whose logger prints each of them (up to
+** MAX_WARNINGS, then only counts). */
+typedef struct skip_log {
+    uint64_t n;          /* warnings seen */
+    int      newline;    /* a progress line may be on screen */
+} skip_log;
+
+static void skip_log_cb(int level, const char *msg, void *ud) {
+    skip_log *s = ud;
+    if (level > DS_LOG_WARN) return;
+    if (s->n++ < MAX_WARNINGS) fprintf(stderr, "%sdensearch: warning: %s\n", s->newline ? "\n" : "", msg);
 }
 
 /* ---- index ------------------------------------------------------------------ */
@@ -115,6 +139,11 @@ int cmd_index(int argc, char **argv) {
             vec_opts = 1;
             continue;
         }
+        static const char *const valued[] = { "--corpus", "--out", "--model", "--embeddings", "--format", "--id-field",
+                                              "--text-field", "--title-field", "--max-doc-mb", "--threads", "--k1",
+                                              "--b", "--stemmer", "--mem-mb", "--max-seq", "--batch", "--chunk-tokens",
+                                              "--chunk-overlap", NULL };
+        if (!is_one_of(a, valued)) return cli_usage_error("index: unknown option '%s' (see --help)", a);
         if ((v = arg_value(argc, argv, &i)) == NULL) return cli_usage_error("index: %s needs a value", a);
         uint64_t u;
         double d;
@@ -135,7 +164,7 @@ int cmd_index(int argc, char **argv) {
             if (!cli_parse_u64(a, v, 1, 256, &u)) return CLI_USAGE;   /* the index's document limit */
             co.max_doc_bytes = (size_t)u << 20;
         } else if (strcmp(a, "--threads") == 0) {
-            if (!cli_parse_u64(a, v, 1, 64, &u)) return CLI_USAGE;
+            if (!cli_parse_u64(a, v, 1, 1024, &u)) return CLI_USAGE;   /* same range in every command */
             lo.n_threads = (unsigned)u;
             cli_set_threads((unsigned)u);
         } else if (strcmp(a, "--k1") == 0) {
@@ -215,26 +244,36 @@ int cmd_index(int argc, char **argv) {
     cc.progress_ud = &prog;
     ds_corpus *c = NULL;
     ds_collection *coll = NULL;
-    ds_status rc = ds_corpus_open(env, corpus, &co, &c);
+    skip_log slog = { 0, prog.enabled };
+    ds_env *cenv = NULL;
+    ds_env_opts envo;
+    ds_env_opts_init(&envo);
+    envo.log = skip_log_cb;
+    envo.log_ud = &slog;
+    envo.log_level = DS_LOG_WARN;
+    envo.n_threads = 1;
+    ds_status rc = ds_env_create(&envo, &cenv);
+    if (rc == DS_OK) rc = ds_corpus_open(cenv, corpus, &co, &c);
     if (rc != DS_OK) {
+        ds_env_destroy(cenv);
         free(emb);
         return cli_fail_rc(rc, "cannot open corpus");
     }
     rc = ds_collection_create(env, out, &cc, &coll);
     if (rc != DS_OK) {
         ds_corpus_close(c);
+        ds_env_destroy(cenv);
         free(emb);
         return cli_fail_rc(rc, "cannot start the collection");
     }
     double t0 = cli_now();
-    uint64_t skipped_seen = 0, dups = 0, warned = 0, row = 0;
+    uint64_t skipped_seen = 0, dups = 0, row = 0, added = 0;
     ds_doc doc;
     int fail = 0;
     for (;;) {
         rc = ds_corpus_next(c, &doc);
         uint64_t sk = ds_corpus_skipped(c);
-        if (sk != skipped_seen) {   /* the reader skipped bad documents; ds_errmsg has the last */
-            if (warned++ < MAX_WARNINGS) fprintf(stderr, "%sdensearch: warning: skipped: %s\n", prog.enabled ? "\n" : "", ds_errmsg());
+        if (sk != skipped_seen) {   /* the reader skipped bad documents (each one logged: skip_log_cb) */
             skipped_seen = sk;
             if (emb) {
                 fprintf(stderr, "densearch: %s: a skipped document leaves the embedding rows out of step; "
@@ -256,12 +295,13 @@ int cmd_index(int argc, char **argv) {
         }
         rc = ds_collection_add(coll, &doc, emb ? emb + (size_t)row * emb_dim : NULL);
         row++;
+        if (rc == DS_OK) added++;
         if (rc == DS_ERR_INVALID) {
             if (co.skip_bad && !emb) {
+                char m[1024];
                 dups++;
-                if (warned++ < MAX_WARNINGS)
-                    fprintf(stderr, "%sdensearch: warning: skipped: %s:%llu: %s\n", prog.enabled ? "\n" : "", doc.file,
-                            (unsigned long long)doc.line, ds_errmsg());
+                snprintf(m, sizeof m, "skipped: %s:%llu: %s", doc.file, (unsigned long long)doc.line, ds_errmsg());
+                skip_log_cb(DS_LOG_WARN, m, &slog);
                 continue;
             }
             fprintf(stderr, "densearch: %s:%llu: %s\n", doc.file, (unsigned long long)doc.line, ds_errmsg());
@@ -279,13 +319,24 @@ int cmd_index(int argc, char **argv) {
                 (unsigned long long)row);
         fail = 1;
     }
-    if (warned > MAX_WARNINGS) fprintf(stderr, "densearch: %llu more warnings not shown\n", (unsigned long long)(warned - MAX_WARNINGS));
+    if (slog.n > MAX_WARNINGS)
+        fprintf(stderr, "densearch: %llu more skipped documents not shown (%llu skipped in all)\n",
+                (unsigned long long)(slog.n - MAX_WARNINGS), (unsigned long long)slog.n);
     uint64_t skipped = ds_corpus_skipped(c) + dups;
     ds_corpus_close(c);
+    ds_env_destroy(cenv);
     free(emb);
     if (fail) {
         ds_collection_close(coll);
         fprintf(stderr, "densearch: no collection written (use --skip-bad to skip bad documents)\n");
+        return CLI_FAIL;
+    }
+    /* A collection of nothing answers every query with nothing; almost
+    ** always the wrong file or every line rejected (README, "Input rules"). */
+    if (added == 0) {
+        ds_collection_close(coll);
+        fprintf(stderr, "densearch: %s: no documents%s; no collection written\n", corpus,
+                skipped ? " left after skipping bad ones" : " (empty corpus?)");
         return CLI_FAIL;
     }
     ds_collection_stats st;
@@ -351,7 +402,10 @@ static void search_usage(FILE *f) {
         "  --qid ID             query id for --format trec (default q)\n"
         "  --threads N          batch threads (default all cores; 1 also prints latency\n"
         "                       percentiles)\n"
-        "  --snippet-bytes N    snippet length (default 240); 0: no snippet\n");
+        "  --snippet-bytes N    snippet length (default 240); 0: no snippet\n\n"
+        "Limits: a query given on the command line is at most 8190 bytes; a BM25\n"
+        "query holds at most 1024 distinct terms. Query ids, --qid and --tag must not\n"
+        "contain whitespace (README, \"Input rules\"); a queries file must not repeat an id.\n");
 }
 
 static void json_str(FILE *f, const char *s, size_t n) {
@@ -406,6 +460,35 @@ void query_set_free(query_set *q) {
     for (size_t i = 0; i < q->n; i++) { free(q->ids[i]); free(q->texts[i]); }
     free(q->ids);
     free(q->texts);
+    free(q->lines);
+}
+
+static const query_set *sort_qs;
+static int cmp_qid(const void *a, const void *b) {
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    int c = strcmp(sort_qs->ids[x], sort_qs->ids[y]);
+    return c ? c : (x > y) - (x < y);
+}
+
+/* A run holds one ranking per query id, so a queries file that repeats an id
+** would give a run that `eval` rejects: refuse it here, naming both lines. */
+static int check_unique_qids(const char *path, const query_set *q) {
+    if (q->n < 2) return CLI_OK;
+    size_t *ix = malloc(q->n * sizeof *ix);
+    if (ix == NULL) return cli_fail_rc(DS_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < q->n; i++) ix[i] = i;
+    sort_qs = q;
+    qsort(ix, q->n, sizeof *ix, cmp_qid);
+    int ret = CLI_OK;
+    for (size_t i = 1; i < q->n; i++)
+        if (strcmp(q->ids[ix[i - 1]], q->ids[ix[i]]) == 0) {
+            fprintf(stderr, "densearch: %s:%llu: duplicate query id '%s' (first on line %llu)\n", path,
+                    (unsigned long long)q->lines[ix[i]], q->ids[ix[i]], (unsigned long long)q->lines[ix[i - 1]]);
+            ret = CLI_FAIL;
+            break;
+        }
+    free(ix);
+    return ret;
 }
 
 int load_queries(const char *path, query_set *q) {
@@ -430,8 +513,10 @@ int load_queries(const char *path, query_set *q) {
             char **ni = realloc(q->ids, nc * sizeof *ni);
             if (ni) q->ids = ni;
             char **nt = ni ? realloc(q->texts, nc * sizeof *nt) : NULL;
-            if (!ni || !nt) { ret = cli_fail_rc(DS_ERR_NOMEM, "out of memory"); break; }
-            q->texts = nt;
+            if (nt) q->texts = nt;
+            uint64_t *nl = nt ? realloc(q->lines, nc * sizeof *nl) : NULL;
+            if (!ni || !nt || !nl) { ret = cli_fail_rc(DS_ERR_NOMEM, "out of memory"); break; }
+            q->lines = nl;
             q->cap = nc;
         }
         q->ids[q->n] = strdup(d.id);
@@ -442,9 +527,11 @@ int load_queries(const char *path, query_set *q) {
             ret = cli_fail_rc(DS_ERR_NOMEM, "out of memory");
             break;
         }
+        q->lines[q->n] = d.line;
         q->n++;
     }
     ds_corpus_close(c);
+    if (ret == CLI_OK) ret = check_unique_qids(path, q);
     return ret;
 }
 
@@ -599,6 +686,7 @@ int cmd_search(int argc, char **argv) {
     ds_collection_search_opts_init(&so);
     char query[8192];
     size_t qlen = 0;
+    int saw_query = 0;
     query[0] = '\0';
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = NULL;
@@ -607,6 +695,7 @@ int cmd_search(int argc, char **argv) {
         if (strcmp(a, "--int8") == 0) { int8 = 1; continue; }
         if (strncmp(a, "--", 2) != 0) {   /* query words */
             size_t l = strlen(a);
+            saw_query = 1;
             if (qlen + l + 2 > sizeof query) return cli_usage_error("search: query longer than %zu bytes", sizeof query - 2);
             if (qlen) query[qlen++] = ' ';
             memcpy(query + qlen, a, l + 1);
@@ -619,6 +708,10 @@ int cmd_search(int argc, char **argv) {
             i += used - 1;
             continue;
         }
+        static const char *const valued[] = { "--index", "--queries", "--run-out", "--tag", "--qid", "--model",
+                                              "--rerank", "--filter", "--query-embeddings", "--format", "--k",
+                                              "--threads", "--snippet-bytes", NULL };
+        if (!is_one_of(a, valued)) return cli_usage_error("search: unknown option '%s' (see --help)", a);
         if ((v = arg_value(argc, argv, &i)) == NULL) return cli_usage_error("search: %s needs a value", a);
         uint64_t u;
         if (strcmp(a, "--index") == 0) index = v;
@@ -637,13 +730,19 @@ int cmd_search(int argc, char **argv) {
         } else if (strcmp(a, "--k") == 0) {
             if (!cli_parse_u64(a, v, 1, 100000, &k)) return CLI_USAGE;
         } else if (strcmp(a, "--threads") == 0) {
-            if (!cli_parse_u64(a, v, 1, 64, &u)) return CLI_USAGE;
+            if (!cli_parse_u64(a, v, 1, 1024, &u)) return CLI_USAGE;   /* same range in every command */
             threads = (unsigned)u;
             cli_set_threads(threads);
         } else if (strcmp(a, "--snippet-bytes") == 0) {
             if (!cli_parse_u64(a, v, 0, 100000, &snippet)) return CLI_USAGE;
         } else return cli_usage_error("search: unknown option '%s' (see --help)", a);
     }
+    /* --qid and --tag are printed into TREC lines: the id rule applies
+    ** (README, "Input rules"), so the run reads back in densearch and trec_eval. */
+    if (ds_id_check(qid, strlen(qid)) != DS_OK) return cli_usage_error("search: --qid: %s", ds_errmsg());
+    if (ds_id_check(tag, strlen(tag)) != DS_OK) return cli_usage_error("search: --tag: %s", ds_errmsg());
+    if (saw_query && queries == NULL && strspn(query, " \t\r\n") == qlen)
+        return cli_usage_error("search: the query is empty");
     if (index == NULL || (queries == NULL && qlen == 0) || (queries != NULL && qlen > 0)) {
         search_usage(stderr);
         return cli_usage_error("search: --index and either a query or --queries are required");
@@ -690,9 +789,25 @@ int cmd_search(int argc, char **argv) {
             ret = CLI_FAIL;
         }
         FILE *out = stdout;
-        if (ret == CLI_OK && run_out && (out = fopen(run_out, "w")) == NULL) {
-            fprintf(stderr, "densearch: %s: cannot write: %s\n", run_out, strerror(errno));
-            ret = CLI_FAIL;
+        ds_file_writer *rw = NULL;   /* --run-out: private temporary, lock, rename (docs/format.md 1.4) */
+        struct stat rs;
+        if (ret == CLI_OK && run_out && lstat(run_out, &rs) == 0 && !S_ISREG(rs.st_mode)) {
+            /* /dev/stdout, a FIFO, a symlink: written in place, as a shell
+            ** redirect would (the safe writer replaces regular files only) */
+            if ((out = fopen(run_out, "w")) == NULL) {
+                fprintf(stderr, "densearch: %s: cannot write: %s\n", run_out, strerror(errno));
+                ret = CLI_FAIL;
+            }
+        } else if (ret == CLI_OK && run_out) {
+            ds_status wrc = ds_file_writer_open(env, run_out, &rw);
+            int fd = wrc == DS_OK ? dup(ds_file_writer_fd(rw)) : -1;
+            if (wrc != DS_OK) ret = cli_fail_rc(wrc, "cannot write the run");
+            else if (fd < 0 || (out = fdopen(fd, "w")) == NULL) {
+                fprintf(stderr, "densearch: %s: cannot write: %s\n", run_out, strerror(errno));
+                if (fd >= 0) close(fd);
+                out = NULL;
+                ret = CLI_FAIL;
+            }
         }
         ds_results **res = ret == CLI_OK ? calloc(qs.n ? qs.n : 1, sizeof *res) : NULL;
         if (ret == CLI_OK && res == NULL) ret = cli_fail_rc(DS_ERR_NOMEM, "out of memory");
@@ -703,6 +818,7 @@ int cmd_search(int argc, char **argv) {
             double *lat = eff == 1 ? calloc(qs.n, sizeof *lat) : NULL;
             double t0 = cli_now(), t_enc = 0;
             ds_status rc = DS_OK;
+            size_t badq = 0;   /* 1-based position of a failed query; 0: none known */
             if (lat != NULL) {
                 ds_collection_search_opts one = so;
                 for (size_t q = 0; q < qs.n && rc == DS_OK; q++) {
@@ -711,6 +827,7 @@ int cmd_search(int argc, char **argv) {
                     rc = ds_collection_search(coll, qs.texts[q], strlen(qs.texts[q]), &one, &res[q]);
                     lat[q] = cli_now() - tq;
                     if (rc == DS_OK) t_enc += res[q]->t_encode;
+                    else badq = q + 1;
                 }
             } else {
                 rc = ds_collection_search_batch(coll, (const char *const *)qs.texts, qs.n, &so, threads, res);
@@ -724,7 +841,16 @@ int cmd_search(int argc, char **argv) {
                 fprintf(stderr, "\n");
             }
             free(lat);
-            if (rc != DS_OK) ret = cli_fail_rc(rc, "search failed");
+            const char *msg = ds_errmsg();
+            int mlen = 0;
+            /* a batch call names a position ("query N: ..."); the user knows
+            ** the query by its id and line */
+            if (rc != DS_OK && badq == 0 && sscanf(msg, "query %zu: %n", &badq, &mlen) >= 1 && mlen > 0) msg += mlen;
+            if (rc != DS_OK && badq >= 1 && badq <= qs.n) {
+                fprintf(stderr, "densearch: %s:%llu: query '%s': %s\n", queries, (unsigned long long)qs.lines[badq - 1],
+                        qs.ids[badq - 1], msg);
+                ret = CLI_FAIL;
+            } else if (rc != DS_OK) ret = cli_fail_rc(rc, "search failed");
             else {
                 for (size_t q = 0; q < qs.n; q++)
                     for (size_t r = 0; r < res[q]->n; r++) {
@@ -742,6 +868,12 @@ int cmd_search(int argc, char **argv) {
         if (out && out != stdout && fclose(out) != 0 && ret == CLI_OK) {
             fprintf(stderr, "densearch: %s: write failed\n", run_out);
             ret = CLI_FAIL;
+        }
+        if (rw != NULL && ret == CLI_OK) {
+            ds_status wrc = ds_file_writer_commit(rw);
+            if (wrc != DS_OK) ret = cli_fail_rc(wrc, "cannot write the run");
+        } else {
+            ds_file_writer_abort(rw);   /* an incomplete run never replaces the old one */
         }
         query_set_free(&qs);
     } else {
