@@ -1033,7 +1033,7 @@ int cmd_tune(int argc, char **argv) {
         else if (strcmp(a, "--k") == 0) { if (!cli_parse_u64(a, v, 1, 100000, &k)) return CLI_USAGE; }
         else if (strcmp(a, "--depth") == 0) { if (!cli_parse_u64(a, v, 1, 100000, &depth)) return CLI_USAGE; }
         else if (strcmp(a, "--threads") == 0) {
-            if (!cli_parse_u64(a, v, 1, 64, &u)) return CLI_USAGE;
+            if (!cli_parse_u64(a, v, 1, 1024, &u)) return CLI_USAGE;
             threads = (unsigned)u;
             cli_set_threads(threads);
         } else return cli_usage_error("tune: unknown option '%s' (see --help)", a);
