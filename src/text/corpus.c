@@ -359,9 +359,11 @@ static ds_status json_prescan(const char *line, size_t len) {
     return DS_OK;
 }
 
-/* Parses one JSON line into doc. Returns DS_OK or DS_ERR_CORRUPT (message set
-** without the "file:line: " prefix, which the caller adds). */
-static ds_status parse_json(ds_corpus *c, char *line, size_t len, ds_doc *doc) {
+/* One JSON value per line into c->json, for every JSON format: UTF-8, the
+** prescan (NUL, lone surrogates, depth), and nothing but whitespace after
+** the value (a second object glued on would otherwise be lost silently).
+** any: DS_CORPUS_JSON, whose parse error says "not a JSON object". */
+static ds_status parse_json_line(ds_corpus *c, const char *line, size_t len, int any) {
     size_t bad;
     if (!ds__utf8_valid(line, len, &bad)) return ds__fail(DS_ERR_CORRUPT, "invalid UTF-8 at byte %zu", bad + 1);
     if (c->json) { cJSON_Delete(c->json); c->json = NULL; }
@@ -372,16 +374,24 @@ static ds_status parse_json(ds_corpus *c, char *line, size_t len, ds_doc *doc) {
     if (c->json == NULL) {
         const char *at = cJSON_GetErrorPtr();
         size_t off = (at && at >= line && at <= line + len) ? (size_t)(at - line) : 0;
-        return ds__fail(DS_ERR_CORRUPT, "malformed JSON near byte %zu", off + 1);
+        return any ? ds__fail(DS_ERR_CORRUPT, "not a JSON object (malformed JSON near byte %zu)", off + 1)
+                   : ds__fail(DS_ERR_CORRUPT, "malformed JSON near byte %zu", off + 1);
     }
-    /* One value per line: anything but whitespace after it is an error, not
-    ** silently ignored (a second object glued on would be lost). */
     if (end != NULL && end >= line && end <= line + len) {
         size_t off = (size_t)(end - line);
         while (off < len && (line[off] == ' ' || line[off] == '\t' || line[off] == '\r')) off++;
         if (off < len)
             return ds__fail(DS_ERR_CORRUPT, "unexpected text after the JSON value at byte %zu", off + 1);
     }
+    return DS_OK;
+}
+
+/* Parses one JSON line into doc. Returns DS_OK or DS_ERR_CORRUPT (message set
+** without the "file:line: " prefix, which the caller adds). */
+static ds_status parse_json(ds_corpus *c, char *line, size_t len, ds_doc *doc) {
+    size_t bad;
+    ds_status rc = parse_json_line(c, line, len, 0);
+    if (rc != DS_OK) return rc;
     if (!cJSON_IsObject(c->json)) return ds__fail(DS_ERR_CORRUPT, "JSON line is not an object");
     cJSON *id = cJSON_GetObjectItemCaseSensitive(c->json, c->id_field);
     if (id == NULL) return ds__fail(DS_ERR_CORRUPT, "missing id field \"%s\"", c->id_field);
@@ -425,15 +435,8 @@ static ds_status parse_json(ds_corpus *c, char *line, size_t len, ds_doc *doc) {
 /* DS_CORPUS_JSON: any JSON object per line, read with ds_corpus_get_*; the
 ** document is only its position (id "", no title or text). */
 static ds_status parse_json_any(ds_corpus *c, char *line, size_t len, ds_doc *doc) {
-    size_t bad;
-    if (!ds__utf8_valid(line, len, &bad)) return ds__fail(DS_ERR_CORRUPT, "invalid UTF-8 at byte %zu", bad + 1);
-    if (c->json) { cJSON_Delete(c->json); c->json = NULL; }
-    c->json = cJSON_ParseWithLength(line, len);
-    if (c->json == NULL) {
-        const char *at = cJSON_GetErrorPtr();
-        size_t off = (at && at >= line && at <= line + len) ? (size_t)(at - line) : 0;
-        return ds__fail(DS_ERR_CORRUPT, "not a JSON object (malformed JSON near byte %zu)", off + 1);
-    }
+    ds_status rc = parse_json_line(c, line, len, 1);
+    if (rc != DS_OK) return rc;
     if (!cJSON_IsObject(c->json)) return ds__fail(DS_ERR_CORRUPT, "not a JSON object");
     doc->id = "";
     doc->id_len = 0;

@@ -912,3 +912,22 @@ TEST(lexical_id_rule) {
     ASSERT_RC(ds_lexical_add(b, &d), DS_ERR_INVALID);
     ds_lexical_abort(b);
 }
+
+/* DS_CORPUS_JSON (the encoders' input reader) follows the same JSON line
+** rules as the corpus formats (issue 14, items 5 and 6). */
+TEST(corpus_json_any_line_rules) {
+    struct { const char *name, *data, *msg; } cases[] = {
+        { "t1.jsonl", "{\"text\": \"a\"}\n{\"text\": \"b\"} junk\n", ":2: unexpected text after the JSON value" },
+        { "t2.jsonl", "{\"text\": \"a\"}\n{\"text\": \"b\\u0000c\"}\n", ":2: \\u0000 (NUL character)" },
+        { "t3.jsonl", "{\"text\": \"a\"}\n{\"text\": \"\\ud800\"}\n", ":2: lone UTF-16 high surrogate" },
+    };
+    for (size_t i = 0; i < DS_ARRAY_LEN(cases); i++) {
+        const char *p = tmp_path(cases[i].name);
+        write_str(p, cases[i].data);
+        ds_status rc;
+        uint64_t n = count_docs(p, DS_CORPUS_JSON, 0, &rc, NULL);
+        ASSERT_RC(rc, DS_ERR_CORRUPT);
+        if (strstr(ds_errmsg(), cases[i].msg) == NULL) FAIL("%s: message '%s' lacks '%s'", cases[i].name, ds_errmsg(), cases[i].msg);
+        ASSERT_EQ_U64(n, 1);
+    }
+}
