@@ -6,8 +6,7 @@
 ** runs on nt threads at once, the caller's thread being thread 0 and pool
 ** workers 1..nt-1, so SPMD code with barriers (model/forward.c) can rely on
 ** every member running. Starting a pthread per job cost tens of microseconds
-** per thread, a visible share of a one-query encoder pass; waking a parked
-** worker is much cheaper.
+** per thread; waking a parked worker costs less (docs/benchmarks.md).
 **
 ** Concurrency rules (the choices, and why):
 ** - One gang at a time per pool. A caller that finds the pool busy (another
@@ -30,26 +29,20 @@
 #include "ds_internal.h"
 
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#define cpu_relax() _mm_pause()
-#else
-#define cpu_relax() ((void)0)
-#endif
 
 /* Largest gang: callers clamp their thread counts to this. Worker slots are
 ** allocated up front (they are small), so a running worker's slot never moves. */
 #define POOL_MAX 256
 
-/* Workers spin this many polls for the next job before parking on the
-** condition variable: back-to-back jobs (encoder passes, batches of
-** searches) then start without a futex wake. Short, because idle spinning
-** steals a shared core. */
-#define WORKER_SPIN 4000
+/* Neither workers nor the gang owner spin while they wait: they park on a
+** condition variable at once. Spinning made the pool slower than starting
+** threads on a busy host: a spinning owner kept its core while the woken
+** worker waited for one (bench/micro/b_pool.c, docs/benchmarks.md, "Thread
+** pool and top-k collectors"); without it a gang costs less than one
+** pthread_create + join. */
 
 typedef struct worker {
     struct ds__pool *pool;
@@ -91,10 +84,6 @@ static void *worker_main(void *arg) {
     uint64_t seen = me->seen;
     tls_in_gang = 1;
     for (;;) {
-        for (unsigned spin = 0; spin < WORKER_SPIN; spin++) {
-            if (atomic_load_explicit(&p->gen, memory_order_relaxed) != seen) break;
-            cpu_relax();
-        }
         pthread_mutex_lock(&p->mu);
         while (!p->stop && atomic_load_explicit(&p->gen, memory_order_relaxed) == seen)
             pthread_cond_wait(&p->wake, &p->mu);
@@ -205,10 +194,6 @@ void ds__gang_run(ds__gang *g, void (*fn)(void *ctx, unsigned thread), void *ctx
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mu);
     fn(ctx, 0);
-    for (unsigned spin = 0; spin < WORKER_SPIN; spin++) {
-        if (atomic_load_explicit(&p->running, memory_order_acquire) == 0) break;
-        cpu_relax();
-    }
     if (atomic_load_explicit(&p->running, memory_order_acquire) != 0) {
         pthread_mutex_lock(&p->mu);
         while (atomic_load_explicit(&p->running, memory_order_acquire) != 0) pthread_cond_wait(&p->done, &p->mu);
