@@ -136,6 +136,10 @@ if ok:
     check(set(j["time"]) == {"encode_ms", "lexical_ms", "dense_ms", "rerank_ms", "total_ms"}, "time per stage")
 st, j, _ = jreq("POST", "/collections/lex/search", {"query": "cat", "with_text": False})
 check(st == 200 and "snippet" not in j["hits"][0] and "title" not in j["hits"][0], "with_text false")
+st, j, _ = jreq("POST", "/collections/lex/search", {"query": "the cat dogs", "filter": {"ids": ["d2", "zz"]}})
+check(st == 200 and [h["id"] for h in j["hits"]] == ["d2"], "lexical search with a filter: %r" % (j,))
+st, j, _ = jreq("POST", "/collections/lex/search", {"query": "cat", "prf": "rm3", "rm3_docs": 2})
+check(st == 200 and isinstance(j["expansion"], str) and j["hits"][0]["id"] == "d1", "RM3 gives its expansion: %r" % (j,))
 st, j, _ = jreq("POST", "/collections/lex/search", {"query": "zzzz unknownword"})
 check(st == 200 and j["hits"] == [], "no results is not an error")
 
