@@ -9,7 +9,7 @@
 ** Internal API (src/model/gemm.h): a bench, not a test.
 **
 **   cc -O2 -Iinclude -Isrc bench/model/b_gemm.c build/libdensearch.a -lopenblas ... -o b_gemm
-**   b_gemm [M] [REPS]
+**   b_gemm [M] [REPS]        (DS_SIMD=avx2|scalar forces those packed kernels)
 */
 #include "model/gemm.h"
 #include "model/kernels.h"
@@ -17,6 +17,7 @@
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 static int cmp_double(const void *a, const void *b) {
@@ -39,7 +40,10 @@ int main(int argc, char **argv) {
     size_t M = argc > 1 ? (size_t)atol(argv[1]) : 2048;
     int reps = argc > 2 ? atoi(argv[2]) : 5;
     openblas_set_num_threads(1);
-    const ds__gemm_kernels *g = ds__gemm_kernels_avx2();
+    /* the packed kernels DS_SIMD selects in the library (avx512 where present) */
+    const char *want = getenv("DS_SIMD");
+    const ds__gemm_kernels *g = want && strcmp(want, "avx2") == 0 ? NULL : ds__gemm_kernels_avx512();
+    if (g == NULL && !(want && strcmp(want, "scalar") == 0)) g = ds__gemm_kernels_avx2();
     if (g == NULL) g = ds__gemm_kernels_scalar();
     size_t shapes[][2] = { { 384, 384 }, { 384, 1536 }, { 1536, 384 } };   /* K, n */
     unsigned seed = 1;

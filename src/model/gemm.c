@@ -1,5 +1,5 @@
 /* gemm.c -- packed-weight linear layers: packing, scalar twins, AVX2 + FMA,
-** AVX-512 VNNI. Layouts and the int8 scheme are in gemm.h.
+** AVX-512 (f32) and AVX-512 VNNI (int8). Layouts and the int8 scheme are in gemm.h.
 **
 ** The scalar twins are the definition. The int8 kernels and the quantizer
 ** are bit-identical across ISAs (integer sums are exact, the epilogue uses
@@ -418,15 +418,124 @@ const ds__gemm_kernels *ds__gemm_kernels_vnni(void) {
                                             DS_CPU_AVX512VNNI;
     return (f & need) == need ? &g_vnni : NULL;
 }
+
+/* ---- AVX-512 f32 ------------------------------------------------------------
+** The same 16-column panels, one zmm per panel row. A tile is R <= 12 rows
+** x 2 adjacent panels (32 columns): 24 accumulators plus 2 weight vectors
+** of the 32 zmm registers; each k step is 24 FMAs against 2 panel loads and
+** R broadcasts (folded into the FMAs as {1to16} operands), so the two FMA
+** pipes, not the loads, bound it. An odd last panel of a range runs as
+** 1-panel tiles. Column tails use masked loads and stores. Blocks of rows
+** and k as in f32_avx2. */
+#define TZ DS_TARGET("avx2,fma,avx512f")
+#define Z_MR 12
+#define Z_MC 264       /* a multiple of 12 */
+
+static inline TZ __m512 act512(__m512 v, int act) {
+    if (act == DS_GEMM_ACT_GELU) {
+        /* the AVX2 GELU on each half keeps one definition of its accuracy */
+        __m256 lo = ds__gelu256(_mm512_castps512_ps256(v));
+        __m256 hi = ds__gelu256(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+        return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(lo)), _mm256_castps_pd(hi), 1));
+    }
+    if (act == DS_GEMM_ACT_RELU) return _mm512_max_ps(v, _mm512_setzero_ps());
+    return v;
+}
+
+/* acc + (bias or C), activation, store: nr columns of one panel (mask). */
+static inline TZ void z_store(__m512 acc, float *cr, const float *bias, __mmask16 mk, int first, int act) {
+    __m512 a = first ? _mm512_loadu_ps(bias) : _mm512_maskz_loadu_ps(mk, cr);
+    _mm512_mask_storeu_ps(cr, mk, act512(_mm512_add_ps(acc, a), act));
+}
+
+/* NP panels (1 or 2) at P and P + pstride; nr columns valid in the last. */
+#define Z_TILE(R, NP)                                                                                     \
+    static TZ void z_tile##R##_##NP(const float *A, size_t lda, const float *P, size_t pstride, size_t kc, \
+                                    float *C, size_t ldc, size_t nr, int first, const float *bias, int act) { \
+        __m512 c0[R], c1[R];                                                                              \
+        const float *a[R];                                                                                \
+        const float *P1 = P + pstride;                                                                    \
+        _Pragma("GCC unroll 12") for (int r = 0; r < R; r++) {                                            \
+            c0[r] = c1[r] = _mm512_setzero_ps();                                                          \
+            a[r] = A + (size_t)r * lda;                                                                   \
+        }                                                                                                 \
+        for (size_t k = 0; k < kc; k++) {                                                                 \
+            __m512 b0 = _mm512_load_ps(P + k * DS_GEMM_NR);                                               \
+            __m512 b1 = NP == 2 ? _mm512_load_ps(P1 + k * DS_GEMM_NR) : b0;                               \
+            _Pragma("GCC unroll 12") for (int r = 0; r < R; r++) {                                        \
+                __m512 av = _mm512_set1_ps(a[r][k]);                                                      \
+                c0[r] = _mm512_fmadd_ps(av, b0, c0[r]);                                                   \
+                if (NP == 2) c1[r] = _mm512_fmadd_ps(av, b1, c1[r]);                                      \
+            }                                                                                             \
+        }                                                                                                 \
+        __mmask16 full = 0xffff, last = (__mmask16)((1u << nr) - 1);                                      \
+        _Pragma("GCC unroll 12") for (int r = 0; r < R; r++) {                                            \
+            float *cr = C + (size_t)r * ldc;                                                              \
+            if (NP == 2) {                                                                                \
+                z_store(c0[r], cr, bias, full, first, act);                                               \
+                z_store(c1[r], cr + DS_GEMM_NR, bias + DS_GEMM_NR, last, first, act);                     \
+            } else {                                                                                      \
+                z_store(c0[r], cr, bias, last, first, act);                                               \
+            }                                                                                             \
+        }                                                                                                 \
+    }
+#define Z_TILES(NP)                                                                                       \
+    Z_TILE(1, NP) Z_TILE(2, NP) Z_TILE(3, NP) Z_TILE(4, NP) Z_TILE(5, NP) Z_TILE(6, NP) Z_TILE(7, NP)    \
+    Z_TILE(8, NP) Z_TILE(9, NP) Z_TILE(10, NP) Z_TILE(11, NP) Z_TILE(12, NP)
+Z_TILES(1)
+Z_TILES(2)
+
+typedef void (*z_tile_fn)(const float *, size_t, const float *, size_t, size_t, float *, size_t, size_t, int,
+                          const float *, int);
+static const z_tile_fn z_tiles[2][Z_MR + 1] = {
+    { NULL, z_tile1_1, z_tile2_1, z_tile3_1, z_tile4_1, z_tile5_1, z_tile6_1, z_tile7_1, z_tile8_1, z_tile9_1,
+      z_tile10_1, z_tile11_1, z_tile12_1 },
+    { NULL, z_tile1_2, z_tile2_2, z_tile3_2, z_tile4_2, z_tile5_2, z_tile6_2, z_tile7_2, z_tile8_2, z_tile9_2,
+      z_tile10_2, z_tile11_2, z_tile12_2 },
+};
+
+static TZ void f32_avx512(const float *x, size_t m, const ds__pack *W, size_t p0, size_t p1, int act, float *y) {
+    size_t K = W->K, n = W->n;
+    p1 = DS_MIN(p1, W->panels);
+    for (size_t i0 = 0; i0 < m; i0 += Z_MC) {
+        size_t i1 = DS_MIN(m, i0 + Z_MC);
+        for (size_t k0 = 0; k0 < K; k0 += KC) {
+            size_t kc = DS_MIN((size_t)KC, K - k0);
+            int first = k0 == 0, a = k0 + kc == K ? act : DS_GEMM_ACT_NONE;
+            for (size_t p = p0; p < p1;) {
+                size_t np = p + 1 < p1 ? 2 : 1, c = p * DS_GEMM_NR;
+                /* columns valid in the tile's last panel */
+                size_t nr = DS_MIN((size_t)DS_GEMM_NR, n - (c + (np - 1) * DS_GEMM_NR));
+                const float *P = W->f + (p * K + k0) * DS_GEMM_NR;
+                for (size_t i = i0; i < i1;) {
+                    size_t r = DS_MIN((size_t)Z_MR, i1 - i);
+                    z_tiles[np - 1][r](x + i * K + k0, K, P, K * DS_GEMM_NR, kc, y + i * n + c, n, nr, first,
+                                       W->bias + c, a);
+                    i += r;
+                }
+                p += np;
+            }
+        }
+    }
+}
+
+static const ds__gemm_kernels g_avx512 = { "avx512", f32_avx512, i8_vnni, quant_avx2 };
+static const ds__gemm_kernels g_avx512_novnni = { "avx512", f32_avx512, i8_avx2, quant_avx2 };
+const ds__gemm_kernels *ds__gemm_kernels_avx512(void) {
+    unsigned f = ds__cpu_features(), need = DS_CPU_AVX2 | DS_CPU_FMA | DS_CPU_AVX512F;
+    if ((f & need) != need) return NULL;
+    return (f & DS_CPU_AVX512VL) && (f & DS_CPU_AVX512VNNI) ? &g_avx512 : &g_avx512_novnni;
+}
 #else
 const ds__gemm_kernels *ds__gemm_kernels_avx2(void) { return NULL; }
 const ds__gemm_kernels *ds__gemm_kernels_vnni(void) { return NULL; }
+const ds__gemm_kernels *ds__gemm_kernels_avx512(void) { return NULL; }
 #endif
 
 const ds__gemm_kernels *ds__gemm_kernels_for(const ds_env *env) {
     const ds__kernels *k = env ? env->kernels : NULL;
     if (k != NULL && k->level < 1) return &g_scalar;
-    const ds__gemm_kernels *g = k == NULL || k->level >= 2 ? ds__gemm_kernels_vnni() : NULL;
+    const ds__gemm_kernels *g = k == NULL || k->level >= 2 ? ds__gemm_kernels_avx512() : NULL;
     if (g == NULL) g = ds__gemm_kernels_avx2();
     return g ? g : &g_scalar;
 }

@@ -79,5 +79,9 @@ const ds__gemm_kernels *ds__gemm_kernels_for(const ds_env *env);
 const ds__gemm_kernels *ds__gemm_kernels_scalar(void);
 const ds__gemm_kernels *ds__gemm_kernels_avx2(void);    /* NULL without AVX2 + FMA */
 const ds__gemm_kernels *ds__gemm_kernels_vnni(void);    /* NULL without AVX-512 VL + VNNI */
+/* AVX-512F f32 kernel, with the VNNI int8 kernel where present (else the
+** AVX2 one); NULL without AVX-512F. What DS_SIMD=avx512 (the default on
+** such CPUs) runs. */
+const ds__gemm_kernels *ds__gemm_kernels_avx512(void);
 
 #endif

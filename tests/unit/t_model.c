@@ -512,11 +512,15 @@ TEST(model_f16_bf16_conversion) {
 ** must be bit-identical. */
 TEST(model_gemm_kernels_match_scalar) {
     const ds__gemm_kernels *sc = ds__gemm_kernels_scalar();
-    const ds__gemm_kernels *vs[2] = { ds__gemm_kernels_avx2(), ds__gemm_kernels_vnni() };
+    const ds__gemm_kernels *vs[3] = { ds__gemm_kernels_avx2(), ds__gemm_kernels_vnni(), ds__gemm_kernels_avx512() };
     if (vs[0] == NULL) SKIP("no AVX2+FMA on this CPU");
     if (vs[1] == NULL) printf("    (no AVX-512 VNNI here: its int8 kernel is not run)\n");
+    if (vs[2] == NULL) printf("    (no AVX-512F here: its f32 kernel is not run)\n");
     uint64_t seed = 11;
-    static const size_t ms[] = { 1, 5, 6, 7, 13, 50, 97 }, ks[] = { 1, 3, 4, 17, 385, 800 }, ns[] = { 1, 15, 16, 17, 40 };
+    /* 12 rows x 2 panels is the AVX-512 tile: 13, 25 and 50 leave row
+    ** tails, 40 and 70 columns an odd last panel in one of the two ranges */
+    static const size_t ms[] = { 1, 5, 6, 7, 13, 25, 50, 97 }, ks[] = { 1, 3, 4, 17, 385, 800 },
+                        ns[] = { 1, 15, 16, 17, 40, 70 };
     for (size_t a = 0; a < DS_ARRAY_LEN(ms); a++)
         for (size_t c = 0; c < DS_ARRAY_LEN(ks); c++)
             for (size_t d = 0; d < DS_ARRAY_LEN(ns); d++) {
@@ -549,7 +553,7 @@ TEST(model_gemm_kernels_match_scalar) {
                         if (int8) sc->i8(q1, s1, z1, m, &P, p0, p1, act, y1);
                         else sc->f32(x, m, &P, p0, p1, act, y1);
                     }
-                    for (size_t v = 0; v < 2; v++) {
+                    for (size_t v = 0; v < DS_ARRAY_LEN(vs); v++) {
                         if (vs[v] == NULL) continue;
                         memset(y2, 0xff, m * n * sizeof *y2);
                         if (int8) {
