@@ -22,8 +22,10 @@ function batchFeeds(seqs) {
 
 async function main() {
   const [model, mode, a, b, c] = process.argv.slice(2);
+  // DS_BENCH_THREADS as for b_encoder (default 2)
+  const threads = +(process.env.DS_BENCH_THREADS || 2);
   const sess = await ort.InferenceSession.create(model, {
-    graphOptimizationLevel: 'all', intraOpNumThreads: 2, interOpNumThreads: 1, executionMode: 'sequential',
+    graphOptimizationLevel: 'all', intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential',
   });
   if (mode === 'fixed') {
     const B = +a, L = +b, secs = +c;
