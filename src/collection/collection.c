@@ -17,13 +17,11 @@
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <nettle/sha2.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -211,10 +209,6 @@ static ds_status identity_of(const ds_encoder *enc, const char *model_dir, ds__e
     return DS_OK;
 }
 
-ds_status ds__encoder_identity_of(const ds_encoder *enc, const char *model_dir, ds__encoder_identity *id) {
-    return identity_of(enc, model_dir, id, 1);
-}
-
 /* ---- options ------------------------------------------------------------------- */
 
 void ds_collection_opts_init(ds_collection_opts *o) {
@@ -244,20 +238,16 @@ static void build_free(ds_env *env, ds__coll_build *b) {
     ds__free(env, b, sizeof *b);
 }
 
+/* A build holds the writer lock of the collection's MANIFEST from create to
+** commit (the shared lock of every densearch output, core/container.h), so a
+** second build of the same directory fails before doing any work, and the
+** MANIFEST is then written under the lock already held. */
 static ds_status take_lock(ds_collection *c) {
-    char *p = path_join(c->env, c->dir, ".lock");
+    char *p = path_join(c->env, c->dir, "MANIFEST");
     if (p == NULL) return ds__fail(DS_ERR_NOMEM, "out of memory");
-    int fd = open(p, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
-    ds_status rc = DS_OK;
-    if (fd < 0) rc = ds__fail(DS_ERR_IO, "%s: %s", p, strerror(errno));
-    else if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        rc = ds__fail(DS_ERR_IO, "%s: another process is building this collection (%s)", c->dir,
-                      errno == EWOULDBLOCK ? "locked" : strerror(errno));
-        close(fd);
-        fd = -1;
-    }
+    ds_status rc = ds__wlock_acquire(c->env, p, &c->lock);
+    if (rc != DS_OK) ds__fail_prefix(rc, "%s: another process is building this collection: ", c->dir);
     str_free(c->env, p);
-    c->lock_fd = fd;
     return rc;
 }
 
@@ -299,7 +289,6 @@ ds_status ds_collection_create(ds_env *env, const char *dir, const ds_collection
         return ds__fail(DS_ERR_NOMEM, "out of memory");
     }
     c->env = env;
-    c->lock_fd = -1;
     c->building = 1;
     c->b = b;
     c->chunk_tokens = chunk;
@@ -608,7 +597,7 @@ static ds_status write_manifest(ds_collection *c, const ds_index_opts *vo) {
     if (text == NULL) return ds__fail(DS_ERR_NOMEM, "out of memory");
     char *path = path_join(c->env, c->dir, "MANIFEST");
     ds__cwriter *cw = NULL;
-    ds_status rc = path ? ds__cw_open(c->env, path, DS__CMAN_KIND, DS__CMAN_MAJOR, DS__CMAN_MINOR, 0, &cw)
+    ds_status rc = path ? ds__cw_open_locked(c->env, path, c->lock, DS__CMAN_KIND, DS__CMAN_MAJOR, DS__CMAN_MINOR, 0, &cw)
                         : ds__fail(DS_ERR_NOMEM, "out of memory");
     if (rc == DS_OK) rc = ds__cw_section(cw, DS__SEC_CMTA, DS_SECTION_REQUIRED, text, strlen(text));
     if (rc == DS_OK) rc = ds__cw_commit(cw);
@@ -703,10 +692,8 @@ ds_status ds_collection_commit(ds_collection *c, ds_collection_stats *stats) {
             if ((size_t)snprintf(p, sizeof p, "%s/%s", seg, files[i]) < sizeof p && stat(p, &st) == 0) stats->bytes += (uint64_t)st.st_size;
     }
     str_free(c->env, seg);
-    if (c->lock_fd >= 0) {
-        close(c->lock_fd);
-        c->lock_fd = -1;
-    }
+    ds__wlock_release(c->lock);
+    c->lock = NULL;
     return rc;
 }
 
@@ -869,7 +856,6 @@ ds_status ds_collection_open(ds_env *env, const char *dir, const ds_collection_o
     ds_collection *c = ds__calloc(env, 1, sizeof *c);
     if (c == NULL) return ds__fail(DS_ERR_NOMEM, "out of memory");
     c->env = env;
-    c->lock_fd = -1;
     ds_status rc = DS_OK;
     if ((c->dir = ds__strdup(env, dir)) == NULL) rc = ds__fail(DS_ERR_NOMEM, "out of memory");
     char *mp = rc == DS_OK ? path_join(env, dir, "MANIFEST") : NULL;
@@ -910,7 +896,7 @@ void ds_collection_close(ds_collection *c) {
     ds_index_close(c->vx);
     ds__docstore_close(c->ds);
     ds_lexical_close(c->lx);
-    if (c->lock_fd >= 0) close(c->lock_fd);
+    ds__wlock_release(c->lock);
     str_free(env, c->enc_note);
     str_free(env, c->vec_type);
     str_free(env, c->seg_name);

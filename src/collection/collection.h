@@ -11,6 +11,7 @@
 
 #include "ds_internal.h"
 #include "collection/docstore.h"
+#include "core/container.h"
 
 #define DS__CMAN_KIND  DS_FOURCC('C', 'M', 'A', 'N')
 #define DS__CMAN_MAJOR 1
@@ -51,10 +52,7 @@ struct ds_collection {
     size_t          chunk_tokens, chunk_overlap;
     char           *vec_type;     /* "hnsw", ...                             */
     char           *seg_name;
-    int             lock_fd;      /* writer lock while building, else -1    */
+    ds__wlock      *lock;         /* MANIFEST writer lock while building    */
 };
-
-/* Computes the identity of an open encoder loaded from model_dir. */
-ds_status ds__encoder_identity_of(const ds_encoder *enc, const char *model_dir, ds__encoder_identity *id);
 
 #endif /* DS_COLLECTION_H */

@@ -1,5 +1,6 @@
 /* docstore.c -- writer and reader of docs.dsx (docs/format.md §4.2). */
 #include "collection/docstore.h"
+#include "lexical/lexical.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -206,10 +207,7 @@ ds_status ds__docstore_from_lexical(ds_env *env, const ds_lexical *lx, ds__docst
     ds->lx = lx;
     ds->n_docs = (uint32_t)ds_lexical_n_docs(lx);
     ds->n_passages = ds->n_docs;
-    char *t = NULL;
-    ds->has_text = ds->n_docs > 0 && ds_lexical_doc(lx, 0, &t, NULL, NULL, NULL) == DS_OK;
-    ds_free(t);
-    ds__clear_error();
+    ds->has_text = lx->meta.stored_chunk > 0;
     ds_status rc = build_id_table(ds, "lexical.dsx");
     if (rc != DS_OK) {
         ds__docstore_close(ds);

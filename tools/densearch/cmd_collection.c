@@ -348,7 +348,6 @@ int cmd_index(int argc, char **argv) {
     double el = cli_now() - t0;
     cli_progress_done(&prog, st.n_docs);
     if (!quiet) {
-        char *info = NULL;
         printf("indexed %llu docs", (unsigned long long)st.n_docs);
         if (ds_collection_dim(coll))
             printf(" (%llu passages, %zu-dim vectors)", (unsigned long long)st.n_passages, ds_collection_dim(coll));
@@ -356,7 +355,6 @@ int cmd_index(int argc, char **argv) {
                (double)st.bytes / 1e6, (unsigned long long)skipped);
         if (cc.model_dir)
             printf("time: encoding %.2f s, BM25 %.2f s, vector index %.2f s\n", st.t_encode, st.t_lexical, st.t_vectors);
-        ds_free(info);
     }
     ds_collection_close(coll);
     return CLI_OK;
@@ -594,7 +592,6 @@ static void json_num(FILE *f, float v) {
 int cli_search_option(const char *a, const char *v, ds_collection_search_opts *so) {
     uint64_t u;
     double d;
-    if (strcmp(a, "--explain") == 0) return 0;
 #define NEED() do { if (v == NULL) return cli_usage_error("search: %s needs a value", a), -1; } while (0)
     if (strcmp(a, "--mode") == 0) {
         NEED();
