@@ -1028,6 +1028,14 @@ typedef struct ds_collection_open_opts {
     const ds_encoder_opts *encoder;       /* NULL: defaults (e.g. int8 queries)         */
     int                    no_encoder;    /* 1: load no encoder (lexical search, or
                                              queries given as vectors)                */
+    /* Live collections (see "Live collections" below). */
+    int                    writable;      /* 1: open for ds_collection_upsert/delete:
+                                             takes the writer lock, replays the write-
+                                             ahead log, starts the background merger  */
+    size_t                 flush_docs;    /* publish once this many written documents
+                                             are not yet in the MANIFEST; default 10000 */
+    double                 flush_seconds; /* ...or once the oldest is this old; default 5 */
+    int                    no_merge;      /* 1: no background merges (tests)          */
 } ds_collection_open_opts;
 
 typedef struct ds_collection_stats {
@@ -1080,6 +1088,13 @@ typedef struct ds_collection_search_opts {
     const char       *hl_close;       /* default "**"                                  */
     int             (*cancel)(void *ud);  /* polled; non-zero stops: DS_ERR_CANCELED   */
     void             *cancel_ud;
+    /* An allow-list by external id, resolved in the same snapshot the search
+    ** runs on (so it is safe while writers run; filter is not): n_filter_ids
+    ** ids (filter_id_lens NULL: NUL-terminated). Unknown ids are ignored.
+    ** With filter too, a document must be in both. */
+    const char *const *filter_ids;
+    const size_t      *filter_id_lens;
+    size_t             n_filter_ids;
 } ds_collection_search_opts;
 
 /* One result. Component scores are NAN, and ranks 0, where that component did
@@ -1194,6 +1209,78 @@ DS_API ds_status   ds_collection_doc(const ds_collection *c, uint32_t doc, char 
 /* What the collection holds, as a JSON object (ds_free): documents, passages,
 ** analyzer, encoder identity, vector index type, dimension and sizes. */
 DS_API ds_status   ds_collection_info(const ds_collection *c, char **json);
+
+/* ---- Live collections ------------------------------------------------------
+** A collection opened with writable = 1 takes writes while it is searched, as
+** Lucene, Tantivy or Qdrant do: a write batch goes to the write-ahead log
+** (COLL/wal/, fsynced before the call returns unless wait = 0; concurrent
+** writers share one fsync), then becomes a small segment that searches see at
+** once. Segments are published (files fsynced, MANIFEST renamed) every
+** flush_docs documents or flush_seconds, by ds_collection_flush and on close;
+** a background merger rewrites small segments into larger ones without their
+** deleted documents. An upsert of an existing id deletes the old version
+** (a tombstone in its segment) and appends the new one. Opening replays the
+** log past the published MANIFEST; a torn last record (never acknowledged)
+** is dropped.
+**
+** BM25 statistics (N, average length, document frequencies) are taken over
+** the live documents of all segments, so a search ranks and scores exactly as
+** on a fresh build of the surviving documents in their order (each document
+** at the place of its latest write).
+**
+** Document numbers (ds_hit.doc, ds_collection_doc_id, filter bitmaps) are
+** positions in the current segments and change when a write or a merge
+** lands: look a document up by its id (ds_collection_find) or use
+** filter_ids while writers run. Another process opening the collection
+** read-only sees the last published MANIFEST.
+**
+** Thread: upsert, delete, flush and compact may be called from any threads
+** while searches run on others; writes are applied in log order. */
+typedef struct ds_write_opts {
+    size_t struct_size;
+    int    wait;          /* 1 (default): return once the batch is fsynced in the
+                             log; 0: once it is written (it survives the process
+                             being killed, not the machine losing power)           */
+} ds_write_opts;
+
+typedef struct ds_write_result {
+    uint64_t lsn;         /* log sequence number of the batch                       */
+    size_t   n_added;     /* upsert: ids that were not present                      */
+    size_t   n_replaced;  /* upsert: ids whose previous version was deleted         */
+    size_t   n_deleted;   /* delete: ids found and deleted                          */
+    size_t   n_missing;   /* delete: ids that were not present                      */
+} ds_write_result;
+
+typedef struct ds_collection_live_stats {
+    uint64_t n_docs;          /* live documents                                    */
+    uint64_t n_deleted;       /* deleted documents still held by segments          */
+    uint64_t n_segments;
+    uint64_t n_unpublished;   /* segments written since the last MANIFEST           */
+    uint64_t wal_bytes;       /* size of the write-ahead log                       */
+    uint64_t lsn_written, lsn_durable, lsn_published;
+    uint64_t n_flushes, n_merges;
+    uint64_t generation;      /* MANIFEST generation                               */
+} ds_collection_live_stats;
+
+DS_API void      ds_write_opts_init(ds_write_opts *o);                      /* Thread: any */
+/* Adds or replaces n documents as one batch (all or nothing): DS_ERR_INVALID
+** naming the document for an empty or over-long id, an id twice in the batch,
+** a document over the size limit or a non-finite embedding; nothing is then
+** written. embeddings: n x dim floats when the collection holds precomputed
+** embeddings, else NULL. DS_ERR_READONLY when not opened writable. res may be
+** NULL. */
+DS_API ds_status ds_collection_upsert(ds_collection *c, const ds_doc *docs, size_t n, const float *embeddings,
+                                      const ds_write_opts *opts, ds_write_result *res);
+/* Deletes the documents with these ids (lens NULL: NUL-terminated); absent
+** ids are counted in res->n_missing, not an error. */
+DS_API ds_status ds_collection_delete(ds_collection *c, const char *const *ids, const size_t *lens, size_t n,
+                                      const ds_write_opts *opts, ds_write_result *res);
+/* Publishes what was written: segments fsynced, a new MANIFEST, the log
+** trimmed. */
+DS_API ds_status ds_collection_flush(ds_collection *c);
+/* Merges every segment into one without the deleted documents, publishes it. */
+DS_API ds_status ds_collection_compact(ds_collection *c);
+DS_API ds_status ds_collection_stats_live(const ds_collection *c, ds_collection_live_stats *st);
 
 /* [collection:end] */
 
