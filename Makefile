@@ -8,6 +8,8 @@
 #   make demo       install dependencies if needed, build, index a real corpus and search it
 #   make deps       install the Debian packages the build needs
 #   make python     the Python extension + package in build/python (PYTHONPATH=build/python)
+#   make postgres   the PostgreSQL 15 extension (postgres/, PGXS; docs/postgres.md)
+#   make postgres-test  its pg_regress tests on a throw-away cluster (part of `make test`)
 #
 # Variables: BUILD (output folder), OPT (optimisation flags), SAN (sanitizer flags),
 #            PYTHON (interpreter the Python binding is built for and tested with).
@@ -35,7 +37,7 @@ FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 # Keep intermediate objects (the fuzz drivers) so rebuilds stay incremental.
 .SECONDARY:
 
-.PHONY: all test asan tsan fuzz demo deps bench clean unit-bin python python-test crash
+.PHONY: all test asan tsan fuzz demo deps bench clean unit-bin python python-test crash postgres postgres-test postgres-if-present
 all: $(BUILD)/libdensearch.a $(BUILD)/libdensearch.so $(BUILD)/densearch
 
 $(BUILD)/obj/%.o: %.c
@@ -71,7 +73,7 @@ $(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/obj/tests/fuzz/regress_mai
 
 unit-bin: all $(BUILD)/test_unit $(FUZZ_BIN)
 
-test: unit-bin python-test
+test: unit-bin python-test postgres-if-present
 	@BUILD=$(BUILD) PYTHON=$(PYTHON) DS_SAN="$(SAN)" sh tests/run.sh
 
 # ---- Python binding (python/) ----------------------------------------------
@@ -108,6 +110,24 @@ python: $(BUILD)/libdensearch.a
 python-test: unit-bin
 	@if [ -z "$(SAN)" ] && [ -f "$$($(PYTHON) -c 'import sysconfig; print(sysconfig.get_paths()["include"])' 2>/dev/null)/Python.h" ]; then \
 	    $(MAKE) --no-print-directory $(PY_STAMP); fi
+
+# ---- PostgreSQL extension (postgres/) ---------------------------------------
+# A PGXS build in postgres/ that links the kernels from the static library
+# (objects are -fPIC). Tests: postgres/run-tests.sh, a throw-away cluster on a
+# unix socket in a temporary directory (docs/postgres.md).
+PG_CONFIG ?= pg_config
+postgres: $(BUILD)/libdensearch.a
+	@$(MAKE) --no-print-directory -C postgres PG_CONFIG=$(PG_CONFIG) DS_ROOT=$(CURDIR) DS_LIB=$(CURDIR)/$(BUILD)/libdensearch.a
+
+postgres-test: postgres
+	@PG_CONFIG=$(PG_CONFIG) sh postgres/run-tests.sh
+
+# Built for `make test` when PostgreSQL 15's pg_config and PGXS are there;
+# tests/run.sh runs postgres/run-tests.sh, which says why it skips otherwise.
+# Not under sanitizers: an ASan-built module cannot be loaded into the server.
+postgres-if-present: unit-bin
+	@if [ -z "$(SAN)" ] && $(PG_CONFIG) --version 2>/dev/null | grep -q '^PostgreSQL 15' && \
+	    [ -f "$$($(PG_CONFIG) --pgxs 2>/dev/null)" ]; then $(MAKE) --no-print-directory postgres; fi
 
 asan:
 	$(MAKE) BUILD=build-asan OPT="-O1 -g" \
@@ -153,6 +173,7 @@ bench: all
 	@echo "benchmarks are run one by one; see bench/README.md"
 
 clean:
-	rm -rf build build-asan build-fuzz build-tsan
+	rm -rf build build-asan build-fuzz build-tsan postgres/results
+	rm -f postgres/*.o postgres/*.so postgres/regression.diffs postgres/regression.out
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -8,7 +8,8 @@ set -eu
 
 BUILD_PKGS="build-essential pkg-config libutf8proc-dev libstemmer-dev libzstd-dev libxxhash-dev \
 libcjson-dev nettle-dev libopenblas-dev libmicrohttpd-dev clang libclang-rt-14-dev python3 xz-utils wordnet-base \
-python3-dev python3-setuptools python3-numpy python3-pytest"
+python3-dev python3-setuptools python3-numpy python3-pytest \
+postgresql-15 postgresql-server-dev-15"
 BENCH_PKGS="python3-xapian python3-numpy python3-faiss python3-hnswlib hyperfine wrk"
 
 pkgs=$BUILD_PKGS

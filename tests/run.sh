@@ -7,6 +7,9 @@
 #   4. Python binding: pytest over python/tests with $PYTHON (the Makefile
 #      builds the module into $BUILD/python first); skipped, with the reason,
 #      under sanitizers (DS_SAN set) or without python3-dev / python3-pytest
+#   5. PostgreSQL extension: postgres/run-tests.sh (pg_regress on a throw-away
+#      cluster); skipped, with the reason, under sanitizers or without
+#      PostgreSQL 15 (postgresql-15, postgresql-server-dev-15)
 BUILD=${BUILD:-build}
 pass=0 fail=0 skip=0
 log=$(mktemp)
@@ -68,6 +71,22 @@ else
   if [ $rc -ne 0 ] && [ "$n_fail" -eq 0 ]; then n_fail=1; fi
   echo "python: $n_pass passed, $n_fail failed, $n_skip skipped"
   pass=$((pass + n_pass)); fail=$((fail + n_fail)); skip=$((skip + n_skip))
+fi
+if [ -n "${DS_SAN:-}" ]; then
+  echo "skip  postgres: not run under sanitizers (an ASan-built module cannot be loaded into the server); make test runs them"
+  skip=$((skip + 1))
+else
+  sh postgres/run-tests.sh > "$log" 2>&1
+  rc=$?
+  if [ $rc -ne 0 ] && [ $rc -ne 77 ]; then cat "$log"; else grep -E '^(skip|    test |    ok)' "$log"; fi
+  line=$(grep '^postgres:' "$log" | tail -n 1)
+  if [ -n "$line" ]; then
+    echo "$line"
+    set -- $(echo "$line" | sed 's/[^0-9 ]//g')
+    pass=$((pass + $1)); fail=$((fail + $2)); skip=$((skip + $3))
+  else
+    echo "FAIL  postgres: run-tests.sh printed no summary (exit $rc)"; fail=$((fail + 1))
+  fi
 fi
 rm -f "$log"
 echo "densearch: $pass passed, $fail failed, $skip skipped"
