@@ -74,3 +74,28 @@ CREATE CAST (double precision[] AS dsvector) WITH FUNCTION array_to_dsvector(dou
 CREATE CAST (integer[] AS dsvector) WITH FUNCTION array_to_dsvector(integer[], integer, boolean) AS ASSIGNMENT;
 CREATE CAST (numeric[] AS dsvector) WITH FUNCTION array_to_dsvector(numeric[], integer, boolean) AS ASSIGNMENT;
 CREATE CAST (dsvector AS real[]) WITH FUNCTION dsvector_to_float4(dsvector, integer, boolean) AS IMPLICIT;
+
+-- the dshnsw index access method
+
+CREATE FUNCTION dshnsw_handler(internal) RETURNS index_am_handler
+    AS 'MODULE_PATHNAME' LANGUAGE C;
+CREATE ACCESS METHOD dshnsw TYPE INDEX HANDLER dshnsw_handler;
+COMMENT ON ACCESS METHOD dshnsw IS 'densearch HNSW graph for ORDER BY dsvector distance LIMIT k';
+
+-- support function 1 tells the index which distance the class ranks by
+CREATE FUNCTION dshnsw_metric_l2(internal) RETURNS integer
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION dshnsw_metric_ip(internal) RETURNS integer
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION dshnsw_metric_cosine(internal) RETURNS integer
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE OPERATOR CLASS dsvector_l2_ops DEFAULT FOR TYPE dsvector USING dshnsw AS
+    OPERATOR 1 <-> (dsvector, dsvector) FOR ORDER BY float_ops,
+    FUNCTION 1 dshnsw_metric_l2(internal);
+CREATE OPERATOR CLASS dsvector_ip_ops FOR TYPE dsvector USING dshnsw AS
+    OPERATOR 1 <#> (dsvector, dsvector) FOR ORDER BY float_ops,
+    FUNCTION 1 dshnsw_metric_ip(internal);
+CREATE OPERATOR CLASS dsvector_cosine_ops FOR TYPE dsvector USING dshnsw AS
+    OPERATOR 1 <=> (dsvector, dsvector) FOR ORDER BY float_ops,
+    FUNCTION 1 dshnsw_metric_cosine(internal);

@@ -18,7 +18,7 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 PG_CONFIG=${PG_CONFIG:-pg_config}
-TESTS=${DSPG_TESTS:-"dsvector"}
+TESTS=${DSPG_TESTS:-"dsvector dshnsw"}
 
 skip() { echo "skip  postgres: $*"; echo "postgres: 0 passed, 0 failed, 1 skipped"; exit 77; }
 
@@ -43,7 +43,8 @@ cleanup() {
   if [ -f "$tmp/data/postmaster.pid" ]; then pgctl -D "$tmp/data" -m immediate -w stop >/dev/null 2>&1; fi
   rm -rf "$tmp"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 1' INT TERM
 
 # The private layout: copy postgres, symlink the rest, add the extension.
 inst=$tmp/inst
@@ -68,6 +69,12 @@ if ! pgctl -D "$tmp/data" -p "$inst$bindir/postgres" -l "$tmp/data/server.log" -
   cat "$tmp/data/server.log"; echo "FAIL  postgres: server did not start"; echo "postgres: 0 passed, 1 failed, 0 skipped"; exit 1
 fi
 
+# DSPG_HOLD=1: leave the cluster running for a look (psql -h $tmp/sock -p $port -U postgres) until Enter
+if [ -n "${DSPG_HOLD:-}" ]; then
+  echo "psql -h $tmp/sock -p $port -U postgres postgres   (server log $tmp/data/server.log); Enter stops it"
+  read -r _
+  exit 0
+fi
 mkdir "$tmp/out"
 "$regress" --inputdir="$here" --outputdir="$tmp/out" --bindir="$bindir" --host="$tmp/sock" --port="$port" \
     --user=postgres --dbname=dsregress $TESTS > "$tmp/regress.log" 2>&1
