@@ -46,4 +46,9 @@ uint64_t  ds__wal_last_lsn(const ds__wal *w);     /* last appended (or replayed)
 uint64_t  ds__wal_durable_lsn(const ds__wal *w);  /* last fsynced */
 void      ds__wal_close(ds__wal *w);              /* NULL ok; fsyncs what is written */
 
+/* For tests: fsyncs issued by sync and rotate (group commit shares them), and
+** a fault: the next append writes half its record, then fails with EIO. */
+uint64_t  ds__wal_n_syncs(const ds__wal *w);
+void      ds__wal_fail_next_write(ds__wal *w);
+
 #endif /* DS_WAL_H */
