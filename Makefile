@@ -134,7 +134,8 @@ asan:
 	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
 
 # ThreadSanitizer over the tests that run threads (parallel HNSW build,
-# concurrent searches, concurrent encodes, the env's thread pool; pool_works_after_fork
+# concurrent searches, concurrent encodes, the env's thread pool, the write-ahead log's
+# group commit; pool_works_after_fork
 # is left out: TSan does not support threads started after a multi-threaded fork);
 # slow, so not part of `make test`.
 tsan:
@@ -143,6 +144,7 @@ tsan:
 	TSAN_OPTIONS=halt_on_error=1 build-tsan/test_unit hnsw_recall
 	TSAN_OPTIONS=halt_on_error=1 build-tsan/test_unit model_concurrent model_batch
 	TSAN_OPTIONS=halt_on_error=1 build-tsan/test_unit pool_parallel pool_gang pool_nested pool_concurrent core_parallel
+	TSAN_OPTIONS=halt_on_error=1 build-tsan/test_unit wal_group_commit wal_concurrent_ops wal_sticky_failure
 
 # libFuzzer builds (clang): each fz_<target> links the fuzzer runtime instead of
 # regress_main.c. Run e.g. build-fuzz/fz_container -max_total_time=60 tests/fuzz/corpus/fz_container
