@@ -179,9 +179,9 @@ TEST(wal_round_trip) {
     ASSERT_EQ_U64(g.n, 0);
     /* Payload sizes: empty, small, and one larger than the reader's 64 KiB window. */
     size_t lens[] = { 0, 1, 7, 0, 300, 100000, 28, 0 };
-    uint8_t *big = malloc(100000);
+    uint8_t *big = malloc(100000 + DS_ARRAY_LEN(lens));   /* payload i starts at big + i */
     ASSERT(big != NULL);
-    for (size_t i = 0; i < 100000; i++) big[i] = (uint8_t)(i * 131 + 7);
+    for (size_t i = 0; i < 100000 + DS_ARRAY_LEN(lens); i++) big[i] = (uint8_t)(i * 131 + 7);
     for (size_t i = 0; i < DS_ARRAY_LEN(lens); i++) {
         uint64_t lsn;
         ASSERT_OK(ds__wal_append(w, (uint8_t)(i * 37), lens[i] ? big + i : NULL, lens[i], &lsn));
