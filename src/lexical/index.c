@@ -275,7 +275,7 @@ typedef struct cursor {
 
 typedef struct sctx {
     const ds_lexical *lx;
-    float             k1, b;
+    float             k1, b, avgdl;
     int               own_norm;    /* k1/b differ from the index's: compute norms */
     ds_status         rc;
 } sctx;
@@ -284,7 +284,7 @@ static inline const uint8_t *skip_at(const ds_lexical *lx, uint64_t gb) { return
 
 static inline float doc_norm(const sctx *s, uint32_t d) {
     if (!s->own_norm) return s->lx->norm[d];
-    return ds__bm25_norm(s->k1, s->b, ds__load_u32le(s->lx->dlen + 4 * (size_t)d), s->lx->avgdl);
+    return ds__bm25_norm(s->k1, s->b, ds__load_u32le(s->lx->dlen + 4 * (size_t)d), s->avgdl);
 }
 
 /* Upper bound of tf / (tf + norm) over block gb. */
@@ -293,7 +293,7 @@ static inline float block_bound(const sctx *s, uint64_t gb) {
     if (!s->own_norm) return ds__load_f32le(e + 20);
     float tf = (float)ds__load_u32le(e + 12);
     uint32_t min_len = ds__load_u32le(e + 16);
-    return tf / (tf + ds__bm25_norm(s->k1, s->b, min_len, s->lx->avgdl));
+    return tf / (tf + ds__bm25_norm(s->k1, s->b, min_len, s->avgdl));
 }
 
 static int cursor_load(sctx *s, cursor *c) {
@@ -356,7 +356,9 @@ static inline float inflate(float x) { return x * 1.0001f + 1e-6f; }
 
 /* Is document d in the allow-list? */
 static inline int allowed(const ds__lx_params *p, uint32_t d) {
-    return p->filter == NULL || (d < p->filter_bits && ((p->filter[d >> 3] >> (d & 7)) & 1));
+    if (p->dead != NULL && ((p->dead[d >> 3] >> (d & 7)) & 1)) return 0;
+    uint64_t f = p->filter_offset + d;
+    return p->filter == NULL || (f < p->filter_bits && ((p->filter[f >> 3] >> (f & 7)) & 1));
 }
 
 ds_status ds__lx_search_terms(const ds_lexical *lx, const ds__lx_wterm *qt, size_t nq, size_t k,
@@ -365,8 +367,12 @@ ds_status ds__lx_search_terms(const ds_lexical *lx, const ds__lx_wterm *qt, size
     if (k == 0 || lx->meta.n_docs == 0 || nq == 0) return DS_OK;
     if (p->filter != NULL && p->filter_bits == 0) return DS_OK;   /* nothing is allowed */
     ds_env *env = lx->env;
-    sctx s = { lx, p->k1, p->b, 0, DS_OK };
-    s.own_norm = s.k1 != lx->meta.k1 || s.b != lx->meta.b;
+    sctx s = { lx, p->k1, p->b, lx->avgdl, 0, DS_OK };
+    if (p->g != NULL) {
+        if (p->g->n_docs == 0) return DS_OK;
+        s.avgdl = ds__lx_avgdl(p->g->n_docs, p->g->n_tokens);
+    }
+    s.own_norm = s.k1 != lx->meta.k1 || s.b != lx->meta.b || s.avgdl != lx->avgdl;
     int exhaustive = p->exhaustive;
     if (k > lx->meta.n_docs) k = lx->meta.n_docs;
 
@@ -392,7 +398,7 @@ ds_status ds__lx_search_terms(const ds_lexical *lx, const ds__lx_wterm *qt, size
             goto done;
         }
         /* weight * idf in f32, as Lucene's BM25 scorer folds boost * idf */
-        c->w = qt[i].w * ds__bm25_idf(lx->meta.n_docs, c->df);
+        c->w = p->g ? qt[i].w * ds__bm25_idf(p->g->n_docs, qt[i].gdf) : qt[i].w * ds__bm25_idf(lx->meta.n_docs, c->df);
         float ub = 0.0f;
         for (uint32_t bi = 0; bi < c->nb; bi++) {
             float x = block_bound(&s, (uint64_t)c->first_block + bi);

@@ -110,6 +110,23 @@ static inline uint32_t ds__lx_df(const ds_lexical *lx, uint32_t t) { return ds__
 
 #define DS__LX_MAX_QUERY_TERMS 1024
 
+/* Collection-wide BM25 statistics of a live collection: live documents and
+** tokens over every segment, and the live document frequency of a term (the
+** segments' df less their deleted documents'), so a segment scores exactly
+** as one index over the surviving documents would. */
+typedef struct ds__lx_global {
+    uint64_t n_docs;
+    uint64_t n_tokens;
+    /* live df of a term (analysed bytes) over all segments */
+    uint32_t (*df)(void *ud, const char *term, size_t len);
+    void     *df_ud;
+} ds__lx_global;
+/* avgdl exactly as an index of n_docs documents and n_tokens tokens has it. */
+static inline float ds__lx_avgdl(uint64_t n_docs, uint64_t n_tokens) {
+    float a = n_docs ? (float)((double)n_tokens / (double)n_docs) : 1.0f;
+    return a > 0.0f ? a : 1.0f;
+}
+
 /* ds_lexical_search_opts read once (DS_OPT: fields past struct_size take
 ** their defaults) and checked. */
 typedef struct ds__lx_params {
@@ -121,18 +138,32 @@ typedef struct ds__lx_params {
     float          rm3_w;           /* original query weight */
     ds_status    (*doc_text)(void *ud, uint32_t doc, char **text, size_t *len);
     void          *doc_text_ud;
+    /* One segment of a live collection (collection/live.c): BM25 statistics
+    ** over all its segments instead of this index's own, deleted documents
+    ** left out, and the filter indexed from filter_offset. */
+    const ds__lx_global *g;         /* NULL: this index's statistics */
+    const uint8_t  *dead;           /* bit d set: document d is deleted; NULL: none */
+    uint64_t        filter_offset;  /* document d is filter bit filter_offset + d */
 } ds__lx_params;
 ds_status ds__lx_params_read(const ds_lexical *lx, const ds_lexical_search_opts *o, ds__lx_params *p);
 /* Checks the RM3 fields (params_read does only when rm3_docs > 0). */
 ds_status ds__lx_params_check_rm3(const ds__lx_params *p);
 
-/* A resolved query term: lexicon number and weight (> 0). */
-typedef struct ds__lx_wterm { uint32_t term; float w; } ds__lx_wterm;
+/* A resolved query term: lexicon number, weight (> 0) and, when searching
+** with collection-wide statistics, its live df over all segments. */
+typedef struct ds__lx_wterm { uint32_t term; float w; uint32_t gdf; uint32_t qi; /* index in the query's terms */ } ds__lx_wterm;
 /* Top-k of sum_t w_t * idf_t * tfnorm over terms t[0..n), which must be sorted
 ** by term number and distinct (the canonical summation order). RM3 fields of
 ** p are ignored. */
 ds_status ds__lx_search_terms(const ds_lexical *lx, const ds__lx_wterm *t, size_t n, size_t k,
                               const ds__lx_params *p, ds_lexical_hit *hits, size_t *n_hits);
+
+/* RM3 expansion from the caller's feedback texts and first-stage scores
+** (ds_lexical_query_rm3_docs with parameters already read; p->g gives the
+** df filter collection-wide statistics). */
+ds_status ds__lx_query_rm3_texts(const ds_lexical *lx, const ds_lexical_query *q, const char *const *texts,
+                                 const size_t *lens, const float *scores, size_t n, const ds__lx_params *p,
+                                 ds_lexical_query **out);
 
 /* One distinct term of a prepared query: bytes str[off, off+len), weight,
 ** lexicon number in q->lx (-1: absent). */

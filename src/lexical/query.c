@@ -92,6 +92,8 @@ static ds_status resolve_terms(const ds_lexical *lx, ds__lx_qterm *t, size_t n, 
         if (id >= 0 && t[i].w > 0.0f) {
             res[m].term = (uint32_t)id;
             res[m].w = t[i].w;
+            res[m].gdf = 0;
+            res[m].qi = (uint32_t)i;
             m++;
         }
     }
@@ -248,6 +250,18 @@ static ds_status search_plain(const ds_lexical *lx, const ds_lexical_query *q, s
     size_t n_res;
     ds__lx_wterm *owned;
     ds_status rc = query_terms_for(lx, q, &res, &n_res, &owned);
+    if (rc == DS_OK && p->g != NULL && n_res > 0) {
+        /* collection-wide df of each term, on a copy (q's own list is shared) */
+        if (owned == NULL) {
+            if ((owned = ds__alloc(lx->env, q->n * sizeof *owned, 64)) == NULL) rc = ds__fail(DS_ERR_NOMEM, "out of memory");
+            else memcpy(owned, res, n_res * sizeof *owned);
+        }
+        for (size_t i = 0; rc == DS_OK && i < n_res; i++) {
+            const ds__lx_qterm *t = &q->t[owned[i].qi];
+            owned[i].gdf = p->g->df(p->g->df_ud, q->str + t->off, t->len);
+        }
+        res = owned;
+    }
     if (rc == DS_OK) rc = ds__lx_search_terms(lx, res, n_res, k, p, hits, n_hits);
     ds__free(lx->env, owned, q->n * sizeof *owned);
     return rc;
@@ -412,7 +426,7 @@ static ds_status rm3_core(const ds_lexical *lx, ds__analyzer *an, const ds_lexic
     if ((norms = ds__alloc(env, (n ? n : 1) * sizeof *norms, 64)) == NULL) { rc = ds__fail(DS_ERR_NOMEM, "out of memory"); goto done; }
 
     /* 1. each feedback document's vector, pruned to rm3_terms */
-    float ndocs = (float)lx->meta.n_docs;
+    float ndocs = (float)(p->g ? p->g->n_docs : lx->meta.n_docs);
     for (size_t i = 0; i < n; i++) {
         v.bytes.len = v.spans.len = 0;
         if ((rc = terms_of(ctx, an, i, &v)) != DS_OK) goto done;
@@ -465,7 +479,9 @@ static ds_status rm3_core(const ds_lexical *lx, ds__analyzer *an, const ds_lexic
             ** index's own text, and as an expansion term it would match
             ** nothing, so it is left out. */
             if (id < 0) continue;
-            float ratio = (float)ds__lx_df(lx, (uint32_t)id) / ndocs;
+            uint32_t df = p->g ? p->g->df(p->g->df_ud, tmp[j].s, tmp[j].len) : ds__lx_df(lx, (uint32_t)id);
+            if (df == 0) continue;   /* only in deleted documents */
+            float ratio = (float)df / ndocs;
             if (ratio > 0.1f) continue;
             tmp[kept++] = tmp[j];
         }
@@ -614,6 +630,12 @@ ds_status ds_lexical_query_rm3_docs(const ds_lexical *lx, const ds_lexical_query
     ds_status rc = ds__lx_params_read(lx, opts, &p);
     if (rc == DS_OK && p.rm3_docs == 0) rc = ds__lx_params_check_rm3(&p);   /* rm3_docs is not used here */
     if (rc != DS_OK) return rc;
+    return ds__lx_query_rm3_texts(lx, q, texts, lens, scores, n, &p, out);
+}
+
+ds_status ds__lx_query_rm3_texts(const ds_lexical *lx, const ds_lexical_query *q, const char *const *texts,
+                                 const size_t *lens, const float *scores, size_t n, const ds__lx_params *p,
+                                 ds_lexical_query **out) {
     text_fb c = { texts, lens };
-    return rm3_core(lx, NULL, q, &p, n, scores, text_fb_terms, &c, out);
+    return rm3_core(lx, NULL, q, p, n, scores, text_fb_terms, &c, out);
 }
