@@ -51,7 +51,7 @@ static ds_status check_file(ds_env *env, const char *path) {
 
 /* A collection: the MANIFEST and the parts it names open together (counts
 ** and dimensions agree, every checksum verified), then each file of the
-** segment it names is checked deeply on its own (orphans of killed builds
+** segments it names is checked deeply on its own (orphans of killed builds
 ** are not part of the collection and are not checked). */
 static ds_status check_collection(ds_env *env, const char *path) {
     ds_collection_open_opts oo;
@@ -62,8 +62,8 @@ static ds_status check_collection(ds_env *env, const char *path) {
     ds_status rc = ds_collection_open(env, path, &oo, &c);
     if (rc != DS_OK) return rc;
     char seg[4096];
-    if (!c->legacy) {
-        if ((size_t)snprintf(seg, sizeof seg, "%s/%s", path, c->seg_name) >= sizeof seg)
+    for (size_t i = 0; !c->legacy && rc == DS_OK && i < c->n_seg; i++) {
+        if ((size_t)snprintf(seg, sizeof seg, "%s/%s", path, c->seg[i]->name) >= sizeof seg)
             rc = ds__fail(DS_ERR_RANGE, "%s: path too long", path);
         else
             rc = ds_check(env, seg);

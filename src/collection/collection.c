@@ -13,6 +13,7 @@
 #include "core/container.h"
 #include "model/model.h"
 #include "lexical/lexical.h"
+#include "vector/index_impl.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -47,7 +48,9 @@ struct ds__coll_build {
     int32_t            *scratch;           /* one document's token ids   */
     size_t              cap_scratch;
     uint64_t            n_docs, n_passages, n_skipped;
-    double              t0, t_encode;
+    double              t0, t_encode, t_lexical, t_vectors;
+    char                seg_name[32];
+    ds_index           *vx;                /* written by finish              */
     ds_progress_fn      progress;
     void               *progress_ud;
     uint64_t            docs_encoded;      /* documents whose passages are all encoded */
@@ -58,8 +61,8 @@ struct ds__coll_build {
 /* The encoder reports sequences done within one call; the user counts
 ** documents, so passages are turned into the share of the queued documents. */
 static int encode_progress(uint64_t done, uint64_t total, void *ud) {
-    ds__coll_build *b = ud;
-    if (b->progress == NULL) return 0;
+    ds__coll_build *b = ((ds_collection *)ud)->b;
+    if (b == NULL || b->progress == NULL) return 0;
     uint64_t docs = b->docs_encoded + (total ? done * b->docs_pending / total : 0);
     return b->progress(docs, 0, b->progress_ud);
 }
@@ -115,6 +118,8 @@ static void hex(char *out, const uint8_t *p, size_t n) {
     }
     out[2 * n] = '\0';
 }
+
+static const char *index_type_name(ds_index_type t);
 
 /* ---- encoder identity --------------------------------------------------------- */
 
@@ -223,7 +228,7 @@ void ds_collection_open_opts_init(ds_collection_open_opts *o) {
 
 /* ---- building ------------------------------------------------------------------ */
 
-static void build_free(ds_env *env, ds__coll_build *b) {
+void ds__coll_build_free(ds_env *env, ds__coll_build *b, int remove_dir) {
     if (b == NULL) return;
     ds_lexical_abort(b->lb);
     ds__docstore_writer_release(&b->dw);
@@ -232,10 +237,53 @@ static void build_free(ds_env *env, ds__coll_build *b) {
     free(b->plen);
     free(b->scratch);
     if (b->seg_dir) {
-        remove_segment(b->seg_dir);   /* never published: nothing refers to it */
+        if (remove_dir) remove_segment(b->seg_dir);   /* never published: nothing refers to it */
         str_free(env, b->seg_dir);
     }
     ds__free(env, b, sizeof *b);
+}
+
+uint64_t ds__coll_build_docs(const ds__coll_build *b) {
+    return b ? b->n_docs : 0;
+}
+
+char *ds__path_join(ds_env *env, const char *a, const char *b) {
+    return path_join(env, a, b);
+}
+void ds__str_free(ds_env *env, char *s) {
+    str_free(env, s);
+}
+
+/* Starts writing a segment into seg_dir (which exists and is empty). */
+ds_status ds__coll_build_begin(ds_collection *c, const char *seg_dir, const ds_lexical_opts *lo, int store_text,
+                               ds__coll_build **out) {
+    *out = NULL;
+    ds_env *env = c->env;
+    ds__coll_build *b = ds__calloc(env, 1, sizeof *b);
+    if (b == NULL) return ds__fail(DS_ERR_NOMEM, "out of memory");
+    b->t0 = ds__now();
+    b->precomputed = c->enc == NULL && c->dim > 0;
+    ds_status rc = DS_OK;
+    if ((b->seg_dir = ds__strdup(env, seg_dir)) == NULL) rc = ds__fail(DS_ERR_NOMEM, "out of memory");
+    if (rc == DS_OK && c->enc != NULL) {
+        if ((b->tok = ds_encoder_tokenizer(c->enc)) == NULL) rc = ds__fail(DS_ERR_INVALID, "the model has no tokenizer");
+        else {
+            b->cls = ds_tokenizer_special(b->tok, DS_TOKEN_CLS);
+            b->sep = ds_tokenizer_special(b->tok, DS_TOKEN_SEP);
+            b->max_seq = ds_encoder_max_seq_length(c->enc);
+        }
+    }
+    ds_lexical_opts l = *lo;
+    l.store_text = 0;          /* the document store keeps the text */
+    l.progress = NULL;
+    if (rc == DS_OK) rc = ds_lexical_builder_create(env, b->seg_dir, &l, &b->lb);
+    if (rc == DS_OK) rc = ds__docstore_writer_init(&b->dw, env, b->seg_dir, store_text);
+    if (rc != DS_OK) {
+        ds__coll_build_free(env, b, 0);
+        return rc;
+    }
+    *out = b;
+    return DS_OK;
 }
 
 /* A build holds the writer lock of the collection's MANIFEST from create to
@@ -265,6 +313,30 @@ static unsigned next_segment_number(const char *dir) {
     return best + 1;
 }
 
+/* Makes a new empty segment directory with the next free number. */
+static ds_status new_segment_dir(ds_collection *c, char name[32], char **path) {
+    *path = NULL;
+    unsigned first = next_segment_number(c->dir);
+    for (;;) {
+        unsigned n = __atomic_fetch_add(&c->next_seg, 1, __ATOMIC_RELAXED);
+        if (n < first) continue;
+        snprintf(name, 32, "seg-%06u", n);
+        char *p = path_join(c->env, c->dir, name);
+        if (p == NULL) return ds__fail(DS_ERR_NOMEM, "out of memory");
+        if (mkdir(p, 0755) == 0) {
+            *path = p;
+            return DS_OK;
+        }
+        int e = errno;
+        str_free(c->env, p);
+        if (e != EEXIST || n > 999990) return ds__fail(DS_ERR_IO, "%s/%s: %s", c->dir, name, strerror(e));
+    }
+}
+
+ds_status ds__coll_new_segment_dir(ds_collection *c, char name[32], char **path) {
+    return new_segment_dir(c, name, path);
+}
+
 ds_status ds_collection_create(ds_env *env, const char *dir, const ds_collection_opts *opts, ds_collection **out) {
     if (out) *out = NULL;
     if (dir == NULL || out == NULL) return ds__fail(DS_ERR_INVALID, "ds_collection_create: NULL argument");
@@ -283,19 +355,11 @@ ds_status ds_collection_create(ds_env *env, const char *dir, const ds_collection
     if (!is_dir(dir)) return ds__fail(DS_ERR_IO, "%s: not a directory", dir);
 
     ds_collection *c = ds__calloc(env, 1, sizeof *c);
-    ds__coll_build *b = c ? ds__calloc(env, 1, sizeof *b) : NULL;
-    if (c == NULL || b == NULL) {
-        ds__free(env, c, sizeof *c);
-        return ds__fail(DS_ERR_NOMEM, "out of memory");
-    }
+    if (c == NULL) return ds__fail(DS_ERR_NOMEM, "out of memory");
     c->env = env;
     c->building = 1;
-    c->b = b;
     c->chunk_tokens = chunk;
     c->chunk_overlap = overlap;
-    b->t0 = ds__now();
-    b->progress = DS_OPT(opts, progress, NULL);
-    b->progress_ud = DS_OPT(opts, progress_ud, NULL);
     ds_status rc = DS_OK;
     if ((c->dir = ds__strdup(env, dir)) == NULL) rc = ds__fail(DS_ERR_NOMEM, "out of memory");
     if (rc == DS_OK) rc = take_lock(c);
@@ -308,24 +372,22 @@ ds_status ds_collection_create(ds_env *env, const char *dir, const ds_collection
         if (ueo) memcpy(&eo, ueo, DS_MIN(ueo->struct_size, sizeof eo));
         eo.struct_size = sizeof eo;
         eo.progress = encode_progress;
-        eo.progress_ud = b;
+        eo.progress_ud = c;
         rc = ds_encoder_open(env, model_dir, &eo, &c->enc);
         if (rc == DS_OK && ds_encoder_kind_of(c->enc) != DS_ENCODER_EMBED)
             rc = ds__fail(DS_ERR_INVALID, "%s: a collection needs an embedding model; this one is a %s", model_dir,
                           ds_encoder_kind_of(c->enc) == DS_ENCODER_CROSS ? "cross-encoder (use it with --rerank)"
                                                                          : "SPLADE sparse encoder");
-        if (rc == DS_OK && (b->tok = ds_encoder_tokenizer(c->enc)) == NULL)
-            rc = ds__fail(DS_ERR_INVALID, "%s: the model has no tokenizer", model_dir);
+        const ds_tokenizer *tok = rc == DS_OK ? ds_encoder_tokenizer(c->enc) : NULL;
+        if (rc == DS_OK && tok == NULL) rc = ds__fail(DS_ERR_INVALID, "%s: the model has no tokenizer", model_dir);
         if (rc == DS_OK) {
-            b->cls = ds_tokenizer_special(b->tok, DS_TOKEN_CLS);
-            b->sep = ds_tokenizer_special(b->tok, DS_TOKEN_SEP);
-            b->max_seq = ds_encoder_max_seq_length(c->enc);
+            size_t max_seq = ds_encoder_max_seq_length(c->enc);
             dim = ds_encoder_dim(c->enc);
-            if (chunk > 0 && (b->cls < 0 || b->sep < 0))
+            if (chunk > 0 && (ds_tokenizer_special(tok, DS_TOKEN_CLS) < 0 || ds_tokenizer_special(tok, DS_TOKEN_SEP) < 0))
                 rc = ds__fail(DS_ERR_UNSUPPORTED, "%s: passages need a tokenizer with [CLS] and [SEP]", model_dir);
-            else if (chunk > 0 && chunk + 2 > b->max_seq)
+            else if (chunk > 0 && chunk + 2 > max_seq)
                 rc = ds__fail(DS_ERR_INVALID, "chunk_tokens %zu is beyond the model's %zu tokens (at most %zu plus [CLS] and [SEP])",
-                              chunk, b->max_seq, b->max_seq - 2);
+                              chunk, max_seq, max_seq - 2);
         }
         if (rc == DS_OK) {
             rc = identity_of(c->enc, model_dir, &c->ident, 1);
@@ -333,46 +395,40 @@ ds_status ds_collection_create(ds_env *env, const char *dir, const ds_collection
         }
     }
     c->dim = dim;
-    b->precomputed = model_dir == NULL && dim > 0;
+    c->precomputed = model_dir == NULL && dim > 0;
+    ds_index_opts vopts;
+    ds_index_opts_init(&vopts);
     if (dim > 0) {
         const ds_index_opts *vo = DS_OPT(opts, vectors, NULL);
         if (vo) {
-            ds_index_opts_init(&b->vopts);
-            memcpy(&b->vopts, vo, DS_MIN(vo->struct_size, sizeof b->vopts));
-            b->vopts.struct_size = sizeof b->vopts;
+            memcpy(&vopts, vo, DS_MIN(vo->struct_size, sizeof vopts));
+            vopts.struct_size = sizeof vopts;
         } else {
-            ds_index_opts_init(&b->vopts);
-            b->vopts.type = DS_INDEX_HNSW;
-            b->vopts.metric = DS_METRIC_COSINE;
+            vopts.type = DS_INDEX_HNSW;
+            vopts.metric = DS_METRIC_COSINE;
         }
+        c->metric = (int)vopts.metric;
     }
 
-    if (rc == DS_OK) {
-        char name[32];
-        for (unsigned n = next_segment_number(dir);; n++) {
-            snprintf(name, sizeof name, "seg-%06u", n);
-            str_free(env, b->seg_dir);
-            if ((b->seg_dir = path_join(env, dir, name)) == NULL) { rc = ds__fail(DS_ERR_NOMEM, "out of memory"); break; }
-            if (mkdir(b->seg_dir, 0755) == 0) break;
-            if (errno != EEXIST || n > 999990) {
-                rc = ds__fail(DS_ERR_IO, "%s: %s", b->seg_dir, strerror(errno));
-                str_free(env, b->seg_dir);
-                b->seg_dir = NULL;
-                break;
-            }
-        }
-        if (rc == DS_OK && (c->seg_name = ds__strdup(env, name)) == NULL) rc = ds__fail(DS_ERR_NOMEM, "out of memory");
-    }
+    char *seg_dir = NULL, name[32];
+    if (rc == DS_OK) rc = new_segment_dir(c, name, &seg_dir);
+    if (rc == DS_OK && (c->vec_type = ds__strdup(env, dim > 0 ? index_type_name(vopts.type) : "none")) == NULL)
+        rc = ds__fail(DS_ERR_NOMEM, "out of memory");
     ds_lexical_opts lo;
     const ds_lexical_opts *ul = DS_OPT(opts, lexical, NULL);
     ds_lexical_opts_init(&lo);
     if (ul) memcpy(&lo, ul, DS_MIN(ul->struct_size, sizeof lo));
     lo.struct_size = sizeof lo;
-    int store = lo.store_text;
-    lo.store_text = 0;          /* the document store keeps the text */
-    lo.progress = NULL;
-    if (rc == DS_OK) rc = ds_lexical_builder_create(env, b->seg_dir, &lo, &b->lb);
-    if (rc == DS_OK) rc = ds__docstore_writer_init(&b->dw, env, b->seg_dir, store);
+    if (rc == DS_OK) rc = ds__coll_build_begin(c, seg_dir, &lo, lo.store_text, &c->b);
+    if (rc == DS_OK) {
+        c->b->vopts = vopts;
+        c->b->progress = DS_OPT(opts, progress, NULL);
+        c->b->progress_ud = DS_OPT(opts, progress_ud, NULL);
+        snprintf(c->b->seg_name, sizeof c->b->seg_name, "%s", name);
+    } else if (seg_dir != NULL) {
+        remove_segment(seg_dir);
+    }
+    str_free(env, seg_dir);
     if (rc != DS_OK) {
         ds_collection_close(c);
         return rc;
@@ -393,8 +449,7 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem) {
 }
 
 /* Encodes the pending passages into the next rows of vecs. */
-static ds_status flush_passages(ds_collection *c) {
-    ds__coll_build *b = c->b;
+static ds_status flush_passages(ds_collection *c, ds__coll_build *b) {
     if (b->n_pending == 0) return DS_OK;
     size_t n = b->n_pending;
     const int32_t **ids = malloc(n * sizeof *ids);
@@ -420,8 +475,7 @@ static ds_status flush_passages(ds_collection *c) {
     return DS_OK;
 }
 
-static ds_status push_passage(ds_collection *c, const int32_t *body, size_t n) {
-    ds__coll_build *b = c->b;
+static ds_status push_passage(ds_collection *c, ds__coll_build *b, const int32_t *body, size_t n) {
     int wrap = c->chunk_tokens > 0;    /* windows get their own [CLS] .. [SEP] */
     size_t len = n + (wrap ? 2 : 0);
     if (!grow((void **)&b->tokens, &b->cap_tokens, b->n_tokens + len, sizeof(int32_t)) ||
@@ -433,7 +487,7 @@ static ds_status push_passage(ds_collection *c, const int32_t *body, size_t n) {
     if (wrap) dst[n] = b->sep;
     b->n_tokens += len;
     b->plen[b->n_pending++] = len;
-    if (b->n_pending >= ENCODE_BATCH_PASSAGES || b->n_tokens >= ENCODE_BATCH_TOKENS) return flush_passages(c);
+    if (b->n_pending >= ENCODE_BATCH_PASSAGES || b->n_tokens >= ENCODE_BATCH_TOKENS) return flush_passages(c, b);
     return DS_OK;
 }
 
@@ -456,8 +510,7 @@ static char *passage_text(const ds_doc *doc, size_t *len) {
 }
 
 /* Tokenizes the document and queues its passages; returns their count. */
-static ds_status queue_document(ds_collection *c, const ds_doc *doc, uint32_t *n_passages) {
-    ds__coll_build *b = c->b;
+static ds_status queue_document(ds_collection *c, ds__coll_build *b, const ds_doc *doc, uint32_t *n_passages) {
     size_t tl;
     char *t = passage_text(doc, &tl);
     if (t == NULL) return ds__fail(DS_ERR_NOMEM, "out of memory");
@@ -474,7 +527,7 @@ static ds_status queue_document(ds_collection *c, const ds_doc *doc, uint32_t *n
     if (rc != DS_OK) return rc;
     if (c->chunk_tokens == 0) {
         *n_passages = 1;
-        return push_passage(c, b->scratch, n);
+        return push_passage(c, b, b->scratch, n);
     }
     /* windows over the tokens between [CLS] and [SEP] */
     size_t nspec = ds_tokenizer_num_special(b->tok, 0);
@@ -483,7 +536,7 @@ static ds_status queue_document(ds_collection *c, const ds_doc *doc, uint32_t *n
     uint32_t np = 0;
     for (size_t at = 0;; at += step) {
         size_t end = DS_MIN(nb, at + c->chunk_tokens);
-        if ((rc = push_passage(c, body + at, end - at)) != DS_OK) return rc;
+        if ((rc = push_passage(c, b, body + at, end - at)) != DS_OK) return rc;
         np++;
         if (end >= nb) break;
     }
@@ -493,8 +546,39 @@ static ds_status queue_document(ds_collection *c, const ds_doc *doc, uint32_t *n
 
 ds_status ds_collection_add(ds_collection *c, const ds_doc *doc, const float *embedding) {
     if (c == NULL || doc == NULL || doc->id == NULL) return ds__fail(DS_ERR_INVALID, "ds_collection_add: NULL argument");
-    if (!c->building) return ds__fail(DS_ERR_UNSUPPORTED, "%s: adding to a committed collection is not supported yet (one build per collection)", c->dir);
-    ds__coll_build *b = c->b;
+    if (!c->building)
+        return c->live ? ds_collection_upsert(c, doc, 1, embedding, NULL, NULL)
+                       : ds__fail(DS_ERR_READONLY, "%s: the collection is committed; open it writable to add documents", c->dir);
+    return ds__coll_build_add(c, c->b, doc, embedding);
+}
+
+ds_status ds__coll_build_add_vectors(ds_collection *c, ds__coll_build *b, const ds_doc *doc, const ds_index *vx,
+                                     uint64_t first, uint32_t n_passages) {
+    if (b->rc != DS_OK) return b->rc;
+    if (c->dim > 0 && c->enc != NULL && (vx == NULL || (n_passages > 0 && ds__index_vector(vx, first) == NULL)))
+        return ds__coll_build_add(c, b, doc, NULL);   /* vectors not kept (IVF-PQ, binary): encode again */
+    if (c->dim > 0 && (vx == NULL || (n_passages > 0 && ds__index_vector(vx, first) == NULL)))
+        return b->rc = ds__fail(DS_ERR_UNSUPPORTED, "merging segments needs their vectors, which a %s index does not keep; "
+                                "the collection holds precomputed embeddings, so they cannot be computed again",
+                                c->vec_type ? c->vec_type : "this");
+    ds_status rc = ds_lexical_add(b->lb, doc);
+    if (rc != DS_OK) return b->rc = rc;
+    if (c->dim > 0) {
+        if (!grow((void **)&b->vecs, &b->cap_vecs, (b->n_vecs + n_passages) * c->dim, sizeof(float)))
+            return b->rc = ds__fail(DS_ERR_NOMEM, "out of memory");
+        for (uint32_t i = 0; i < n_passages; i++)
+            memcpy(b->vecs + (b->n_vecs + i) * c->dim, ds__index_vector(vx, first + i), c->dim * sizeof(float));
+        b->n_vecs += n_passages;
+    }
+    rc = ds__docstore_add(&b->dw, doc->id, doc->id_len, doc->title, doc->title_len, doc->text, doc->text_len,
+                          c->dim > 0 ? n_passages : 1);
+    if (rc != DS_OK) return b->rc = rc;
+    b->n_docs++;
+    b->n_passages += c->dim > 0 ? n_passages : 1;
+    return DS_OK;
+}
+
+ds_status ds__coll_build_add(ds_collection *c, ds__coll_build *b, const ds_doc *doc, const float *embedding) {
     if (b->rc != DS_OK) return b->rc;
     if (b->precomputed && embedding == NULL)
         return ds__fail(DS_ERR_INVALID, "document '%.*s': the collection takes precomputed embeddings, none given",
@@ -514,7 +598,7 @@ ds_status ds_collection_add(ds_collection *c, const ds_doc *doc, const float *em
     }
     if (rc != DS_OK) return b->rc = rc;
     uint32_t np = 1;
-    if (c->enc) rc = queue_document(c, doc, &np);
+    if (c->enc) rc = queue_document(c, b, doc, &np);
     else if (embedding) {
         if (!grow((void **)&b->vecs, &b->cap_vecs, (b->n_vecs + 1) * c->dim, sizeof(float))) rc = ds__fail(DS_ERR_NOMEM, "out of memory");
         else memcpy(b->vecs + b->n_vecs++ * c->dim, embedding, c->dim * sizeof(float));
@@ -562,28 +646,99 @@ static cJSON *identity_json(const ds__encoder_identity *id) {
     return e;
 }
 
-static ds_status write_manifest(ds_collection *c, const ds_index_opts *vo) {
-    ds__coll_build *b = c->b;
+static int type_from_name(const char *s, ds_index_type *t) {
+    static const ds_index_type all[] = { DS_INDEX_FLAT, DS_INDEX_HNSW, DS_INDEX_IVFPQ, DS_INDEX_BINARY };
+    for (size_t i = 0; i < 4; i++)
+        if (strcmp(s, index_type_name(all[i])) == 0) { *t = all[i]; return 1; }
+    return 0;
+}
+
+/* Segments of a live collection start small: below this many passages they
+** are searched exactly (flat), so a write batch costs no graph or codebook
+** build; merged segments get the collection's index type. */
+#define LIVE_FLAT_PASSAGES 4096u
+
+void ds__coll_vector_opts(const ds_collection *c, uint64_t n, ds_index_opts *vo) {
+    ds_index_opts_init(vo);
+    vo->metric = (ds_metric)c->metric;
+    ds_index_type t = DS_INDEX_HNSW;
+    if (c->vec_type) type_from_name(c->vec_type, &t);
+    vo->type = n < LIVE_FLAT_PASSAGES ? DS_INDEX_FLAT : t;
+}
+
+void ds__coll_lexical_opts(const ds_collection *c, ds_lexical_opts *lo) {
+    ds_lexical_opts_init(lo);
+    lo->k1 = c->lx->meta.k1;
+    lo->b = c->lx->meta.b;
+    lo->stemmer = c->lx->meta.an.stemmer;
+    lo->stopwords = (c->lx->meta.an.flags & DS__AN_STOPWORDS) != 0;
+    lo->n_threads = 1;
+}
+
+ds_status ds__coll_build_finish(ds_collection *c, ds__coll_build *b, const ds_index_opts *vo) {
+    if (b->rc != DS_OK) return b->rc;
+    ds_status rc = DS_OK;
+    if (c->enc) rc = flush_passages(c, b);
+    double t = ds__now();
+    if (rc == DS_OK) {
+        rc = ds_lexical_finish(b->lb, NULL);
+        b->lb = NULL;   /* freed by finish, also on failure */
+    }
+    b->t_lexical = ds__now() - t;
+    if (rc == DS_OK) rc = ds__docstore_finish(&b->dw);
+    t = ds__now();
+    if (rc == DS_OK && c->dim > 0) {
+        if (b->n_vecs != b->n_passages)
+            rc = ds__fail(DS_ERR_INTERNAL, "%llu embeddings for %llu passages", (unsigned long long)b->n_vecs,
+                          (unsigned long long)b->n_passages);
+        if (rc == DS_OK) rc = ds_index_create(c->env, c->dim, vo, &b->vx);
+        if (rc == DS_OK && b->n_vecs > 0) rc = ds_index_train(b->vx, b->vecs, b->n_vecs);
+        if (rc == DS_OK && b->n_vecs > 0) rc = ds_index_add(b->vx, b->vecs, b->n_vecs, NULL);
+        char *vp = rc == DS_OK ? path_join(c->env, b->seg_dir, "vectors.dsx") : NULL;
+        if (rc == DS_OK && vp == NULL) rc = ds__fail(DS_ERR_NOMEM, "out of memory");
+        if (rc == DS_OK) rc = ds_index_save(b->vx, vp);
+        str_free(c->env, vp);
+    }
+    b->t_vectors = ds__now() - t;
+    return b->rc = rc;
+}
+
+ds_status ds__coll_write_manifest(ds_collection *c, uint64_t lsn) {
     cJSON *m = cJSON_CreateObject();
     if (m == NULL) return ds__fail(DS_ERR_NOMEM, "out of memory");
     cJSON_AddNumberToObject(m, "format", 1);
     char writer[64];
     snprintf(writer, sizeof writer, "densearch %s", ds_version_string());
     cJSON_AddStringToObject(m, "writer", writer);
+    cJSON_AddNumberToObject(m, "generation", (double)(c->generation + 1));
+    cJSON_AddNumberToObject(m, "lsn", (double)lsn);
     cJSON *segs = cJSON_AddArrayToObject(m, "segments");
-    cJSON *s = cJSON_CreateObject();
-    cJSON_AddStringToObject(s, "name", c->seg_name);
-    cJSON_AddNumberToObject(s, "docs", (double)b->n_docs);
-    cJSON_AddNumberToObject(s, "passages", (double)b->n_passages);
-    cJSON_AddItemToArray(segs, s);
-    cJSON_AddNumberToObject(m, "docs", (double)b->n_docs);
-    cJSON_AddNumberToObject(m, "passages", (double)b->n_passages);
+    ds__buf tomb;
+    ds__buf_init(&tomb, c->env);
+    uint64_t np = 0;
+    for (size_t i = 0; i < c->n_seg; i++) {
+        const ds__seg *g = c->seg[i];
+        cJSON *s = cJSON_CreateObject();
+        cJSON_AddStringToObject(s, "name", g->name);
+        cJSON_AddNumberToObject(s, "docs", (double)g->n_docs);
+        cJSON_AddNumberToObject(s, "passages", (double)g->n_passages);
+        cJSON_AddNumberToObject(s, "deleted", (double)g->n_dead);
+        cJSON_AddItemToArray(segs, s);
+        np += g->n_passages;
+        if (g->n_dead > 0) {   /* TOMB: segment index, documents, bitmap */
+            ds__buf_put_u32(&tomb, (uint32_t)i);
+            ds__buf_put_u32(&tomb, g->n_docs);
+            ds__buf_put(&tomb, g->dead, ((size_t)g->n_docs + 7) / 8);
+        }
+    }
+    cJSON_AddNumberToObject(m, "docs", (double)c->n_live);
+    cJSON_AddNumberToObject(m, "passages", (double)np);
     if (c->dim > 0) {
         cJSON *v = cJSON_AddObjectToObject(m, "vectors");
-        cJSON_AddStringToObject(v, "type", index_type_name(vo->type));
-        cJSON_AddStringToObject(v, "metric", metric_name(vo->metric));
+        cJSON_AddStringToObject(v, "type", c->vec_type ? c->vec_type : "hnsw");
+        cJSON_AddStringToObject(v, "metric", metric_name((ds_metric)c->metric));
         cJSON_AddNumberToObject(v, "dim", (double)c->dim);
-        cJSON_AddStringToObject(v, "source", b->precomputed ? "precomputed" : "encoder");
+        cJSON_AddStringToObject(v, "source", c->precomputed ? "precomputed" : "encoder");
         cJSON *p = cJSON_AddObjectToObject(m, "passages_split");
         cJSON_AddNumberToObject(p, "chunk_tokens", (double)c->chunk_tokens);
         cJSON_AddNumberToObject(p, "chunk_overlap", (double)c->chunk_overlap);
@@ -594,131 +749,305 @@ static ds_status write_manifest(ds_collection *c, const ds_index_opts *vo) {
     else cJSON_AddNullToObject(m, "encoder");
     char *text = cJSON_PrintUnformatted(m);
     cJSON_Delete(m);
-    if (text == NULL) return ds__fail(DS_ERR_NOMEM, "out of memory");
-    char *path = path_join(c->env, c->dir, "MANIFEST");
+    ds_status rc = text && tomb.rc == DS_OK ? DS_OK : ds__fail(DS_ERR_NOMEM, "out of memory");
+    char *path = rc == DS_OK ? path_join(c->env, c->dir, "MANIFEST") : NULL;
     ds__cwriter *cw = NULL;
-    ds_status rc = path ? ds__cw_open_locked(c->env, path, c->lock, DS__CMAN_KIND, DS__CMAN_MAJOR, DS__CMAN_MINOR, 0, &cw)
-                        : ds__fail(DS_ERR_NOMEM, "out of memory");
+    if (rc == DS_OK && path == NULL) rc = ds__fail(DS_ERR_NOMEM, "out of memory");
+    if (rc == DS_OK) rc = ds__cw_open_locked(c->env, path, c->lock, DS__CMAN_KIND, DS__CMAN_MAJOR, DS__CMAN_MINOR, 0, &cw);
     if (rc == DS_OK) rc = ds__cw_section(cw, DS__SEC_CMTA, DS_SECTION_REQUIRED, text, strlen(text));
+    if (rc == DS_OK && tomb.len > 0) rc = ds__cw_section(cw, DS__SEC_TOMB, DS_SECTION_REQUIRED, tomb.p, tomb.len);
     if (rc == DS_OK) rc = ds__cw_commit(cw);
     else ds__cw_abort(cw);
-    cJSON_free(text);
+    if (rc == DS_OK) {
+        c->generation++;
+        c->lsn = lsn;
+        for (size_t i = 0; i < c->n_seg; i++) c->seg[i]->published = 1;
+    }
+    if (text) cJSON_free(text);
+    ds__buf_release(&tomb);
     str_free(c->env, path);
     return rc;
 }
 
-/* Removes segment directories other than keep (superseded or orphaned). */
-static void remove_other_segments(const char *dir, const char *keep) {
-    DIR *d = opendir(dir);
+/* Is name a segment directory name the collection holds? */
+static int names_segment(const ds_collection *c, const char *name) {
+    for (size_t i = 0; i < c->n_seg; i++)
+        if (strcmp(c->seg[i]->name, name) == 0) return 1;
+    return 0;
+}
+
+void ds__coll_remove_unnamed(ds_collection *c) {
+    DIR *d = opendir(c->dir);
     if (d == NULL) return;
     struct dirent *e;
     char p[PATH_MAX];
     while ((e = readdir(d)) != NULL) {
         unsigned n;
-        if (sscanf(e->d_name, "seg-%u", &n) != 1 || strcmp(e->d_name, keep) == 0) continue;
-        if ((size_t)snprintf(p, sizeof p, "%s/%s", dir, e->d_name) < sizeof p) remove_segment(p);
+        if (sscanf(e->d_name, "seg-%u", &n) != 1 || names_segment(c, e->d_name)) continue;
+        if ((size_t)snprintf(p, sizeof p, "%s/%s", c->dir, e->d_name) < sizeof p) remove_segment(p);
     }
     closedir(d);
     /* a pre-collection index in the same directory is superseded too */
-    if ((size_t)snprintf(p, sizeof p, "%s/lexical.dsx", dir) < sizeof p) unlink(p);
+    if ((size_t)snprintf(p, sizeof p, "%s/lexical.dsx", c->dir) < sizeof p) unlink(p);
 }
-
-static ds_status open_parts(ds_collection *c, const char *seg_dir, unsigned flags, int want_vectors);
 
 ds_status ds_collection_commit(ds_collection *c, ds_collection_stats *stats) {
     if (stats) memset(stats, 0, sizeof *stats);
     if (c == NULL) return ds__fail(DS_ERR_INVALID, "ds_collection_commit: NULL collection");
-    if (!c->building) return ds__fail(DS_ERR_UNSUPPORTED, "%s: the collection is already committed", c->dir);
+    if (!c->building) return c->live ? ds_collection_flush(c) : ds__fail(DS_ERR_INVALID, "%s: the collection is already committed", c->dir);
     ds__coll_build *b = c->b;
     if (b->rc != DS_OK) return b->rc;
-    ds_status rc = DS_OK;
     if (b->n_docs == 0) return b->rc = ds__fail(DS_ERR_INVALID, "%s: no documents were added", c->dir);
-    if (c->enc) rc = flush_passages(c);
-    double t = ds__now();
+    ds_status rc = ds__coll_build_finish(c, b, &b->vopts);
+    ds__seg *seg = NULL;
+    if (rc == DS_OK) rc = ds__seg_open(c, b->seg_name, 0, &seg);
     if (rc == DS_OK) {
-        rc = ds_lexical_finish(b->lb, NULL);
-        b->lb = NULL;   /* freed by finish, also on failure */
+        if ((c->seg = ds__calloc(c->env, 1, sizeof *c->seg)) == NULL) rc = ds__fail(DS_ERR_NOMEM, "out of memory");
+        else {
+            c->seg[0] = seg;
+            c->n_seg = 1;
+            ds__coll_recount(c);
+            rc = ds__coll_write_manifest(c, 0);
+        }
     }
-    double t_lex = ds__now() - t;
-    if (rc == DS_OK) rc = ds__docstore_finish(&b->dw);
-    t = ds__now();
-    ds_index *ix = NULL;
-    if (rc == DS_OK && c->dim > 0) {
-        if (b->n_vecs != b->n_passages)
-            rc = ds__fail(DS_ERR_INTERNAL, "%llu embeddings for %llu passages", (unsigned long long)b->n_vecs,
-                          (unsigned long long)b->n_passages);
-        if (rc == DS_OK) rc = ds_index_create(c->env, c->dim, &b->vopts, &ix);
-        if (rc == DS_OK) rc = ds_index_train(ix, b->vecs, b->n_vecs);
-        if (rc == DS_OK) rc = ds_index_add(ix, b->vecs, b->n_vecs, NULL);
-        char *vp = rc == DS_OK ? path_join(c->env, b->seg_dir, "vectors.dsx") : NULL;
-        if (rc == DS_OK && vp == NULL) rc = ds__fail(DS_ERR_NOMEM, "out of memory");
-        if (rc == DS_OK) rc = ds_index_save(ix, vp);
-        str_free(c->env, vp);
-    }
-    double t_vec = ds__now() - t;
-    if (rc == DS_OK) rc = write_manifest(c, &b->vopts);
     if (rc != DS_OK) {
-        ds_index_close(ix);
+        ds__seg_close(c->env, seg);
+        ds__free(c->env, c->seg, sizeof *c->seg);
+        c->seg = NULL;
+        c->n_seg = 0;
         return b->rc = rc;
     }
     /* published: from here on failures cannot unpublish, only be reported */
-    remove_other_segments(c->dir, c->seg_name);
-    c->vec_type = ds__strdup(c->env, c->dim > 0 ? index_type_name(b->vopts.type) : "none");
-    char *seg = b->seg_dir;
-    b->seg_dir = NULL;
+    ds__coll_remove_unnamed(c);
     if (stats) {
         stats->n_docs = b->n_docs;
         stats->n_passages = b->n_passages;
         stats->n_skipped = b->n_skipped;
         stats->t_encode = b->t_encode;
-        stats->t_lexical = t_lex;
-        stats->t_vectors = t_vec;
+        stats->t_lexical = b->t_lexical;
+        stats->t_vectors = b->t_vectors;
         stats->t_total = ds__now() - b->t0;
+        struct stat st;
+        char p[PATH_MAX];
+        static const char *files[] = { "lexical.dsx", "docs.dsx", "vectors.dsx" };
+        for (size_t i = 0; i < 3; i++)
+            if ((size_t)snprintf(p, sizeof p, "%s/%s", b->seg_dir, files[i]) < sizeof p && stat(p, &st) == 0) stats->bytes += (uint64_t)st.st_size;
     }
     if (c->enc) {   /* its progress callback points into the build state */
         c->enc->progress = NULL;
         c->enc->progress_ud = NULL;
     }
-    build_free(c->env, b);
+    ds__coll_build_free(c->env, b, 0);
     c->b = NULL;
     c->building = 0;
-    c->vx = ix;
-    rc = open_parts(c, seg, 0, 0);
-    if (stats && rc == DS_OK) {
-        struct stat st;
-        char p[PATH_MAX];
-        static const char *files[] = { "lexical.dsx", "docs.dsx", "vectors.dsx" };
-        for (size_t i = 0; i < 3; i++)
-            if ((size_t)snprintf(p, sizeof p, "%s/%s", seg, files[i]) < sizeof p && stat(p, &st) == 0) stats->bytes += (uint64_t)st.st_size;
-    }
-    str_free(c->env, seg);
     ds__wlock_release(c->lock);
     c->lock = NULL;
-    return rc;
+    return DS_OK;
 }
 
 /* ---- opening ---------------------------------------------------------------------- */
 
-static ds_status open_parts(ds_collection *c, const char *seg_dir, unsigned flags, int want_vectors) {
-    char *p = path_join(c->env, seg_dir, "docs.dsx");
-    if (p == NULL) return ds__fail(DS_ERR_NOMEM, "out of memory");
-    ds_status rc = ds_lexical_open(c->env, seg_dir, flags, &c->lx);
-    if (rc == DS_OK) rc = ds__docstore_open(c->env, p, flags, &c->ds);
+void ds__seg_close(ds_env *env, ds__seg *s) {
+    if (s == NULL) return;
+    ds_index_close(s->vx);
+    ds__docstore_close(s->ds);
+    ds_lexical_close(s->lx);
+    free(s->dead);
+    free(s->dead_df);
+    free(s->live_psg);
+    str_free(env, s->name);
+    ds__free(env, s, sizeof *s);
+}
+
+static uint64_t lexical_tokens(const ds_lexical *lx) {
+    return lx->meta.n_tokens;
+}
+
+ds_status ds__seg_open(ds_collection *c, const char *name, unsigned flags, ds__seg **out) {
+    *out = NULL;
+    ds__seg *s = ds__calloc(c->env, 1, sizeof *s);
+    if (s == NULL) return ds__fail(DS_ERR_NOMEM, "out of memory");
+    char *dir = path_join(c->env, c->dir, name), *p = NULL;
+    ds_status rc = dir && (s->name = ds__strdup(c->env, name)) != NULL ? DS_OK : ds__fail(DS_ERR_NOMEM, "out of memory");
+    if (rc == DS_OK) rc = ds_lexical_open(c->env, dir, flags, &s->lx);
+    if (rc == DS_OK && (p = path_join(c->env, dir, "docs.dsx")) == NULL) rc = ds__fail(DS_ERR_NOMEM, "out of memory");
+    if (rc == DS_OK) rc = ds__docstore_open(c->env, p, flags, &s->ds);
     str_free(c->env, p);
-    if (rc == DS_OK && want_vectors) {
-        if ((p = path_join(c->env, seg_dir, "vectors.dsx")) == NULL) return ds__fail(DS_ERR_NOMEM, "out of memory");
-        rc = ds_index_open(c->env, p, flags, &c->vx);
+    p = NULL;
+    if (rc == DS_OK && c->dim > 0) {
+        if ((p = path_join(c->env, dir, "vectors.dsx")) == NULL) rc = ds__fail(DS_ERR_NOMEM, "out of memory");
+        else rc = ds_index_open(c->env, p, flags, &s->vx);
         str_free(c->env, p);
     }
-    if (rc != DS_OK) return rc;
-    if (ds_lexical_n_docs(c->lx) != c->ds->n_docs)
-        return ds__fail(DS_ERR_CORRUPT, "%s: lexical.dsx has %llu documents, docs.dsx %u", seg_dir,
-                        (unsigned long long)ds_lexical_n_docs(c->lx), c->ds->n_docs);
-    if (c->vx && (ds_index_size(c->vx) != c->ds->n_passages || ds_index_dim(c->vx) != c->dim))
-        return ds__fail(DS_ERR_CORRUPT, "%s: vectors.dsx holds %llu vectors of %zu dimensions, the collection %llu of %zu",
-                        seg_dir, (unsigned long long)ds_index_size(c->vx), ds_index_dim(c->vx),
-                        (unsigned long long)c->ds->n_passages, c->dim);
+    if (rc == DS_OK && ds_lexical_n_docs(s->lx) != s->ds->n_docs)
+        rc = ds__fail(DS_ERR_CORRUPT, "%s: lexical.dsx has %llu documents, docs.dsx %u", dir,
+                      (unsigned long long)ds_lexical_n_docs(s->lx), s->ds->n_docs);
+    if (rc == DS_OK && s->vx && (ds_index_size(s->vx) != s->ds->n_passages || ds_index_dim(s->vx) != c->dim))
+        rc = ds__fail(DS_ERR_CORRUPT, "%s: vectors.dsx holds %llu vectors of %zu dimensions, the collection %llu of %zu",
+                      dir, (unsigned long long)ds_index_size(s->vx), ds_index_dim(s->vx),
+                      (unsigned long long)s->ds->n_passages, c->dim);
+    if (rc == DS_OK && c->lx != NULL && !ds__lx_an_same(&c->lx->meta.an, &s->lx->meta.an))
+        rc = ds__fail(DS_ERR_CORRUPT, "%s: analysed with stemmer '%s', the collection with '%s'", dir,
+                      s->lx->meta.an.stemmer, c->lx->meta.an.stemmer);
+    str_free(c->env, dir);
+    if (rc != DS_OK) {
+        ds__seg_close(c->env, s);
+        return rc;
+    }
+    s->n_docs = s->ds->n_docs;
+    s->n_passages = s->ds->n_passages;
+    s->n_tokens = lexical_tokens(s->lx);
+    *out = s;
     return DS_OK;
+}
+
+void ds__coll_recount(ds_collection *c) {
+    uint64_t d = 0, p = 0, live = 0, tok = 0, dead = 0;
+    for (size_t i = 0; i < c->n_seg; i++) {
+        ds__seg *s = c->seg[i];
+        s->base = d;
+        s->pbase = p;
+        d += s->n_docs;
+        p += s->n_passages;
+        live += s->n_docs - s->n_dead;
+        tok += s->n_tokens - s->dead_tokens;
+        dead += s->n_dead;
+    }
+    c->n_slots = d;
+    c->n_pslots = p;
+    c->n_live = live;
+    c->live_tokens = tok;
+    c->n_dead = dead;
+    c->lx = c->n_seg > 0 ? c->seg[0]->lx : NULL;
+}
+
+ds__seg *ds__coll_seg_of(const ds_collection *c, uint64_t doc, uint32_t *local) {
+    if (doc >= c->n_slots) return NULL;
+    size_t lo = 0, hi = c->n_seg;   /* last segment with base <= doc */
+    while (hi - lo > 1) {
+        size_t mid = (lo + hi) / 2;
+        if (c->seg[mid]->base <= doc) lo = mid; else hi = mid;
+    }
+    while (lo + 1 < c->n_seg && c->seg[lo]->n_docs == 0) lo++;   /* empty segments hold nothing */
+    ds__seg *s = c->seg[lo];
+    if (doc < s->base || doc - s->base >= s->n_docs) return NULL;
+    *local = (uint32_t)(doc - s->base);
+    return s;
+}
+
+/* Live df of a term over all segments. */
+static uint32_t global_df(void *ud, const char *term, size_t len) {
+    const ds_collection *c = ud;
+    uint64_t df = 0;
+    for (size_t i = 0; i < c->n_seg; i++) {
+        const ds__seg *s = c->seg[i];
+        int64_t t = ds__lx_find_term(s->lx, term, len);
+        if (t < 0) continue;
+        uint32_t x = ds__lx_df(s->lx, (uint32_t)t);
+        if (s->dead_df) x -= s->dead_df[t];
+        df += x;
+    }
+    return df > UINT32_MAX ? UINT32_MAX : (uint32_t)df;
+}
+
+const ds__lx_global *ds__coll_lexical_global(const ds_collection *c, ds__lx_global *g) {
+    if (c->n_seg == 1 && c->n_dead == 0) return NULL;
+    g->n_docs = c->n_live;
+    g->n_tokens = c->live_tokens;
+    g->df = global_df;
+    g->df_ud = (void *)c;
+    return g;
+}
+
+typedef struct term_ids {
+    const ds_lexical *lx;
+    uint32_t         *ids;
+    size_t            n, cap;
+    int               oom;
+} term_ids;
+
+static void collect_term(void *ud, const char *term, size_t len, size_t rb, size_t re) {
+    (void)rb, (void)re;
+    term_ids *t = ud;
+    int64_t id = ds__lx_find_term(t->lx, term, len);
+    if (id < 0) return;
+    if (t->n == t->cap) {
+        size_t nc = t->cap ? 2 * t->cap : 256;
+        uint32_t *p = realloc(t->ids, nc * sizeof *p);
+        if (p == NULL) { t->oom = 1; return; }
+        t->ids = p;
+        t->cap = nc;
+    }
+    t->ids[t->n++] = (uint32_t)id;
+}
+
+static int cmp_u32(const void *a, const void *b) {
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+ds_status ds__seg_kill(ds_collection *c, ds__seg *s, uint32_t d, ds__analyzer *an) {
+    if (d >= s->n_docs || ds__seg_dead(s, d)) return DS_OK;
+    ds_lexical *lx = s->lx;
+    if (!s->ds->has_text)
+        return ds__fail(DS_ERR_UNSUPPORTED, "%s/%s: deleting needs stored text (the BM25 statistics of a deleted document are "
+                        "taken from it); the collection was built without", c->dir, s->name);
+    if (s->dead == NULL && (s->dead = calloc(((size_t)s->n_docs + 7) / 8, 1)) == NULL)
+        return ds__fail(DS_ERR_NOMEM, "out of memory");
+    if (s->dead_df == NULL && (s->dead_df = calloc(lx->meta.n_terms ? lx->meta.n_terms : 1, sizeof *s->dead_df)) == NULL)
+        return ds__fail(DS_ERR_NOMEM, "out of memory");
+    if (s->vx != NULL && s->live_psg == NULL) {
+        size_t nb = ((size_t)s->n_passages + 7) / 8;
+        if ((s->live_psg = malloc(nb ? nb : 1)) == NULL) return ds__fail(DS_ERR_NOMEM, "out of memory");
+        memset(s->live_psg, 0xff, nb);
+    }
+    /* the document's distinct terms, analysed as the builder did (title, then text) */
+    char *title = NULL, *text = NULL;
+    size_t tl = 0, xl = 0;
+    ds_status rc = ds__docstore_doc(s->ds, d, &title, &tl, &text, &xl);
+    term_ids t = { lx, NULL, 0, 0, 0 };
+    if (rc == DS_OK) rc = ds__analyze(an, title, tl, collect_term, &t);
+    if (rc == DS_OK) rc = ds__analyze(an, text, xl, collect_term, &t);
+    ds_free(title);
+    ds_free(text);
+    if (rc == DS_OK && t.oom) rc = ds__fail(DS_ERR_NOMEM, "out of memory");
+    if (rc == DS_OK) {
+        qsort(t.ids, t.n, sizeof *t.ids, cmp_u32);
+        for (size_t i = 0; i < t.n; i++)
+            if (i == 0 || t.ids[i] != t.ids[i - 1]) s->dead_df[t.ids[i]]++;
+        s->dead[d >> 3] |= (uint8_t)(1u << (d & 7));
+        s->n_dead++;
+        s->dead_tokens += ds__load_u32le(lx->dlen + 4 * (size_t)d);
+        if (s->live_psg) {
+            uint32_t p0 = ds__docstore_first_passage(s->ds, d), p1 = ds__docstore_first_passage(s->ds, d + 1);
+            for (uint32_t p = p0; p < p1; p++) s->live_psg[p >> 3] &= (uint8_t)~(1u << (p & 7));
+        }
+    }
+    free(t.ids);
+    return rc;
+}
+
+/* Applies a TOMB section: per entry u32 segment index, u32 documents, bitmap. */
+static ds_status read_tombstones(ds_collection *c, const uint8_t *p, uint64_t len, const char *mpath) {
+    ds__analyzer *an = NULL;
+    ds_status rc = ds__analyzer_create(c->env, &c->lx->meta.an, &an);
+    uint64_t at = 0;
+    while (rc == DS_OK && at < len) {
+        if (len - at < 8) { rc = ds__fail(DS_ERR_CORRUPT, "%s: tombstones are truncated", mpath); break; }
+        uint32_t si = ds__load_u32le(p + at), nd = ds__load_u32le(p + at + 4);
+        at += 8;
+        uint64_t nb = ((uint64_t)nd + 7) / 8;
+        if (si >= c->n_seg || nd != c->seg[si]->n_docs || len - at < nb) {
+            rc = ds__fail(DS_ERR_CORRUPT, "%s: tombstones name segment %u of %u documents, which does not match", mpath, si, nd);
+            break;
+        }
+        for (uint32_t d = 0; d < nd && rc == DS_OK; d++)
+            if ((p[at + d / 8] >> (d & 7)) & 1) rc = ds__seg_kill(c, c->seg[si], d, an);
+        at += nb;
+    }
+    ds__analyzer_destroy(an);
+    if (rc == DS_OK) ds__coll_recount(c);
+    return rc;
 }
 
 static const char *jstr(const cJSON *o, const char *k) {
@@ -788,38 +1117,57 @@ static ds_status load_encoder(ds_collection *c, const ds_collection_open_opts *o
     return DS_OK;
 }
 
+/* A segment name as the MANIFEST may give it: "seg-" and digits, nothing
+** that could leave the collection directory. */
+static int valid_segment_name(const char *name) {
+    if (name == NULL || strncmp(name, "seg-", 4) != 0 || strlen(name) > 16 || name[4] == '\0') return 0;
+    for (const char *p = name + 4; *p; p++)
+        if (*p < '0' || *p > '9') return 0;
+    return 1;
+}
+
 static ds_status open_manifest(ds_collection *c, const char *mpath, const ds_collection_open_opts *o) {
     unsigned flags = DS_OPT(o, flags, 0);
     ds__creader *cr = NULL;
     ds_status rc = ds__cr_open(c->env, mpath, DS__CMAN_KIND, flags | DS_OPEN_VERIFY, &cr);
     if (rc != DS_OK) return rc;
-    static const uint32_t known[] = { DS__SEC_CMTA };
+    static const uint32_t known[] = { DS__SEC_CMTA, DS__SEC_TOMB };
     const uint8_t *p;
     uint64_t len;
     cJSON *m = NULL;
-    if ((rc = ds__cr_check_known(cr, known, 1)) == DS_OK && cr->format_major != DS__CMAN_MAJOR)
+    if ((rc = ds__cr_check_known(cr, known, 2)) == DS_OK && cr->format_major != DS__CMAN_MAJOR)
         rc = ds__fail(DS_ERR_FORMAT, "%s: collection format %u.%u, this library reads %u.x", mpath, cr->format_major,
                       cr->format_minor, DS__CMAN_MAJOR);
     if (rc == DS_OK) rc = ds__cr_get(cr, DS__SEC_CMTA, &p, &len);
     if (rc == DS_OK && (m = cJSON_ParseWithLength((const char *)p, (size_t)len)) == NULL)
         rc = ds__fail(DS_ERR_CORRUPT, "%s: the manifest is not valid JSON", mpath);
     const cJSON *segs = m ? cJSON_GetObjectItemCaseSensitive(m, "segments") : NULL;
-    const cJSON *seg = cJSON_IsArray(segs) ? cJSON_GetArrayItem(segs, 0) : NULL;
-    const char *name = seg ? jstr(seg, "name") : NULL;
-    unsigned segno;
-    if (rc == DS_OK && (name == NULL || sscanf(name, "seg-%u", &segno) != 1 || strchr(name, '/') || strlen(name) > 16))
-        rc = ds__fail(DS_ERR_CORRUPT, "%s: no valid segment", mpath);
-    if (rc == DS_OK && cJSON_GetArraySize(segs) != 1)
-        rc = ds__fail(DS_ERR_UNSUPPORTED, "%s: %d segments; this version opens collections of one segment", mpath,
-                      cJSON_GetArraySize(segs));
+    int n_seg = cJSON_IsArray(segs) ? cJSON_GetArraySize(segs) : -1;
+    if (rc == DS_OK && (n_seg < 1 || n_seg > 100000)) rc = ds__fail(DS_ERR_CORRUPT, "%s: no valid segment list", mpath);
+    for (int i = 0; rc == DS_OK && i < n_seg; i++) {
+        const char *name = jstr(cJSON_GetArrayItem(segs, i), "name");
+        if (!valid_segment_name(name)) rc = ds__fail(DS_ERR_CORRUPT, "%s: segment %d has no valid name", mpath, i + 1);
+        for (int j = 0; rc == DS_OK && j < i; j++)
+            if (strcmp(name, jstr(cJSON_GetArrayItem(segs, j), "name")) == 0)
+                rc = ds__fail(DS_ERR_CORRUPT, "%s: segment %s is named twice", mpath, name);
+    }
+    double gen = 0, lsn = 0;
+    if (rc == DS_OK && cJSON_GetObjectItemCaseSensitive(m, "generation") != NULL &&
+        (!jnum(m, "generation", 0, 9e15, &gen) || !jnum(m, "lsn", 0, 9e15, &lsn)))
+        rc = ds__fail(DS_ERR_CORRUPT, "%s: bad generation or log position", mpath);
+    c->generation = (uint64_t)gen;
+    c->lsn = (uint64_t)lsn;
     const cJSON *vec = m ? cJSON_GetObjectItemCaseSensitive(m, "vectors") : NULL;
     const cJSON *enc = m ? cJSON_GetObjectItemCaseSensitive(m, "encoder") : NULL;
     double dim = 0, ct = 0, co = 0;
     if (rc == DS_OK && cJSON_IsObject(vec)) {
-        const char *type = jstr(vec, "type");
-        if (type == NULL || !jnum(vec, "dim", 1, 1e7, &dim))
+        const char *type = jstr(vec, "type"), *metric = jstr(vec, "metric"), *src = jstr(vec, "source");
+        ds_index_type t;
+        if (type == NULL || !type_from_name(type, &t) || !jnum(vec, "dim", 1, 1e7, &dim))
             rc = ds__fail(DS_ERR_CORRUPT, "%s: the vectors record is incomplete", mpath);
         else c->vec_type = ds__strdup(c->env, type);
+        c->metric = metric && strcmp(metric, "ip") == 0 ? DS_METRIC_IP : metric && strcmp(metric, "l2") == 0 ? DS_METRIC_L2 : DS_METRIC_COSINE;
+        c->precomputed = src != NULL && strcmp(src, "precomputed") == 0;
         const cJSON *ps = cJSON_GetObjectItemCaseSensitive(m, "passages_split");
         if (rc == DS_OK && cJSON_IsObject(ps) && (!jnum(ps, "chunk_tokens", 0, 1e6, &ct) || !jnum(ps, "chunk_overlap", 0, 1e6, &co)))
             rc = ds__fail(DS_ERR_CORRUPT, "%s: the passages record is incomplete", mpath);
@@ -833,14 +1181,21 @@ static ds_status open_manifest(ds_collection *c, const char *mpath, const ds_col
         rc = read_identity(enc, &c->ident, mpath);
         c->has_identity = rc == DS_OK;
     }
-    if (rc == DS_OK && (c->seg_name = ds__strdup(c->env, name)) == NULL) rc = ds__fail(DS_ERR_NOMEM, "out of memory");
+    if (rc == DS_OK && (c->seg = ds__calloc(c->env, (size_t)n_seg, sizeof *c->seg)) == NULL) rc = ds__fail(DS_ERR_NOMEM, "out of memory");
+    for (int i = 0; rc == DS_OK && i < n_seg; i++) {
+        rc = ds__seg_open(c, jstr(cJSON_GetArrayItem(segs, i), "name"), flags, &c->seg[i]);
+        if (rc == DS_OK) {
+            c->seg[i]->published = 1;
+            c->n_seg++;
+            ds__coll_recount(c);   /* c->lx: the first segment's */
+        }
+    }
     cJSON_Delete(m);
+    if (rc == DS_OK) {
+        if (ds__cr_get(cr, DS__SEC_TOMB, &p, &len) == DS_OK) rc = read_tombstones(c, p, len, mpath);
+        else ds__clear_error();   /* no tombstones: nothing was deleted */
+    }
     ds__cr_close(cr);
-    if (rc != DS_OK) return rc;
-    char *sd = path_join(c->env, c->dir, c->seg_name);
-    if (sd == NULL) return ds__fail(DS_ERR_NOMEM, "out of memory");
-    rc = open_parts(c, sd, flags, c->dim > 0);
-    str_free(c->env, sd);
     if (rc != DS_OK) return rc;
     if (c->has_identity && !DS_OPT(o, no_encoder, 0)) rc = load_encoder(c, o);
     else if (!c->has_identity && DS_OPT(o, model_dir, NULL) != NULL)
@@ -869,9 +1224,29 @@ ds_status ds_collection_open(ds_env *env, const char *dir, const ds_collection_o
             c->legacy = 1;
             if (DS_OPT(opts, model_dir, NULL) != NULL)
                 rc = ds__fail(DS_ERR_INVALID, "%s is a BM25-only index; it has no vectors for %s", dir, DS_OPT(opts, model_dir, NULL));
-            if (rc == DS_OK) rc = ds_lexical_open(env, dir, DS_OPT(opts, flags, 0), &c->lx);
-            if (rc == DS_OK) rc = ds__docstore_from_lexical(env, c->lx, &c->ds);
-            if (rc == DS_OK) c->vec_type = ds__strdup(env, "none");
+            if (DS_OPT(opts, writable, 0))
+                rc = ds__fail(DS_ERR_UNSUPPORTED, "%s is a BM25 index from before collections; rebuild it with `densearch index` "
+                              "to write to it", dir);
+            ds__seg *s = rc == DS_OK ? ds__calloc(env, 1, sizeof *s) : NULL;
+            if (rc == DS_OK && (s == NULL || (c->seg = ds__calloc(env, 1, sizeof *c->seg)) == NULL)) {
+                ds__free(env, s, sizeof *s);
+                rc = ds__fail(DS_ERR_NOMEM, "out of memory");
+            }
+            if (rc == DS_OK) {
+                c->seg[0] = s;
+                c->n_seg = 1;
+                s->published = 1;
+                if ((s->name = ds__strdup(env, ".")) == NULL) rc = ds__fail(DS_ERR_NOMEM, "out of memory");
+            }
+            if (rc == DS_OK) rc = ds_lexical_open(env, dir, DS_OPT(opts, flags, 0), &s->lx);
+            if (rc == DS_OK) rc = ds__docstore_from_lexical(env, s->lx, &s->ds);
+            if (rc == DS_OK) {
+                s->n_docs = s->ds->n_docs;
+                s->n_passages = s->ds->n_passages;
+                s->n_tokens = lexical_tokens(s->lx);
+                ds__coll_recount(c);
+                c->vec_type = ds__strdup(env, "none");
+            }
         } else if (!is_dir(dir)) {
             rc = ds__fail(DS_ERR_NOTFOUND, "%s: no such collection", dir);
         } else {
@@ -880,6 +1255,7 @@ ds_status ds_collection_open(ds_env *env, const char *dir, const ds_collection_o
     }
     str_free(env, mp);
     str_free(env, lp);
+    if (rc == DS_OK && DS_OPT(opts, writable, 0)) rc = ds__live_open(c, opts);
     if (rc != DS_OK) {
         ds_collection_close(c);
         return rc;
@@ -891,15 +1267,14 @@ ds_status ds_collection_open(ds_env *env, const char *dir, const ds_collection_o
 void ds_collection_close(ds_collection *c) {
     if (c == NULL) return;
     ds_env *env = c->env;
-    build_free(env, c->b);
+    ds__live_close(c);   /* publishes what was written */
+    ds__coll_build_free(env, c->b, 1);
     ds_encoder_close(c->enc);
-    ds_index_close(c->vx);
-    ds__docstore_close(c->ds);
-    ds_lexical_close(c->lx);
+    for (size_t i = 0; i < c->n_seg; i++) ds__seg_close(env, c->seg[i]);
+    ds__free(env, c->seg, c->n_seg * sizeof *c->seg);
     ds__wlock_release(c->lock);
     str_free(env, c->enc_note);
     str_free(env, c->vec_type);
-    str_free(env, c->seg_name);
     str_free(env, c->dir);
     ds__free(env, c, sizeof *c);
 }
@@ -907,10 +1282,18 @@ void ds_collection_close(ds_collection *c) {
 /* ---- getters --------------------------------------------------------------------- */
 
 uint64_t ds_collection_n_docs(const ds_collection *c) {
-    return c && c->ds ? c->ds->n_docs : 0;
+    if (c == NULL) return 0;
+    ds__coll_read_lock(c);
+    uint64_t n = c->n_live;
+    ds__coll_read_unlock(c);
+    return n;
 }
 uint64_t ds_collection_n_passages(const ds_collection *c) {
-    return c && c->ds ? c->ds->n_passages : 0;
+    if (c == NULL) return 0;
+    ds__coll_read_lock(c);
+    uint64_t n = c->n_pslots;
+    ds__coll_read_unlock(c);
+    return n;
 }
 size_t ds_collection_dim(const ds_collection *c) {
     return c ? c->dim : 0;
@@ -920,15 +1303,42 @@ const ds_encoder *ds_collection_encoder(const ds_collection *c) {
 }
 const char *ds_collection_doc_id(const ds_collection *c, uint32_t doc, size_t *len) {
     if (len) *len = 0;
-    if (c == NULL || c->ds == NULL) return NULL;
-    return ds__docstore_id(c->ds, doc, len);
+    if (c == NULL || c->n_seg == 0) return NULL;
+    ds__coll_read_lock(c);
+    uint32_t d;
+    ds__seg *s = ds__coll_seg_of(c, doc, &d);
+    const char *id = s && !ds__seg_dead(s, d) ? ds__docstore_id(s->ds, d, len) : NULL;
+    ds__coll_read_unlock(c);
+    return id;
 }
+
+/* The live document with this id, as a document number of the view; the
+** caller holds the read lock. Newest segments first: an id lives in at most
+** one segment, older versions are deleted. */
+ds_status ds__coll_find_locked(const ds_collection *c, const char *id, size_t len, ds__seg **seg, uint32_t *local,
+                               uint64_t *doc) {
+    for (size_t i = c->n_seg; i-- > 0;) {
+        ds__seg *s = c->seg[i];
+        uint32_t d;
+        if (s->n_docs == s->n_dead || ds__docstore_find(s->ds, id, len, &d) != DS_OK || ds__seg_dead(s, d)) continue;
+        if (seg) *seg = s;
+        if (local) *local = d;
+        if (doc) *doc = s->base + d;
+        return DS_OK;
+    }
+    return DS_ERR_NOTFOUND;
+}
+
 ds_status ds_collection_find(const ds_collection *c, const char *id, size_t len, uint32_t *doc) {
     if (doc) *doc = UINT32_MAX;
     if (c == NULL || id == NULL || doc == NULL) return ds__fail(DS_ERR_INVALID, "ds_collection_find: NULL argument");
-    if (c->ds == NULL) return ds__fail(DS_ERR_INVALID, "ds_collection_find: the collection is not committed");
-    if (ds__docstore_find(c->ds, id, len, doc) != DS_OK)
-        return ds__fail(DS_ERR_NOTFOUND, "no document with id '%.*s'", (int)DS_MIN(len, 200), id);
+    if (c->n_seg == 0) return ds__fail(DS_ERR_INVALID, "ds_collection_find: the collection is not committed");
+    ds__coll_read_lock(c);
+    uint64_t d = 0;
+    ds_status rc = ds__coll_find_locked(c, id, len, NULL, NULL, &d);
+    ds__coll_read_unlock(c);
+    if (rc != DS_OK) return ds__fail(DS_ERR_NOTFOUND, "no document with id '%.*s'", (int)DS_MIN(len, 200), id);
+    *doc = (uint32_t)d;
     return DS_OK;
 }
 ds_status ds_collection_doc(const ds_collection *c, uint32_t doc, char **title, size_t *title_len, char **text,
@@ -937,8 +1347,33 @@ ds_status ds_collection_doc(const ds_collection *c, uint32_t doc, char **title, 
     if (text) *text = NULL;
     if (title_len) *title_len = 0;
     if (text_len) *text_len = 0;
-    if (c == NULL || c->ds == NULL) return ds__fail(DS_ERR_INVALID, "ds_collection_doc: no committed collection");
-    return ds__docstore_doc(c->ds, doc, title, title_len, text, text_len);
+    if (c == NULL || c->n_seg == 0) return ds__fail(DS_ERR_INVALID, "ds_collection_doc: no committed collection");
+    ds__coll_read_lock(c);
+    uint32_t d;
+    ds__seg *s = ds__coll_seg_of(c, doc, &d);
+    ds_status rc = s == NULL || ds__seg_dead(s, d) ? ds__fail(DS_ERR_NOTFOUND, "no document number %u", doc)
+                                                   : ds__docstore_doc(s->ds, d, title, title_len, text, text_len);
+    ds__coll_read_unlock(c);
+    return rc;
+}
+
+ds_status ds__coll_filter_locked(const ds_collection *c, const char *const *ids, const size_t *lens, size_t n,
+                                 uint8_t **bitmap, uint64_t *bits, size_t *n_unknown) {
+    size_t nb = ((size_t)c->n_slots + 7) / 8;
+    uint8_t *m = calloc(nb ? nb : 1, 1);   /* ds_free */
+    if (m == NULL) return ds__fail(DS_ERR_NOMEM, "out of memory");
+    size_t unknown = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t d;
+        if (ids[i] == NULL) { unknown++; continue; }
+        size_t l = lens ? lens[i] : strlen(ids[i]);
+        if (ds__coll_find_locked(c, ids[i], l, NULL, NULL, &d) == DS_OK) m[d >> 3] |= (uint8_t)(1u << (d & 7));
+        else unknown++;
+    }
+    *bitmap = m;
+    *bits = c->n_slots;
+    if (n_unknown) *n_unknown = unknown;
+    return DS_OK;
 }
 
 ds_status ds_collection_filter(const ds_collection *c, const char *const *ids, const size_t *lens, size_t n,
@@ -948,49 +1383,51 @@ ds_status ds_collection_filter(const ds_collection *c, const char *const *ids, c
     if (n_unknown) *n_unknown = 0;
     if (c == NULL || bitmap == NULL || bits == NULL || (n > 0 && ids == NULL))
         return ds__fail(DS_ERR_INVALID, "ds_collection_filter: NULL argument");
-    if (c->ds == NULL) return ds__fail(DS_ERR_INVALID, "ds_collection_filter: the collection is not committed");
-    size_t nb = ((size_t)c->ds->n_docs + 7) / 8;
-    uint8_t *m = calloc(nb ? nb : 1, 1);   /* ds_free */
-    if (m == NULL) return ds__fail(DS_ERR_NOMEM, "out of memory");
-    size_t unknown = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint32_t d;
-        if (ids[i] == NULL) { unknown++; continue; }
-        size_t l = lens ? lens[i] : strlen(ids[i]);
-        if (ds__docstore_find(c->ds, ids[i], l, &d) == DS_OK) m[d >> 3] |= (uint8_t)(1u << (d & 7));
-        else unknown++;
-    }
-    *bitmap = m;
-    *bits = c->ds->n_docs;
-    if (n_unknown) *n_unknown = unknown;
-    return DS_OK;
+    if (c->n_seg == 0) return ds__fail(DS_ERR_INVALID, "ds_collection_filter: the collection is not committed");
+    ds__coll_read_lock(c);
+    ds_status rc = ds__coll_filter_locked(c, ids, lens, n, bitmap, bits, n_unknown);
+    ds__coll_read_unlock(c);
+    return rc;
 }
 
 ds_status ds_collection_info(const ds_collection *c, char **json) {
     if (json) *json = NULL;
     if (c == NULL || json == NULL) return ds__fail(DS_ERR_INVALID, "ds_collection_info: NULL argument");
-    if (c->ds == NULL) return ds__fail(DS_ERR_INVALID, "ds_collection_info: the collection is not committed");
+    if (c->n_seg == 0) return ds__fail(DS_ERR_INVALID, "ds_collection_info: the collection is not committed");
     cJSON *m = cJSON_CreateObject();
     if (m == NULL) return ds__fail(DS_ERR_NOMEM, "out of memory");
+    ds__coll_read_lock(c);
+    uint64_t terms = 0, vsize = 0, vmem = 0;
+    for (size_t i = 0; i < c->n_seg; i++) {
+        terms += ds_lexical_n_terms(c->seg[i]->lx);
+        if (c->seg[i]->vx) {
+            vsize += ds_index_size(c->seg[i]->vx);
+            vmem += ds_index_memory_bytes(c->seg[i]->vx);
+        }
+    }
     cJSON_AddStringToObject(m, "path", c->dir);
-    cJSON_AddStringToObject(m, "layout", c->legacy ? "bm25 index (before collections)" : "collection 1.0");
-    cJSON_AddNumberToObject(m, "docs", (double)c->ds->n_docs);
-    cJSON_AddNumberToObject(m, "passages", (double)c->ds->n_passages);
-    cJSON_AddBoolToObject(m, "stored_text", c->ds->has_text);
+    cJSON_AddStringToObject(m, "layout", c->legacy ? "bm25 index (before collections)" : "collection 1.1");
+    cJSON_AddNumberToObject(m, "docs", (double)c->n_live);
+    cJSON_AddNumberToObject(m, "passages", (double)c->n_pslots);
+    cJSON_AddNumberToObject(m, "deleted", (double)c->n_dead);
+    cJSON_AddNumberToObject(m, "segments", (double)c->n_seg);
+    cJSON_AddNumberToObject(m, "generation", (double)c->generation);
+    cJSON_AddBoolToObject(m, "writable", c->live != NULL);
+    cJSON_AddBoolToObject(m, "stored_text", c->seg[0]->ds->has_text);
     cJSON *lx = cJSON_AddObjectToObject(m, "lexical");
-    cJSON_AddNumberToObject(lx, "terms", (double)ds_lexical_n_terms(c->lx));
+    cJSON_AddNumberToObject(lx, c->n_seg > 1 ? "terms_summed_over_segments" : "terms", (double)terms);
     /* f32 parameters printed as the decimal the user gave, not 0.899999976 */
     cJSON_AddNumberToObject(lx, "k1", round(c->lx->meta.k1 * 1e6) / 1e6);
     cJSON_AddNumberToObject(lx, "b", round(c->lx->meta.b * 1e6) / 1e6);
     cJSON_AddStringToObject(lx, "stemmer", c->lx->meta.an.stemmer);
     cJSON_AddBoolToObject(lx, "stopwords", (c->lx->meta.an.flags & DS__AN_STOPWORDS) != 0);
-    if (c->vx) {
+    if (c->dim > 0) {
         cJSON *v = cJSON_AddObjectToObject(m, "vectors");
         cJSON_AddStringToObject(v, "type", c->vec_type ? c->vec_type : "?");
-        cJSON_AddStringToObject(v, "metric", metric_name(ds_index_metric(c->vx)));
+        cJSON_AddStringToObject(v, "metric", metric_name((ds_metric)c->metric));
         cJSON_AddNumberToObject(v, "dim", (double)c->dim);
-        cJSON_AddNumberToObject(v, "size", (double)ds_index_size(c->vx));
-        cJSON_AddNumberToObject(v, "memory_bytes", (double)ds_index_memory_bytes(c->vx));
+        cJSON_AddNumberToObject(v, "size", (double)vsize);
+        cJSON_AddNumberToObject(v, "memory_bytes", (double)vmem);
         cJSON_AddNumberToObject(v, "chunk_tokens", (double)c->chunk_tokens);
         cJSON_AddNumberToObject(v, "chunk_overlap", (double)c->chunk_overlap);
     } else {
@@ -1003,6 +1440,7 @@ ds_status ds_collection_info(const ds_collection *c, char **json) {
     } else {
         cJSON_AddNullToObject(m, "encoder");
     }
+    ds__coll_read_unlock(c);
     char *s = cJSON_Print(m);
     cJSON_Delete(m);
     if (s == NULL) return ds__fail(DS_ERR_NOMEM, "out of memory");

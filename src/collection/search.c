@@ -73,12 +73,28 @@ static cand blank(uint32_t doc) {
 
 /* ---- sides -------------------------------------------------------------------- */
 
-/* Feedback text for RM3 from the document store: "title text". */
-static ds_status store_text(void *ud, uint32_t doc, char **text, size_t *len) {
-    const ds__docstore *ds = ud;
+/* The allow-list a search runs with, over document numbers of the view:
+** the caller's filter and filter_ids together (NULL: every document). */
+typedef struct allow {
+    const uint8_t *bits;
+    uint64_t       n_bits;
+    uint8_t       *owned;
+} allow;
+
+static int allowed_doc(const allow *a, uint64_t d) {
+    return a->bits == NULL || (d < a->n_bits && ((a->bits[d >> 3] >> (d & 7)) & 1));
+}
+
+/* "title text" of document doc (view number) as a new string (ds_free). */
+static ds_status doc_text(const ds_collection *c, uint32_t doc, char **text, size_t *len) {
+    *text = NULL;
+    *len = 0;
+    uint32_t d;
+    const ds__seg *s = ds__coll_seg_of(c, doc, &d);
+    if (s == NULL) return ds__fail(DS_ERR_INTERNAL, "document %u is not in the collection", doc);
     char *title = NULL, *body = NULL;
     size_t tl = 0, bl = 0;
-    ds_status rc = ds__docstore_doc(ds, doc, &title, &tl, &body, &bl);
+    ds_status rc = ds__docstore_doc(s->ds, d, &title, &tl, &body, &bl);
     if (rc == DS_OK) {
         char *t = malloc(tl + bl + 2);   /* ds_free */
         if (t == NULL) rc = ds__fail(DS_ERR_NOMEM, "out of memory");
@@ -117,30 +133,94 @@ static char *describe_query(ds_env *env, const ds_lexical_query *q) {
     return s;
 }
 
-static ds_status lexical_side(const ds_collection *c, const ds_lexical_query *q, size_t n, const ds_collection_search_opts *o,
-                              cand **out, size_t *n_out, char **expansion) {
+static int cmp_hit(const void *a, const void *b) {
+    const ds_lexical_hit *x = a, *y = b;
+    if (x->score != y->score) return x->score > y->score ? -1 : 1;
+    return (x->doc > y->doc) - (x->doc < y->doc);
+}
+
+/* BM25 top n over every segment (collection-wide statistics, deleted
+** documents left out), in view document numbers, best first. */
+static ds_status lexical_top(const ds_collection *c, const ds_lexical_query *q, size_t n, ds__lx_params *p,
+                             const allow *al, ds_lexical_hit **out, size_t *n_out) {
     *out = NULL;
     *n_out = 0;
-    ds_lexical_hit *hits = malloc((n ? n : 1) * sizeof *hits);
-    if (hits == NULL) return ds__fail(DS_ERR_NOMEM, "out of memory");
-    size_t nh = 0;
+    size_t cap = 0;
+    for (size_t i = 0; i < c->n_seg; i++)
+        if (c->seg[i]->n_docs > c->seg[i]->n_dead) cap += DS_MIN(n, (size_t)c->seg[i]->n_docs);
+    ds_lexical_hit *all = malloc((cap ? cap : 1) * sizeof *all);
+    if (all == NULL) return ds__fail(DS_ERR_NOMEM, "out of memory");
+    size_t m = 0, contributing = 0;
+    ds_status rc = DS_OK;
+    p->filter = al->bits;
+    p->filter_bits = al->n_bits;
+    for (size_t i = 0; i < c->n_seg && rc == DS_OK; i++) {
+        const ds__seg *s = c->seg[i];
+        if (s->n_docs == s->n_dead) continue;
+        p->dead = s->dead;
+        p->filter_offset = s->base;
+        size_t nh = 0;
+        rc = ds__lx_query_search(s->lx, NULL, q, DS_MIN(n, (size_t)s->n_docs), p, all + m, &nh);
+        for (size_t j = 0; j < nh; j++) all[m + j].doc += (uint32_t)s->base;
+        if (nh) contributing++;
+        m += nh;
+    }
+    p->dead = NULL;
+    p->filter_offset = 0;
+    if (rc != DS_OK) {
+        free(all);
+        return rc;
+    }
+    if (contributing > 1) qsort(all, m, sizeof *all, cmp_hit);
+    *out = all;
+    *n_out = DS_MIN(m, n);
+    return DS_OK;
+}
+
+static ds_status lexical_side(const ds_collection *c, const ds_lexical_query *q, size_t n, const ds_collection_search_opts *o,
+                              const allow *al, cand **out, size_t *n_out, char **expansion) {
+    *out = NULL;
+    *n_out = 0;
     ds_lexical_search_opts lo;
     ds_lexical_search_opts_init(&lo);
-    lo.filter = o->filter;
-    lo.filter_bits = o->filter_bits;
-    ds_lexical_query *rm3 = NULL;
-    ds_status rc = DS_OK;
     if (o->prf & DS_PRF_RM3) {
         lo.rm3_docs = o->rm3_docs;
         lo.rm3_terms = o->rm3_terms;
         lo.rm3_original_weight = o->rm3_weight;
-        lo.doc_text = store_text;
-        lo.doc_text_ud = (void *)c->ds;
-        rc = ds_lexical_query_rm3(c->lx, q, &lo, &rm3);
-        lo.rm3_docs = 0;   /* expanded once: run the expansion as it is */
-        if (rc == DS_OK && expansion) *expansion = describe_query(c->env, rm3);
     }
-    if (rc == DS_OK) rc = ds_lexical_search_query(c->lx, rm3 ? rm3 : q, n, &lo, hits, &nh);
+    ds__lx_params p;
+    ds__lx_global g;
+    ds_status rc = ds__lx_params_read(c->lx, &lo, &p);
+    if (rc != DS_OK) return rc;
+    p.rm3_docs = 0;   /* RM3 runs here, over all segments */
+    p.g = ds__coll_lexical_global(c, &g);
+    ds_lexical_query *rm3 = NULL;
+    ds_lexical_hit *hits = NULL;
+    size_t nh = 0;
+    if (o->prf & DS_PRF_RM3) {
+        /* Anserini's Rm3Reranker: the original query's best documents, their
+        ** text re-analysed, the expansion interpolated, run again */
+        rc = lexical_top(c, q, o->rm3_docs, &p, al, &hits, &nh);
+        char **texts = rc == DS_OK ? calloc(nh ? nh : 1, sizeof *texts) : NULL;
+        size_t *lens = rc == DS_OK ? calloc(nh ? nh : 1, sizeof *lens) : NULL;
+        float *scores = rc == DS_OK ? malloc((nh ? nh : 1) * sizeof *scores) : NULL;
+        if (rc == DS_OK && (texts == NULL || lens == NULL || scores == NULL)) rc = ds__fail(DS_ERR_NOMEM, "out of memory");
+        if (rc == DS_OK && nh > 0 && !c->seg[0]->ds->has_text)
+            rc = ds__fail(DS_ERR_NOTFOUND, "RM3 needs stored text; the collection was built without it");
+        for (size_t i = 0; i < nh && rc == DS_OK; i++) {
+            rc = doc_text(c, hits[i].doc, &texts[i], &lens[i]);
+            scores[i] = hits[i].score;
+        }
+        if (rc == DS_OK) rc = ds__lx_query_rm3_texts(c->lx, q, (const char *const *)texts, lens, scores, nh, &p, &rm3);
+        if (rc == DS_OK && expansion) *expansion = describe_query(c->env, rm3);
+        for (size_t i = 0; texts && i < nh; i++) ds_free(texts[i]);
+        free(texts);
+        free(lens);
+        free(scores);
+        free(hits);
+        hits = NULL;
+    }
+    if (rc == DS_OK) rc = lexical_top(c, rm3 ? rm3 : q, n, &p, al, &hits, &nh);
     ds_lexical_query_free(rm3);
     cand *cs = rc == DS_OK ? malloc((nh ? nh : 1) * sizeof *cs) : NULL;
     if (rc == DS_OK && cs == NULL) rc = ds__fail(DS_ERR_NOMEM, "out of memory");
@@ -157,34 +237,44 @@ static ds_status lexical_side(const ds_collection *c, const ds_lexical_query *q,
     return rc;
 }
 
-/* Allow-list over passages from one over documents (and FirstP). */
-static ds_status passage_filter(const ds_collection *c, const ds_collection_search_opts *o, uint8_t **bits, uint64_t *n_bits) {
+/* Allow-list over a segment's passages: live documents the filter allows
+** (and only their first passage for FirstP); *bits NULL when every passage
+** is allowed. */
+static ds_status passage_filter(const ds_collection *c, const ds__seg *s, const ds_collection_search_opts *o, const allow *al,
+                                uint8_t **bits, uint64_t *n_bits, const uint8_t **use) {
     *bits = NULL;
     *n_bits = 0;
-    const ds__docstore *ds = c->ds;
+    *use = NULL;
+    const ds__docstore *ds = s->ds;
     int firstp = o->passage_score == DS_PASSAGE_FIRSTP && ds->n_passages != ds->n_docs;
-    if (o->filter == NULL && !firstp) return DS_OK;
-    if (o->filter != NULL && ds->n_passages == ds->n_docs) return DS_OK;   /* passages are documents */
+    if (al->bits == NULL && !firstp) {
+        if (s->live_psg) {
+            *use = s->live_psg;
+            *n_bits = s->n_passages;
+        }
+        return DS_OK;
+    }
+    (void)c;
     uint8_t *m = calloc((size_t)(ds->n_passages + 7) / 8 + 1, 1);
     if (m == NULL) return ds__fail(DS_ERR_NOMEM, "out of memory");
     for (uint32_t d = 0; d < ds->n_docs; d++) {
-        if (o->filter != NULL && (d >= o->filter_bits || !((o->filter[d >> 3] >> (d & 7)) & 1))) continue;
+        if (ds__seg_dead(s, d) || !allowed_doc(al, s->base + d)) continue;
         uint32_t p0 = ds__docstore_first_passage(ds, d), p1 = firstp ? p0 + 1 : ds__docstore_first_passage(ds, d + 1);
         for (uint32_t p = p0; p < p1; p++) m[p >> 3] |= (uint8_t)(1u << (p & 7));
     }
     *bits = m;
+    *use = m;
     *n_bits = ds->n_passages;
     return DS_OK;
 }
 
-/* Top-n documents by dense score: passages searched, then folded into their
-** documents (best passage first); fetches more passages until n distinct
-** documents are found or every passage was seen. */
-static ds_status dense_docs(const ds_collection *c, const float *qv, size_t n, const ds_collection_search_opts *o,
-                            const uint8_t *pf, uint64_t pf_bits, cand **out, size_t *n_out) {
-    *out = NULL;
+/* Top-n documents of one segment by dense score: passages searched, then
+** folded into their documents (best passage first); fetches more passages
+** until n distinct documents are found or every passage was seen. */
+static ds_status dense_segment(const ds__seg *s, const float *qv, size_t n, const ds_collection_search_opts *o,
+                               const uint8_t *pf, uint64_t pf_bits, cand *cs, size_t *n_out) {
     *n_out = 0;
-    const ds__docstore *ds = c->ds;
+    const ds__docstore *ds = s->ds;
     uint64_t np = ds->n_passages;
     size_t want = n;
     if (np != ds->n_docs) want = (size_t)DS_MIN((uint64_t)n * 2 + 16, np);
@@ -193,34 +283,28 @@ static ds_status dense_docs(const ds_collection *c, const float *qv, size_t n, c
     so.nprobe = o->nprobe;
     so.cancel = o->cancel;
     so.cancel_ud = o->cancel_ud;
-    if (pf != NULL) {
-        so.filter = pf;
-        so.filter_bits = pf_bits;
-    } else if (np == ds->n_docs && o->filter != NULL) {
-        so.filter = o->filter;
-        so.filter_bits = o->filter_bits;
-    }
+    so.filter = pf;
+    so.filter_bits = pf_bits;
     for (;;) {
-        if (want == 0) return DS_OK;
+        if (want == 0 || np == 0) return DS_OK;
         so.ef_search = (unsigned)DS_MIN((size_t)UINT32_MAX, DS_MAX((size_t)o->ef_search, DS_MAX(want, (size_t)64)));
         uint64_t *ids = malloc(want * sizeof *ids);
         float *sc = malloc(want * sizeof *sc);
-        cand *cs = malloc(want * sizeof *cs);
         size_t nf = 0;
-        ds_status rc = ids && sc && cs ? ds_index_search(c->vx, qv, 1, want, &so, ids, sc, &nf)
-                                       : ds__fail(DS_ERR_NOMEM, "out of memory");
+        ds_status rc = ids && sc ? ds_index_search(s->vx, qv, 1, want, &so, ids, sc, &nf)
+                                 : ds__fail(DS_ERR_NOMEM, "out of memory");
         size_t nd = 0;
         if (rc == DS_OK) {
             /* results come best first: the first passage seen of a document is its best */
-            for (size_t i = 0; i < nf; i++) {
+            for (size_t i = 0; i < nf && nd < n; i++) {
                 if (ids[i] >= np) continue;
                 uint32_t d = ds__docstore_passage_doc(ds, ids[i]);
                 if (np != ds->n_docs) {   /* a document's later passages score lower: skip them */
                     size_t j = 0;
-                    while (j < nd && cs[j].doc != d) j++;   /* nd is at most the fusion depth */
+                    while (j < nd && cs[j].doc != s->base + d) j++;   /* nd is at most the fusion depth */
                     if (j < nd) continue;
                 }
-                cs[nd] = blank(d);
+                cs[nd] = blank((uint32_t)(s->base + d));
                 cs[nd].dense = sc[i];
                 cs[nd].passage = (uint32_t)(ids[i] - ds__docstore_first_passage(ds, d));
                 nd++;
@@ -228,32 +312,66 @@ static ds_status dense_docs(const ds_collection *c, const float *qv, size_t n, c
         }
         free(ids);
         free(sc);
-        if (rc != DS_OK) {
-            free(cs);
-            return rc;
-        }
+        if (rc != DS_OK) return rc;
         if (nd >= n || want >= np || nf < want) {
-            if (nd > n) nd = n;
-            for (size_t i = 0; i < nd; i++) cs[i].dense_rank = (uint32_t)(i + 1);
-            *out = cs;
             *n_out = nd;
             return DS_OK;
         }
-        free(cs);
         want = (size_t)DS_MIN((uint64_t)want * 2, np);
     }
+}
+
+static int cmp_dense(const void *a, const void *b) {
+    const cand *x = a, *y = b;
+    if (x->dense != y->dense) return x->dense > y->dense ? -1 : 1;
+    return (x->doc > y->doc) - (x->doc < y->doc);
+}
+
+/* Top-n documents by dense score over every segment. */
+static ds_status dense_docs(const ds_collection *c, const float *qv, size_t n, const ds_collection_search_opts *o,
+                            const allow *al, cand **out, size_t *n_out) {
+    *out = NULL;
+    *n_out = 0;
+    size_t cap = 0;
+    for (size_t i = 0; i < c->n_seg; i++) cap += DS_MIN(n, (size_t)c->seg[i]->n_docs);
+    cand *all = malloc((cap ? cap : 1) * sizeof *all);
+    if (all == NULL) return ds__fail(DS_ERR_NOMEM, "out of memory");
+    size_t m = 0, contributing = 0;
+    ds_status rc = DS_OK;
+    for (size_t i = 0; i < c->n_seg && rc == DS_OK; i++) {
+        const ds__seg *s = c->seg[i];
+        if (s->vx == NULL || s->n_docs == s->n_dead) continue;
+        uint8_t *owned = NULL;
+        const uint8_t *pf = NULL;
+        uint64_t pf_bits = 0;
+        size_t nd = 0;
+        rc = passage_filter(c, s, o, al, &owned, &pf_bits, &pf);
+        if (rc == DS_OK) rc = dense_segment(s, qv, DS_MIN(n, (size_t)s->n_docs), o, pf, pf_bits, all + m, &nd);
+        free(owned);
+        if (nd) contributing++;
+        m += nd;
+    }
+    if (rc != DS_OK) {
+        free(all);
+        return rc;
+    }
+    if (contributing > 1) qsort(all, m, sizeof *all, cmp_dense);
+    if (m > n) m = n;
+    for (size_t i = 0; i < m; i++) all[i].dense_rank = (uint32_t)(i + 1);
+    *out = all;
+    *n_out = m;
+    return DS_OK;
 }
 
 /* Vector PRF as Li et al. (TOIS 2023, "Pseudo Relevance Feedback with Deep
 ** Language Models and Dense Retrievers") and Pyserini's Rocchio: q' = alpha q +
 ** beta mean(top documents' best passage vectors), renormalised when the index
 ** is cosine (which does not change the ranking). */
-static ds_status rocchio(const ds_collection *c, float *qv, const ds_collection_search_opts *o, const uint8_t *pf,
-                         uint64_t pf_bits) {
+static ds_status rocchio(const ds_collection *c, float *qv, const ds_collection_search_opts *o, const allow *al) {
     if (o->rocchio_docs == 0) return DS_OK;
     cand *fb = NULL;
     size_t nfb = 0;
-    ds_status rc = dense_docs(c, qv, o->rocchio_docs, o, pf, pf_bits, &fb, &nfb);
+    ds_status rc = dense_docs(c, qv, o->rocchio_docs, o, al, &fb, &nfb);
     if (rc != DS_OK || nfb == 0) {
         free(fb);
         return rc;
@@ -266,7 +384,9 @@ static ds_status rocchio(const ds_collection *c, float *qv, const ds_collection_
     }
     size_t used = 0;
     for (size_t i = 0; i < nfb; i++) {
-        const float *v = ds__index_vector(c->vx, ds__docstore_first_passage(c->ds, fb[i].doc) + fb[i].passage);
+        uint32_t d;
+        const ds__seg *s = ds__coll_seg_of(c, fb[i].doc, &d);
+        const float *v = s ? ds__index_vector(s->vx, ds__docstore_first_passage(s->ds, d) + fb[i].passage) : NULL;
         if (v == NULL) {
             rc = ds__fail(DS_ERR_UNSUPPORTED, "Rocchio feedback needs the full vectors, which a %s index does not keep in memory",
                           c->vec_type ? c->vec_type : "this");
@@ -281,7 +401,7 @@ static ds_status rocchio(const ds_collection *c, float *qv, const ds_collection_
             qv[j] = o->rocchio_alpha * qv[j] + o->rocchio_beta * mean[j] / (float)used;
             norm += (double)qv[j] * qv[j];
         }
-        if (ds_index_metric(c->vx) == DS_METRIC_COSINE && norm > 0)
+        if ((ds_metric)c->metric == DS_METRIC_COSINE && norm > 0)
             for (size_t j = 0; j < dim; j++) qv[j] = (float)(qv[j] / sqrt(norm));
     }
     free(mean);
@@ -385,28 +505,14 @@ static ds_status fuse(cand *lex, size_t nl, cand *den, size_t nd, const ds_colle
 static ds_status rerank(const ds_collection *c, const char *q, cand *cs, size_t n, const ds_collection_search_opts *o) {
     size_t m = DS_MIN(n, o->rerank_depth);
     if (m == 0) return DS_OK;
-    if (!c->ds->has_text) return ds__fail(DS_ERR_INVALID, "re-ranking needs stored text; the collection was built without it");
+    if (!c->seg[0]->ds->has_text) return ds__fail(DS_ERR_INVALID, "re-ranking needs stored text; the collection was built without it");
     char **texts = calloc(m, sizeof *texts);
     const char **qs = malloc(m * sizeof *qs);
     float *sc = malloc(m * sizeof *sc);
     ds_status rc = texts && qs && sc ? DS_OK : ds__fail(DS_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < m && rc == DS_OK; i++) {
-        char *title = NULL, *text = NULL;
-        size_t tl = 0, xl = 0;
-        rc = ds__docstore_doc(c->ds, cs[i].doc, &title, &tl, &text, &xl);
-        if (rc == DS_OK) {
-            /* the document as a passage: "title text", as it was embedded */
-            if ((texts[i] = malloc(tl + xl + 2)) == NULL) rc = ds__fail(DS_ERR_NOMEM, "out of memory");
-            else {
-                memcpy(texts[i], title, tl);
-                size_t at = tl;
-                if (tl) texts[i][at++] = ' ';
-                memcpy(texts[i] + at, text, xl);
-                texts[i][at + xl] = '\0';
-            }
-        }
-        ds_free(title);
-        ds_free(text);
+        size_t len;
+        rc = doc_text(c, cs[i].doc, &texts[i], &len);   /* "title text", as it was embedded */
         qs[i] = q;
     }
     if (rc == DS_OK) rc = ds_encoder_rerank(o->reranker, qs, (const char *const *)texts, m, sc);
@@ -427,7 +533,7 @@ static ds_status rerank(const ds_collection *c, const char *q, cand *cs, size_t 
         }
         for (size_t i = 0; i < m; i++) cs[i].rerank_rank = (uint32_t)(i + 1);
     }
-    for (size_t i = 0; texts && i < m; i++) free(texts[i]);
+    for (size_t i = 0; texts && i < m; i++) ds_free(texts[i]);
     free(texts);
     free(qs);
     free(sc);
@@ -445,7 +551,9 @@ static ds_status make_results(const ds_collection *c, const ds_lexical_query *q,
     ds_status rc = DS_OK;
     for (size_t i = 0; i < n && rc == DS_OK; i++) {
         size_t len;
-        const char *id = ds__docstore_id(c->ds, cs[i].doc, &len);
+        uint32_t d = 0;
+        const ds__seg *s = ds__coll_seg_of(c, cs[i].doc, &d);
+        const char *id = s ? ds__docstore_id(s->ds, d, &len) : NULL;
         if (id == NULL) {
             rc = ds__fail(DS_ERR_CORRUPT, "id of document %u is damaged", cs[i].doc);
             break;
@@ -454,10 +562,10 @@ static ds_status make_results(const ds_collection *c, const ds_lexical_query *q,
         ds__buf_put(&strs, id, len);
         ds__buf_put_u8(&strs, 0);
         off[3 * i + 1] = off[3 * i + 2] = SIZE_MAX;
-        if (o->with_text && c->ds->has_text) {
+        if (o->with_text && s->ds->has_text) {
             char *title = NULL, *text = NULL, *snip = NULL;
             size_t tl = 0, xl = 0;
-            rc = ds__docstore_doc(c->ds, cs[i].doc, &title, &tl, &text, &xl);
+            rc = ds__docstore_doc(s->ds, d, &title, &tl, &text, &xl);
             if (rc == DS_OK) rc = ds_lexical_snippet_query(c->lx, q, text, xl, o->snippet_bytes, o->hl_open, o->hl_close, &snip);
             if (rc == DS_OK) {
                 off[3 * i + 1] = strs.len;
@@ -523,12 +631,12 @@ void ds_results_free(ds_results *r) {
 /* ---- one query ------------------------------------------------------------------ */
 
 static ds_status check_opts(const ds_collection *c, const ds_collection_search_opts *o, ds_search_mode *mode) {
-    if (c == NULL || c->building || c->ds == NULL)
+    if (c == NULL || c->building || c->n_seg == 0)
         return ds__fail(DS_ERR_INVALID, "search: the collection is not committed or not open");
     ds_search_mode m = o->mode;
-    if (m == DS_SEARCH_AUTO) m = c->vx ? DS_SEARCH_HYBRID : DS_SEARCH_LEXICAL;
+    if (m == DS_SEARCH_AUTO) m = c->dim > 0 ? DS_SEARCH_HYBRID : DS_SEARCH_LEXICAL;
     if ((unsigned)m > DS_SEARCH_HYBRID) return ds__fail(DS_ERR_INVALID, "search: unknown mode %d", (int)o->mode);
-    if (m != DS_SEARCH_LEXICAL && c->vx == NULL)
+    if (m != DS_SEARCH_LEXICAL && c->dim == 0)
         return ds__fail(DS_ERR_INVALID, "%s: %s search needs vectors; the collection is BM25 only (build it with a model or embeddings)",
                         c->dir, m == DS_SEARCH_DENSE ? "dense" : "hybrid");
     if (m != DS_SEARCH_LEXICAL && c->enc == NULL && o->query_vectors == NULL)
@@ -547,13 +655,41 @@ static ds_status check_opts(const ds_collection *c, const ds_collection_search_o
     if (o->reranker != NULL && ds_encoder_kind_of(o->reranker) != DS_ENCODER_CROSS)
         return ds__fail(DS_ERR_INVALID, "search: the re-ranker must be a cross-encoder");
     if (o->filter != NULL && o->filter_bits == 0) return ds__fail(DS_ERR_INVALID, "search: filter with 0 bits");
+    if (o->n_filter_ids > 0 && o->filter_ids == NULL) return ds__fail(DS_ERR_INVALID, "search: n_filter_ids without filter_ids");
     *mode = m;
     return DS_OK;
 }
 
-/* qv: the query's embedding (dim floats, may be modified by Rocchio) or NULL for lexical mode. */
-static ds_status search_one(const ds_collection *c, const char *q, size_t qlen, float *qv, const ds_collection_search_opts *o,
-                            ds_search_mode mode, double t_encode, ds_results **out) {
+/* The filter and filter_ids of o as one allow-list over the view. */
+static ds_status make_allow(const ds_collection *c, const ds_collection_search_opts *o, allow *al) {
+    memset(al, 0, sizeof *al);
+    al->bits = o->filter;
+    al->n_bits = o->filter_bits;
+    if (o->filter_ids == NULL || o->n_filter_ids == 0) {
+        if (o->filter_ids != NULL) {   /* an empty id list allows nothing */
+            if ((al->owned = calloc(1, 1)) == NULL) return ds__fail(DS_ERR_NOMEM, "out of memory");
+            al->bits = al->owned;
+            al->n_bits = 1;
+        }
+        return DS_OK;
+    }
+    uint8_t *m = NULL;
+    uint64_t bits = 0;
+    ds_status rc = ds__coll_filter_locked(c, o->filter_ids, o->filter_id_lens, o->n_filter_ids, &m, &bits, NULL);
+    if (rc != DS_OK) return rc;
+    if (o->filter != NULL) {
+        for (uint64_t i = 0; i < (bits + 7) / 8; i++) m[i] &= i < (o->filter_bits + 7) / 8 ? o->filter[i] : 0;
+        if (o->filter_bits < bits && (o->filter_bits & 7)) m[o->filter_bits >> 3] &= (uint8_t)((1u << (o->filter_bits & 7)) - 1);
+    }
+    al->bits = al->owned = m;
+    al->n_bits = bits ? bits : 1;
+    return DS_OK;
+}
+
+/* qv: the query's embedding (dim floats, may be modified by Rocchio) or NULL
+** for lexical mode. The caller holds the read lock. */
+static ds_status search_locked(const ds_collection *c, const char *q, size_t qlen, float *qv, const ds_collection_search_opts *o,
+                               ds_search_mode mode, double t_encode, ds_results **out) {
     double t0 = ds__now(), t;
     size_t want = o->k;
     if (o->reranker) want = DS_MAX(want, o->rerank_depth);
@@ -561,30 +697,28 @@ static ds_status search_one(const ds_collection *c, const char *q, size_t qlen, 
     cand *lex = NULL, *den = NULL, *all = NULL;
     size_t nl = 0, nd = 0, na = 0;
     double t_lex = 0, t_den = 0, t_rr = 0;
-    ds_status rc = DS_OK;
+    allow al;
+    ds_status rc = make_allow(c, o, &al);
     ds_lexical_query *lq = NULL;
     char *expansion = NULL;
     /* analysed once: BM25, RM3 and every snippet use the same query */
-    if (mode != DS_SEARCH_DENSE || o->with_text) {
+    if (rc == DS_OK && (mode != DS_SEARCH_DENSE || o->with_text)) {
         t = ds__now();
         rc = ds_lexical_query_create(c->lx, q, qlen, &lq);
         t_lex = ds__now() - t;
     }
     if (rc == DS_OK && mode != DS_SEARCH_DENSE) {
         t = ds__now();
-        rc = lexical_side(c, lq, side, o, &lex, &nl, &expansion);
+        rc = lexical_side(c, lq, side, o, &al, &lex, &nl, &expansion);
         t_lex += ds__now() - t;
     }
-    uint8_t *pf = NULL;
-    uint64_t pf_bits = 0;
     if (rc == DS_OK && mode != DS_SEARCH_LEXICAL) {
         t = ds__now();
-        rc = passage_filter(c, o, &pf, &pf_bits);
-        if (rc == DS_OK && (o->prf & DS_PRF_ROCCHIO)) rc = rocchio(c, qv, o, pf, pf_bits);
-        if (rc == DS_OK) rc = dense_docs(c, qv, side, o, pf, pf_bits, &den, &nd);
+        if (o->prf & DS_PRF_ROCCHIO) rc = rocchio(c, qv, o, &al);
+        if (rc == DS_OK) rc = dense_docs(c, qv, side, o, &al, &den, &nd);
         t_den = ds__now() - t;
     }
-    free(pf);
+    free(al.owned);
     if (rc == DS_OK) {
         if (mode == DS_SEARCH_HYBRID) {
             rc = fuse(lex, nl, den, nd, o, &all, &na);
@@ -614,6 +748,14 @@ static ds_status search_one(const ds_collection *c, const char *q, size_t qlen, 
     free(lex);
     free(den);
     free(all);
+    return rc;
+}
+
+static ds_status search_one(const ds_collection *c, const char *q, size_t qlen, float *qv, const ds_collection_search_opts *o,
+                            ds_search_mode mode, double t_encode, ds_results **out) {
+    ds__coll_read_lock(c);
+    ds_status rc = search_locked(c, q, qlen, qv, o, mode, t_encode, out);
+    ds__coll_read_unlock(c);
     return rc;
 }
 

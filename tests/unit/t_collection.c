@@ -500,7 +500,7 @@ TEST(collection_bad_input) {
     ASSERT_RC(ds_collection_commit(coll, NULL), DS_ERR_INVALID);             /* no documents */
     ds_collection_close(coll);
     coll = build(dir, c, model, DS_INDEX_HNSW, 0, 0);
-    ASSERT_RC(ds_collection_add(coll, &x, NULL), DS_ERR_UNSUPPORTED);        /* committed */
+    ASSERT_RC(ds_collection_add(coll, &x, NULL), DS_ERR_READONLY);           /* committed, not opened writable */
     ds_collection_close(coll);
     /* a different model at open: an error naming both */
     ds_collection_open_opts oo;
