@@ -886,9 +886,14 @@ ds_status ds__seg_open(ds_collection *c, const char *name, unsigned flags, ds__s
         rc = ds__fail(DS_ERR_CORRUPT, "%s: vectors.dsx holds %llu vectors of %zu dimensions, the collection %llu of %zu",
                       dir, (unsigned long long)ds_index_size(s->vx), ds_index_dim(s->vx),
                       (unsigned long long)s->ds->n_passages, c->dim);
-    if (rc == DS_OK && c->lx != NULL && !ds__lx_an_same(&c->lx->meta.an, &s->lx->meta.an))
+    if (rc == DS_OK && c->an_set && !ds__lx_an_same(&c->an, &s->lx->meta.an))
         rc = ds__fail(DS_ERR_CORRUPT, "%s: analysed with stemmer '%s', the collection with '%s'", dir,
-                      s->lx->meta.an.stemmer, c->lx->meta.an.stemmer);
+                      s->lx->meta.an.stemmer, c->an.stemmer);
+    if (rc == DS_OK && !c->an_set) {   /* the first segment opened, before any other thread runs */
+        c->an = s->lx->meta.an;
+        c->an_set = 1;
+        c->has_text = s->ds->has_text;
+    }
     str_free(c->env, dir);
     if (rc != DS_OK) {
         ds__seg_close(c->env, s);

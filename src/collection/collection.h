@@ -90,6 +90,9 @@ struct ds_collection {
     ds__wlock      *lock;         /* MANIFEST writer lock while building or writable */
     ds__live       *live;         /* writable: log, locks, merger (live.c)   */
     unsigned        next_seg;     /* next segment number to try              */
+    ds__analyzer_cfg an;          /* every segment's analysis (the first's)  */
+    int             an_set;
+    int             has_text;     /* segments store title and text           */
 };
 
 /* Readers' side of the lock a writable collection takes (no-ops otherwise):

@@ -54,6 +54,8 @@ struct ds__live {
     size_t           n_obsolete;
     uint64_t         n_flushes, n_merges;
     int              no_merge;
+    ds_lexical_opts  lo;               /* new segments are analysed as the first was */
+    char             stemmer[32];
     pthread_mutex_t  merge_mu;         /* one merge at a time (merger or compact) */
     pthread_mutex_t  sleep_mu;
     pthread_cond_t   sleep_cv;
@@ -151,10 +153,8 @@ static ds_status apply_upsert(ds_collection *c, const ds_doc *docs, size_t n, co
     char name[32], *dir = NULL;
     ds__coll_build *b = NULL;
     ds__seg *seg = NULL;
-    ds_lexical_opts lo;
-    ds__coll_lexical_opts(c, &lo);
     ds_status rc = ds__coll_new_segment_dir(c, name, &dir);
-    if (rc == DS_OK) rc = ds__coll_build_begin(c, dir, &lo, 1, &b);
+    if (rc == DS_OK) rc = ds__coll_build_begin(c, dir, &l->lo, 1, &b);
     for (size_t i = 0; i < n && rc == DS_OK; i++) rc = ds__coll_build_add(c, b, &docs[i], emb ? emb + i * c->dim : NULL);
     if (rc == DS_OK) {
         ds_index_opts vo;
@@ -441,7 +441,7 @@ ds_status ds_collection_delete(ds_collection *c, const char *const *ids, const s
     if (rc != DS_OK) return rc;
     if (n > 0 && ids == NULL) return ds__fail(DS_ERR_INVALID, "delete: NULL ids");
     if (n > UINT32_MAX / 2) return ds__fail(DS_ERR_RANGE, "delete: %zu ids in one batch", n);
-    if (!c->seg[0]->ds->has_text)
+    if (!c->has_text)
         return ds__fail(DS_ERR_UNSUPPORTED, "delete: %s was built without stored text, which deleting needs (the BM25 "
                         "statistics of a deleted document are taken from it)", c->dir);
     ds__buf p;
@@ -531,10 +531,8 @@ static ds_status merge_range(ds_collection *c, size_t from, size_t to) {
     ds__coll_build *b = NULL;
     ds__seg *merged = NULL;
     if (rc == DS_OK && survivors > 0) {
-        ds_lexical_opts lo;
-        ds__coll_lexical_opts(c, &lo);
         rc = ds__coll_new_segment_dir(c, name, &dir);
-        if (rc == DS_OK) rc = ds__coll_build_begin(c, dir, &lo, 1, &b);
+        if (rc == DS_OK) rc = ds__coll_build_begin(c, dir, &l->lo, 1, &b);
         for (size_t i = 0; i < n_src && rc == DS_OK; i++) {
             const ds__seg *s = src[i];
             for (uint32_t d = 0; d < s->n_docs && rc == DS_OK; d++) {
@@ -739,6 +737,9 @@ ds_status ds__live_open(ds_collection *c, const ds_collection_open_opts *o) {
     if (!(l->flush_seconds > 0)) l->flush_seconds = 5.0;
     l->no_merge = DS_OPT(o, no_merge, 0);
     l->applied = c->lsn;
+    ds__coll_lexical_opts(c, &l->lo);
+    snprintf(l->stemmer, sizeof l->stemmer, "%s", l->lo.stemmer);
+    l->lo.stemmer = l->stemmer;
     c->live = l;
     ds_status rc = DS_OK;
     if (c->has_identity && c->enc == NULL)

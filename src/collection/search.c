@@ -631,7 +631,7 @@ void ds_results_free(ds_results *r) {
 /* ---- one query ------------------------------------------------------------------ */
 
 static ds_status check_opts(const ds_collection *c, const ds_collection_search_opts *o, ds_search_mode *mode) {
-    if (c == NULL || c->building || c->n_seg == 0)
+    if (c == NULL || c->building)   /* open collections always have a segment */
         return ds__fail(DS_ERR_INVALID, "search: the collection is not committed or not open");
     ds_search_mode m = o->mode;
     if (m == DS_SEARCH_AUTO) m = c->dim > 0 ? DS_SEARCH_HYBRID : DS_SEARCH_LEXICAL;

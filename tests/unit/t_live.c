@@ -335,14 +335,14 @@ TEST(live_recovery_replays_acknowledged_writes) {
 
 typedef struct reader_ctx {
     const ds_collection *c;
-    volatile int        *stop;
+    int                 *stop;
     int                  errors;
     int                  searches;
 } reader_ctx;
 
 static void *reader(void *arg) {
     reader_ctx *r = arg;
-    while (!*r->stop) {
+    while (!__atomic_load_n(r->stop, __ATOMIC_ACQUIRE)) {
         ds_collection_search_opts so;
         ds_collection_search_opts_init(&so);
         so.k = 10;
@@ -369,7 +369,7 @@ TEST(live_searches_run_while_writing) {
     for (int i = 0; i < 40; i++) make_doc(&m->d[m->n++], i, &s);
     ds_collection_close(build(dir, m, 0));
     ds_collection *c = open_live(dir, 1);
-    volatile int stop = 0;
+    int stop = 0;
     reader_ctx rc[2] = { { c, &stop, 0, 0 }, { c, &stop, 0, 0 } };
     pthread_t th[2];
     for (int i = 0; i < 2; i++) ASSERT(pthread_create(&th[i], NULL, reader, &rc[i]) == 0);
@@ -385,7 +385,7 @@ TEST(live_searches_run_while_writing) {
         const char *ids[] = { id };
         delete_ids(c, m, ids, 1);
     }
-    stop = 1;
+    __atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
     for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
     ASSERT_EQ_I64(rc[0].errors + rc[1].errors, 0);
     ASSERT(rc[0].searches + rc[1].searches > 0);
