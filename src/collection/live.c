@@ -23,6 +23,7 @@
 #include "collection/wal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -159,7 +160,9 @@ static ds_status apply_upsert(ds_collection *c, const ds_doc *docs, size_t n, co
     if (rc == DS_OK) {
         ds_index_opts vo;
         ds__coll_vector_opts(c, ds__coll_build_docs(b), &vo);
+        ds__afile_defer_sync(1);   /* the log holds the batch; publishing fsyncs the segment */
         rc = ds__coll_build_finish(c, b, &vo);
+        ds__afile_defer_sync(0);
     }
     ds__coll_build_free(c->env, b, rc != DS_OK);
     if (rc == DS_OK) rc = ds__seg_open(c, name, 0, &seg);
@@ -270,11 +273,36 @@ static ds_status apply_record(ds_collection *c, uint8_t type, const uint8_t *p, 
 
 static void remove_dir_files(const char *dir);
 
+/* fsyncs a segment written with deferred syncs: its files and directory. */
+static ds_status sync_segment(ds_collection *c, const ds__seg *s) {
+    char p[4096];
+    static const char *files[] = { "lexical.dsx", "docs.dsx", "vectors.dsx" };
+    ds_status rc = DS_OK;
+    for (size_t i = 0; i < 3 && rc == DS_OK; i++) {
+        if ((size_t)snprintf(p, sizeof p, "%s/%s/%s", c->dir, s->name, files[i]) >= sizeof p)
+            return ds__fail(DS_ERR_RANGE, "%s: path too long", c->dir);
+        int fd = open(p, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            if (errno == ENOENT && i == 2) break;   /* BM25 only */
+            return ds__fail(DS_ERR_IO, "%s: %s", p, strerror(errno));
+        }
+        if (fsync(fd) != 0) rc = ds__fail(DS_ERR_IO, "%s: fsync failed: %s", p, strerror(errno));
+        close(fd);
+    }
+    if (rc == DS_OK && (size_t)snprintf(p, sizeof p, "%s/%s/lexical.dsx", c->dir, s->name) < sizeof p) rc = ds__fsync_dir_of(p);
+    return rc;
+}
+
 /* Writes a MANIFEST for what is applied and trims the log; caller holds apply_mu. */
 static ds_status publish_locked(ds_collection *c) {
     ds__live *l = c->live;
     if (!l->dirty && c->lsn == l->applied) return DS_OK;
-    ds_status rc = ds__wal_rotate(l->wal);
+    ds_status rc = DS_OK;
+    for (size_t i = 0; i < c->n_seg && rc == DS_OK; i++)
+        if (!c->seg[i]->published) rc = sync_segment(c, c->seg[i]);
+    /* the segment directories' names in the collection directory are made
+    ** durable by the MANIFEST's own directory fsync */
+    if (rc == DS_OK) rc = ds__wal_rotate(l->wal);
     if (rc == DS_OK) rc = ds__coll_write_manifest(c, l->applied);
     if (rc != DS_OK) return rc;
     l->dirty = 0;
@@ -558,7 +586,9 @@ static ds_status merge_range(ds_collection *c, size_t from, size_t to) {
         if (rc == DS_OK) {
             ds_index_opts vo;
             ds__coll_vector_opts(c, passages, &vo);
+            ds__afile_defer_sync(1);   /* fsynced by the publish that installs it */
             rc = ds__coll_build_finish(c, b, &vo);
+            ds__afile_defer_sync(0);
         }
         ds__coll_build_free(env, b, rc != DS_OK);
         if (rc == DS_OK) rc = ds__seg_open(c, name, 0, &merged);

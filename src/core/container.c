@@ -247,10 +247,16 @@ void ds__afile_abort(ds__afile *f) {
     afile_free(f);
 }
 
+static _Thread_local int defer_sync;
+
+void ds__afile_defer_sync(int on) {
+    defer_sync = on;
+}
+
 ds_status ds__afile_commit(ds__afile *f) {
     ds_status rc = DS_OK;
     struct stat st;
-    if (fsync(f->fd) != 0) rc = ds__fail(DS_ERR_IO, "%s: fsync failed: %s", f->tmp_path, strerror(errno));
+    if (!defer_sync && fsync(f->fd) != 0) rc = ds__fail(DS_ERR_IO, "%s: fsync failed: %s", f->tmp_path, strerror(errno));
     if (rc == DS_OK) {
         int fd = f->fd;
         f->fd = -1;
@@ -267,7 +273,7 @@ ds_status ds__afile_commit(ds__afile *f) {
         ds__afile_abort(f);
         return rc;
     }
-    rc = ds__fsync_dir_of(f->path);
+    if (!defer_sync) rc = ds__fsync_dir_of(f->path);
     afile_free(f);
     return rc;
 }

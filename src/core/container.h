@@ -69,6 +69,11 @@ const char *ds__afile_tmp_path(const ds__afile *f);
 ** temporary file is removed and <path> is unchanged. */
 ds_status   ds__afile_commit(ds__afile *f);
 void        ds__afile_abort(ds__afile *f);             /* removes the temporary file; NULL ok */
+/* On this thread, commits rename without fsyncing the file or its directory
+** (on = 1) until called with 0: for files made durable later as a group (a
+** live collection's segments, fsynced when a MANIFEST names them; until
+** then the write-ahead log holds their content). */
+void        ds__afile_defer_sync(int on);
 
 /* ---- writing ---------------------------------------------------------- */
 typedef struct ds__cwriter ds__cwriter;
