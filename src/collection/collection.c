@@ -1131,6 +1131,23 @@ static int valid_segment_name(const char *name) {
     return 1;
 }
 
+/* Back to the state before open_manifest, for another attempt. */
+static void reset_open_state(ds_collection *c) {
+    for (size_t i = 0; i < c->n_seg; i++) ds__seg_close(c->env, c->seg[i]);
+    ds__free(c->env, c->seg, c->n_seg * sizeof *c->seg);
+    c->seg = NULL;
+    c->n_seg = 0;
+    c->lx = NULL;
+    c->an_set = 0;
+    ds_encoder_close(c->enc);
+    c->enc = NULL;
+    str_free(c->env, c->vec_type);
+    c->vec_type = NULL;
+    str_free(c->env, c->enc_note);
+    c->enc_note = NULL;
+    c->has_identity = 0;
+}
+
 static ds_status open_manifest(ds_collection *c, const char *mpath, const ds_collection_open_opts *o) {
     unsigned flags = DS_OPT(o, flags, 0);
     ds__creader *cr = NULL;
@@ -1195,6 +1212,13 @@ static ds_status open_manifest(ds_collection *c, const char *mpath, const ds_col
             ds__coll_recount(c);   /* c->lx: the first segment's */
         }
     }
+    if (rc != DS_OK && c->seg != NULL) {   /* the list is freed at its allocated size */
+        for (size_t i = 0; i < c->n_seg; i++) ds__seg_close(c->env, c->seg[i]);
+        ds__free(c->env, c->seg, (size_t)n_seg * sizeof *c->seg);
+        c->seg = NULL;
+        c->n_seg = 0;
+        c->lx = NULL;
+    }
     cJSON_Delete(m);
     if (rc == DS_OK) {
         if (ds__cr_get(cr, DS__SEC_TOMB, &p, &len) == DS_OK) rc = read_tombstones(c, p, len, mpath);
@@ -1223,7 +1247,17 @@ ds_status ds_collection_open(ds_env *env, const char *dir, const ds_collection_o
     if (rc == DS_OK && (mp == NULL || lp == NULL)) rc = ds__fail(DS_ERR_NOMEM, "out of memory");
     if (rc == DS_OK) {
         if (is_file(mp)) {
-            rc = open_manifest(c, mp, opts);
+            /* A live writer removes segments merged away right after it
+            ** publishes a new MANIFEST: a reader that read the old one may
+            ** find a segment gone, and then reads the new one. */
+            struct stat before, after;
+            for (int attempt = 0;; attempt++) {
+                int have = stat(mp, &before) == 0;
+                rc = open_manifest(c, mp, opts);
+                if (rc != DS_ERR_IO || attempt == 3 || !have || stat(mp, &after) != 0 || after.st_ino == before.st_ino) break;
+                reset_open_state(c);
+                ds__clear_error();
+            }
         } else if (is_file(lp) || (access(dir, F_OK) == 0 && !is_dir(dir))) {
             /* a BM25 index from before collections: its own ids and text */
             c->legacy = 1;

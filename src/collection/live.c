@@ -138,6 +138,8 @@ static ds_status parse_upsert(const uint8_t *p, size_t len, ds_doc **docs, size_
 
 /* ---- applying ------------------------------------------------------------------- */
 
+static void remove_dir_files(const char *dir);
+
 static ds_status set_broken(ds__live *l, ds_status rc) {
     if (l->broken == DS_OK) {
         l->broken = rc;
@@ -170,11 +172,7 @@ static ds_status apply_upsert(ds_collection *c, const ds_doc *docs, size_t n, co
     if (rc == DS_OK && (list = ds__alloc(c->env, (c->n_seg + 1) * sizeof *list, 8)) == NULL) rc = ds__fail(DS_ERR_NOMEM, "out of memory");
     if (rc != DS_OK) {
         ds__seg_close(c->env, seg);
-        if (dir) {
-            char *keep = dir;   /* a half-written segment: nothing names it */
-            struct stat st;
-            if (stat(keep, &st) == 0) ds__coll_remove_unnamed(c);
-        }
+        if (dir) remove_dir_files(dir);   /* a half-written segment: nothing names it */
         ds__str_free(c->env, dir);
         return rc;
     }
@@ -270,8 +268,6 @@ static ds_status apply_record(ds_collection *c, uint8_t type, const uint8_t *p, 
 }
 
 /* ---- publishing ------------------------------------------------------------------ */
-
-static void remove_dir_files(const char *dir);
 
 /* fsyncs a segment written with deferred syncs: its files and directory. */
 static ds_status sync_segment(ds_collection *c, const ds__seg *s) {
