@@ -496,7 +496,7 @@ static unsigned tier(const ds__seg *s) {
 }
 
 /* Picks segments [*from, *to) to merge: a fully deleted segment alone, one
-** mostly deleted, or the newest run of MERGE_FACTOR adjacent segments of
+** mostly deleted, or the oldest run of MERGE_FACTOR adjacent segments of
 ** one tier (as Lucene's LogMergePolicy: neighbours only, so document order
 ** is kept). Caller holds apply_mu. */
 static int pick_merge(const ds_collection *c, size_t *from, size_t *to) {
@@ -508,12 +508,14 @@ static int pick_merge(const ds_collection *c, size_t *from, size_t *to) {
             return 1;
         }
     }
+    /* oldest first, as LogMergePolicy: merging a newer run first would
+    ** strand the older rest of it behind a larger segment */
     size_t run = 0;
-    for (size_t i = c->n_seg; i-- > 0;) {
-        if (run > 0 && tier(c->seg[i]) != tier(c->seg[i + 1])) run = 0;
+    for (size_t i = 0; i < c->n_seg; i++) {
+        if (run > 0 && tier(c->seg[i]) != tier(c->seg[i - 1])) run = 0;
         if (++run >= MERGE_FACTOR) {
-            *from = i;
-            *to = i + run;
+            *from = i + 1 - run;
+            *to = i + 1;
             return 1;
         }
     }
