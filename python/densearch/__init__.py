@@ -163,11 +163,12 @@ class Collection(_densearch._Collection):
                            M, ef_construction, k1, b, stemmer, stopwords, store_text, threads)
 
     @classmethod
-    def open(cls, path, model_dir=None, no_encoder=False, int8=False, verify=False, threads=0):
+    def open(cls, path, model_dir=None, no_encoder=False, int8=False, verify=False, threads=0, writable=False):
         """Opens a committed collection (or a BM25 index directory). model_dir: the
         query encoder (default: the model recorded at build time); no_encoder=True loads
-        none (lexical search, or query vectors given to search())."""
-        return cls._open(path, model_dir, no_encoder, int8, verify, threads)
+        none (lexical search, or query vectors given to search()). writable=True opens it
+        for upsert()/delete() while it is searched (one writer per collection)."""
+        return cls._open(path, model_dir, no_encoder, int8, verify, threads, writable)
 
     def search(self, query, k=10, mode="auto", fusion="rrf", rrf_k=None, alpha=None, norm=None,
                depth=None, prf=None, rerank=None, rerank_depth=None, passage_score=None,

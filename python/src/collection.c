@@ -127,12 +127,12 @@ fail:
 }
 
 static PyObject *coll_open(PyObject *cls, PyObject *args, PyObject *kw) {
-    static char *kwlist[] = { "path", "model_dir", "no_encoder", "int8", "verify", "threads", NULL };
+    static char *kwlist[] = { "path", "model_dir", "no_encoder", "int8", "verify", "threads", "writable", NULL };
     PyObject *path_o, *model_o = Py_None;
-    int no_encoder = 0, int8 = 0, verify = 0;
+    int no_encoder = 0, int8 = 0, verify = 0, writable = 0;
     unsigned threads = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|OpppI:open", kwlist, &path_o, &model_o, &no_encoder, &int8, &verify,
-                                     &threads))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|OpppIp:open", kwlist, &path_o, &model_o, &no_encoder, &int8, &verify,
+                                     &threads, &writable))
         return NULL;
     PyObject *path = dsp_path(path_o, "path"), *model = NULL;
     if (path == NULL) return NULL;
@@ -146,6 +146,7 @@ static PyObject *coll_open(PyObject *cls, PyObject *args, PyObject *kw) {
     oo.model_dir = model ? PyBytes_AS_STRING(model) : NULL;
     oo.encoder = &eo;
     oo.no_encoder = no_encoder;
+    oo.writable = writable;
     coll_obj *self = (coll_obj *)coll_new((PyTypeObject *)cls, NULL, NULL);
     if (self == NULL || dsp_env_make(threads, &self->env) < 0) goto fail;
     ds_collection *c = NULL;
@@ -204,6 +205,231 @@ static PyObject *coll_add(PyObject *o, PyObject *args, PyObject *kw) {
     if (self->c == NULL) return CLOSED_ERR();
     if (rc != DS_OK) return dsp_raise(rc);
     Py_RETURN_NONE;
+}
+
+/* ---- live writes ---------------------------------------------------------- */
+
+/* The documents of an upsert, copied out of Python objects so the GIL can be
+** released: each item a dict {"id", "text"[, "title"]} or a tuple
+** (id, text[, title]). */
+typedef struct doc_batch {
+    ds_doc *docs;
+    char   *bytes;
+    size_t  n;
+} doc_batch;
+
+static int str_field(PyObject *v, const char *what, Py_ssize_t i, const char **s, Py_ssize_t *len) {
+    if (v == NULL || v == Py_None) { *s = ""; *len = 0; return 0; }
+    if (!PyUnicode_Check(v)) {
+        PyErr_Format(PyExc_TypeError, "document %zd: %s must be a str", i, what);
+        return -1;
+    }
+    *s = PyUnicode_AsUTF8AndSize(v, len);
+    return *s ? 0 : -1;
+}
+
+static int batch_get(PyObject *seq_o, doc_batch *b) {
+    memset(b, 0, sizeof *b);
+    PyObject *seq = PySequence_Fast(seq_o, "documents must be a sequence of dicts or tuples");
+    if (seq == NULL) return -1;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    const char **ptr = PyMem_Calloc((size_t)(n ? n : 1) * 3, sizeof *ptr);
+    Py_ssize_t *len = PyMem_Calloc((size_t)(n ? n : 1) * 3, sizeof *len);
+    size_t total = 0;
+    int rc = ptr && len ? 0 : (PyErr_NoMemory(), -1);
+    for (Py_ssize_t i = 0; i < n && rc == 0; i++) {
+        PyObject *it = PySequence_Fast_GET_ITEM(seq, i), *id = NULL, *text = NULL, *title = NULL;
+        if (PyDict_Check(it)) {
+            id = PyDict_GetItemString(it, "id");
+            if (id == NULL) id = PyDict_GetItemString(it, "_id");
+            text = PyDict_GetItemString(it, "text");
+            title = PyDict_GetItemString(it, "title");
+        } else if (PyTuple_Check(it) && PyTuple_GET_SIZE(it) >= 2 && PyTuple_GET_SIZE(it) <= 3) {
+            id = PyTuple_GET_ITEM(it, 0);
+            text = PyTuple_GET_ITEM(it, 1);
+            title = PyTuple_GET_SIZE(it) == 3 ? PyTuple_GET_ITEM(it, 2) : NULL;
+        } else {
+            PyErr_Format(PyExc_TypeError, "document %zd: a dict with id and text, or a tuple (id, text[, title])", i);
+            rc = -1;
+            break;
+        }
+        if (id == NULL || id == Py_None) {
+            PyErr_Format(PyExc_TypeError, "document %zd has no id", i);
+            rc = -1;
+            break;
+        }
+        if (str_field(id, "id", i, &ptr[3 * i], &len[3 * i]) < 0 || str_field(text, "text", i, &ptr[3 * i + 1], &len[3 * i + 1]) < 0 ||
+            str_field(title, "title", i, &ptr[3 * i + 2], &len[3 * i + 2]) < 0)
+            rc = -1;
+        else total += (size_t)len[3 * i] + (size_t)len[3 * i + 1] + (size_t)len[3 * i + 2];
+    }
+    if (rc == 0) {
+        b->docs = PyMem_Calloc((size_t)(n ? n : 1), sizeof *b->docs);
+        b->bytes = PyMem_Malloc(total ? total : 1);
+        if (b->docs == NULL || b->bytes == NULL) { PyErr_NoMemory(); rc = -1; }
+    }
+    if (rc == 0) {
+        size_t at = 0;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            const char **dst[3];
+            size_t *dl[3];
+            dst[0] = &b->docs[i].id; dl[0] = &b->docs[i].id_len;
+            dst[1] = &b->docs[i].text; dl[1] = &b->docs[i].text_len;
+            dst[2] = &b->docs[i].title; dl[2] = &b->docs[i].title_len;
+            for (int f = 0; f < 3; f++) {
+                memcpy(b->bytes + at, ptr[3 * i + f], (size_t)len[3 * i + f]);
+                *dst[f] = b->bytes + at;
+                *dl[f] = (size_t)len[3 * i + f];
+                at += (size_t)len[3 * i + f];
+            }
+            b->docs[i].file = "<python>";
+        }
+        b->n = (size_t)n;
+    }
+    PyMem_Free(ptr);
+    PyMem_Free(len);
+    Py_DECREF(seq);
+    if (rc < 0) {
+        PyMem_Free(b->docs);
+        PyMem_Free(b->bytes);
+        memset(b, 0, sizeof *b);
+    }
+    return rc;
+}
+
+static PyObject *write_result(const ds_write_result *r) {
+    return Py_BuildValue("{s:K,s:n,s:n,s:n,s:n}", "lsn", (unsigned long long)r->lsn, "added", (Py_ssize_t)r->n_added,
+                         "replaced", (Py_ssize_t)r->n_replaced, "deleted", (Py_ssize_t)r->n_deleted, "missing",
+                         (Py_ssize_t)r->n_missing);
+}
+
+static PyObject *coll_upsert(PyObject *o, PyObject *args, PyObject *kw) {
+    coll_obj *self = (coll_obj *)o;
+    static char *kwlist[] = { "documents", "embeddings", "wait", NULL };
+    PyObject *docs_o, *emb_o = Py_None;
+    int wait = 1;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|Op:upsert", kwlist, &docs_o, &emb_o, &wait)) return NULL;
+    if (self->c == NULL) return CLOSED_ERR();
+    doc_batch b;
+    if (batch_get(docs_o, &b) < 0) return NULL;
+    dsp_matrix m;
+    memset(&m, 0, sizeof m);
+    size_t dim = ds_collection_dim(self->c);
+    if (emb_o != Py_None) {
+        if (dim == 0 || dsp_matrix_get(emb_o, dim, "embeddings", &m) < 0) {
+            PyMem_Free(b.docs);
+            PyMem_Free(b.bytes);
+            return dim == 0 ? dsp_raise_msg(DS_ERR_INVALID, "embeddings given, but the collection holds no vectors") : NULL;
+        }
+        if (m.rows != b.n) {
+            dsp_matrix_release(&m);
+            PyMem_Free(b.docs);
+            PyMem_Free(b.bytes);
+            return dsp_raise_msg(DS_ERR_INVALID, "embeddings: one row per document");
+        }
+    }
+    ds_write_opts wo;
+    ds_write_opts_init(&wo);
+    wo.wait = wait;
+    ds_write_result res;
+    memset(&res, 0, sizeof res);
+    ds_status rc;
+    Py_BEGIN_ALLOW_THREADS
+    DSP_RDLOCK(&self->lock);   /* the library orders writers; close waits for us */
+    rc = self->c ? ds_collection_upsert(self->c, b.docs, b.n, m.data, &wo, &res) : DS_ERR_INVALID;
+    DSP_UNLOCK(&self->lock);
+    Py_END_ALLOW_THREADS
+    dsp_matrix_release(&m);
+    PyMem_Free(b.docs);
+    PyMem_Free(b.bytes);
+    if (self->c == NULL) return CLOSED_ERR();
+    if (rc != DS_OK) return dsp_raise(rc);
+    return write_result(&res);
+}
+
+static PyObject *coll_delete(PyObject *o, PyObject *args, PyObject *kw) {
+    coll_obj *self = (coll_obj *)o;
+    static char *kwlist[] = { "ids", "wait", NULL };
+    PyObject *ids_o;
+    int wait = 1;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|p:delete", kwlist, &ids_o, &wait)) return NULL;
+    if (self->c == NULL) return CLOSED_ERR();
+    PyObject *seq = PySequence_Fast(ids_o, "ids must be a sequence of str");
+    if (seq == NULL) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    char **ids = PyMem_Calloc((size_t)(n ? n : 1), sizeof *ids);
+    size_t *lens = PyMem_Calloc((size_t)(n ? n : 1), sizeof *lens);
+    int bad = ids == NULL || lens == NULL;
+    if (bad) PyErr_NoMemory();
+    for (Py_ssize_t i = 0; i < n && !bad; i++) {
+        const char *s;
+        Py_ssize_t l;
+        PyObject *it = PySequence_Fast_GET_ITEM(seq, i);
+        if (!PyUnicode_Check(it)) { PyErr_Format(PyExc_TypeError, "id %zd is not a str", i); bad = 1; break; }
+        if ((s = PyUnicode_AsUTF8AndSize(it, &l)) == NULL || (ids[i] = PyMem_Malloc((size_t)l + 1)) == NULL) {
+            if (s) PyErr_NoMemory();
+            bad = 1;
+            break;
+        }
+        memcpy(ids[i], s, (size_t)l + 1);
+        lens[i] = (size_t)l;
+    }
+    Py_DECREF(seq);
+    ds_status rc = DS_OK;
+    ds_write_result res;
+    memset(&res, 0, sizeof res);
+    if (!bad) {
+        ds_write_opts wo;
+        ds_write_opts_init(&wo);
+        wo.wait = wait;
+        Py_BEGIN_ALLOW_THREADS
+        DSP_RDLOCK(&self->lock);
+        rc = self->c ? ds_collection_delete(self->c, (const char *const *)ids, lens, (size_t)n, &wo, &res) : DS_ERR_INVALID;
+        DSP_UNLOCK(&self->lock);
+        Py_END_ALLOW_THREADS
+    }
+    for (Py_ssize_t i = 0; ids && i < n; i++) PyMem_Free(ids[i]);
+    PyMem_Free(ids);
+    PyMem_Free(lens);
+    if (bad) return NULL;
+    if (self->c == NULL) return CLOSED_ERR();
+    if (rc != DS_OK) return dsp_raise(rc);
+    return write_result(&res);
+}
+
+static PyObject *coll_maintain(PyObject *o, int compact) {
+    coll_obj *self = (coll_obj *)o;
+    if (self->c == NULL) return CLOSED_ERR();
+    ds_status rc;
+    Py_BEGIN_ALLOW_THREADS
+    DSP_RDLOCK(&self->lock);
+    rc = self->c ? (compact ? ds_collection_compact(self->c) : ds_collection_flush(self->c)) : DS_ERR_INVALID;
+    DSP_UNLOCK(&self->lock);
+    Py_END_ALLOW_THREADS
+    if (rc != DS_OK) return dsp_raise(rc);
+    Py_RETURN_NONE;
+}
+static PyObject *coll_flush(PyObject *o, PyObject *unused) { (void)unused; return coll_maintain(o, 0); }
+static PyObject *coll_compact(PyObject *o, PyObject *unused) { (void)unused; return coll_maintain(o, 1); }
+
+static PyObject *coll_live_stats(PyObject *o, PyObject *unused) {
+    (void)unused;
+    coll_obj *self = (coll_obj *)o;
+    if (self->c == NULL) return CLOSED_ERR();
+    ds_collection_live_stats st;
+    ds_status rc;
+    Py_BEGIN_ALLOW_THREADS
+    DSP_RDLOCK(&self->lock);
+    rc = self->c ? ds_collection_stats_live(self->c, &st) : DS_ERR_INVALID;
+    DSP_UNLOCK(&self->lock);
+    Py_END_ALLOW_THREADS
+    if (rc != DS_OK) return dsp_raise(rc);
+    return Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K}", "docs", (unsigned long long)st.n_docs, "deleted",
+                         (unsigned long long)st.n_deleted, "segments", (unsigned long long)st.n_segments, "unpublished",
+                         (unsigned long long)st.n_unpublished, "wal_bytes", (unsigned long long)st.wal_bytes, "lsn_written",
+                         (unsigned long long)st.lsn_written, "lsn_durable", (unsigned long long)st.lsn_durable,
+                         "lsn_published", (unsigned long long)st.lsn_published, "flushes", (unsigned long long)st.n_flushes,
+                         "merges", (unsigned long long)st.n_merges, "generation", (unsigned long long)st.generation);
 }
 
 static PyObject *coll_commit(PyObject *o, PyObject *unused) {
@@ -524,6 +750,16 @@ static PyMethodDef coll_methods[] = {
     { "commit", coll_commit, METH_NOARGS,
       "commit() -> dict\n\nEncodes what is left, writes and publishes the collection; returns its stats.\n"
       "After a commit the collection is open for searching." },
+    { "upsert", KWFN(coll_upsert), METH_VARARGS | METH_KEYWORDS,
+      "upsert(documents, embeddings=None, wait=True) -> dict\n\n"
+      "Adds or replaces documents (dicts with id, text, title, or (id, text[, title]) tuples) as one\n"
+      "batch in a collection opened with writable=True; searchable on return, durable (fsynced log)\n"
+      "unless wait=False. Returns lsn, added, replaced." },
+    { "delete", KWFN(coll_delete), METH_VARARGS | METH_KEYWORDS,
+      "delete(ids, wait=True) -> dict\n\nDeletes documents by id; returns lsn, deleted, missing." },
+    { "flush", coll_flush, METH_NOARGS, "flush() -> None\n\nPublishes what was written (new MANIFEST, log trimmed)." },
+    { "compact", coll_compact, METH_NOARGS, "compact() -> None\n\nMerges all segments into one without deleted documents." },
+    { "live_stats", coll_live_stats, METH_NOARGS, "live_stats() -> dict\n\nSegments, deleted documents, log size and positions." },
     { "_search", KWFN(coll_search), METH_VARARGS | METH_KEYWORDS, NULL },
     { "_search_batch", KWFN(coll_search_batch), METH_VARARGS | METH_KEYWORDS, NULL },
     { "doc", coll_doc, METH_O, "doc(id_or_number) -> (title, text)\n\nStored title and text of a document." },

@@ -115,3 +115,33 @@ def test_collection_errors(tmp_path):
     c.close()
     with pytest.raises(densearch.InvalidError, match="closed"):
         c.search("alpha")
+
+
+def test_live_writes_rank_as_a_fresh_build(tmp_path):
+    docs = corpus(80, seed=9)
+    build(tmp_path / "c", docs).close()
+    c = densearch.Collection.open(tmp_path / "c", writable=True)
+    new = [("new-%d" % i, "vitamin bone density sleep " * (i + 1), "t%d" % i) for i in range(5)]
+    r = c.upsert([{"id": i, "text": x, "title": t} for i, x, t in new])
+    assert r["added"] == 5 and r["replaced"] == 0 and r["lsn"] >= 1
+    r = c.upsert([(docs[0][0], "replaced text about virus", "")])
+    assert r["replaced"] == 1
+    r = c.delete([docs[1][0], "not-there"])
+    assert r["deleted"] == 1 and r["missing"] == 1
+    st = c.live_stats()
+    assert st["segments"] == 3 and st["deleted"] == 2 and st["docs"] == 84
+    # the survivors in the order of their latest write
+    alive = [d for d in docs[2:]] + [(i, t, x) for i, x, t in new] + [(docs[0][0], "", "replaced text about virus")]
+    fresh = build(tmp_path / "f", alive)
+    for q in ("vitamin bone density", "virus", "sleep memory"):
+        a, b = c.search(q, k=15), fresh.search(q, k=15)
+        assert [(h.id, h.score) for h in a] == [(h.id, h.score) for h in b]
+    c.compact()
+    assert c.live_stats()["segments"] == 1
+    with pytest.raises(densearch.InvalidError):
+        c.upsert([("a", "x"), ("a", "y")])          # an id twice in one batch
+    c.close()
+    ro = densearch.Collection.open(tmp_path / "c")
+    with pytest.raises(densearch.Error):
+        ro.upsert([("z", "text")])                  # not opened writable
+    assert len(ro) == 84
