@@ -232,6 +232,7 @@ void ds__coll_build_free(ds_env *env, ds__coll_build *b, int remove_dir) {
     if (b == NULL) return;
     ds_lexical_abort(b->lb);
     ds__docstore_writer_release(&b->dw);
+    ds_index_close(b->vx);   /* saved by finish; the segment reopens it */
     free(b->vecs);
     free(b->tokens);
     free(b->plen);
