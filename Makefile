@@ -145,7 +145,7 @@ tsan:
 	TSAN_OPTIONS=halt_on_error=1 build-tsan/test_unit model_concurrent model_batch
 	TSAN_OPTIONS=halt_on_error=1 build-tsan/test_unit pool_parallel pool_gang pool_nested pool_concurrent core_parallel
 	TSAN_OPTIONS=halt_on_error=1 build-tsan/test_unit wal_group_commit wal_concurrent_ops wal_sticky_failure
-	TSAN_OPTIONS=halt_on_error=1 build-tsan/test_unit live_searches_run_while_writing live_background_merges live_bm25
+	TSAN_OPTIONS=halt_on_error=1 build-tsan/test_unit live_searches_run_while_writing live_background_merges live_bm25 live_concurrent_writers
 
 # libFuzzer builds (clang): each fz_<target> links the fuzzer runtime instead of
 # regress_main.c. Run e.g. build-fuzz/fz_container -max_total_time=60 tests/fuzz/corpus/fz_container

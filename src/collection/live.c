@@ -148,14 +148,14 @@ static ds_status set_broken(ds__live *l, ds_status rc) {
     return rc;
 }
 
-/* Writes one upsert batch as a new segment and deletes the documents' older
-** versions; caller holds apply_mu. */
-static ds_status apply_upsert(ds_collection *c, const ds_doc *docs, size_t n, const float *emb, ds_write_result *res) {
+/* Writes one upsert batch as a new segment, unpublished and not yet in the
+** list: no lock is needed, so concurrent writers build their batches in
+** parallel and only install them in log order. */
+static ds_status build_batch(ds_collection *c, const ds_doc *docs, size_t n, const float *emb, ds__seg **out) {
     ds__live *l = c->live;
-    if (n == 0) return DS_OK;
+    *out = NULL;
     char name[32], *dir = NULL;
     ds__coll_build *b = NULL;
-    ds__seg *seg = NULL;
     ds_status rc = ds__coll_new_segment_dir(c, name, &dir);
     if (rc == DS_OK) rc = ds__coll_build_begin(c, dir, &l->lo, 1, &b);
     for (size_t i = 0; i < n && rc == DS_OK; i++) rc = ds__coll_build_add(c, b, &docs[i], emb ? emb + i * c->dim : NULL);
@@ -167,16 +167,27 @@ static ds_status apply_upsert(ds_collection *c, const ds_doc *docs, size_t n, co
         ds__afile_defer_sync(0);
     }
     ds__coll_build_free(c->env, b, rc != DS_OK);
-    if (rc == DS_OK) rc = ds__seg_open(c, name, 0, &seg);
-    ds__seg **list = NULL;
-    if (rc == DS_OK && (list = ds__alloc(c->env, (c->n_seg + 1) * sizeof *list, 8)) == NULL) rc = ds__fail(DS_ERR_NOMEM, "out of memory");
-    if (rc != DS_OK) {
-        ds__seg_close(c->env, seg);
-        if (dir) remove_dir_files(dir);   /* a half-written segment: nothing names it */
-        ds__str_free(c->env, dir);
-        return rc;
-    }
+    if (rc == DS_OK) rc = ds__seg_open(c, name, 0, out);
+    if (rc != DS_OK && dir) remove_dir_files(dir);   /* a half-written segment: nothing names it */
     ds__str_free(c->env, dir);
+    return rc;
+}
+
+static void drop_segment(ds_collection *c, ds__seg *s) {
+    if (s == NULL) return;
+    char *p = ds__path_join(c->env, c->dir, s->name);
+    ds__seg_close(c->env, s);
+    if (p) remove_dir_files(p);
+    ds__str_free(c->env, p);
+}
+
+/* Deletes the older versions of the batch's documents and appends its
+** segment; caller holds apply_mu. */
+static ds_status install_upsert(ds_collection *c, const ds_doc *docs, size_t n, ds__seg *seg, ds_write_result *res) {
+    ds__live *l = c->live;
+    ds__seg **list = ds__alloc(c->env, (c->n_seg + 1) * sizeof *list, 8);
+    if (list == NULL) return ds__fail(DS_ERR_NOMEM, "out of memory");
+    ds_status rc = DS_OK;
     wr_lock(l);
     size_t replaced = 0;
     for (size_t i = 0; i < n && rc == DS_OK; i++) {
@@ -196,9 +207,8 @@ static ds_status apply_upsert(ds_collection *c, const ds_doc *docs, size_t n, co
     }
     ds__coll_recount(c);
     wr_unlock(l);
-    if (rc != DS_OK) {
+    if (rc != DS_OK) {   /* the writer is broken now; reopening replays the batch */
         ds__free(c->env, list, (c->n_seg + 1) * sizeof *list);
-        ds__seg_close(c->env, seg);
         return rc;
     }
     if (res) {
@@ -246,24 +256,52 @@ static ds_status apply_delete(ds_collection *c, const uint8_t *p, size_t len, ds
     return rc;
 }
 
-static ds_status apply_record(ds_collection *c, uint8_t type, const uint8_t *p, size_t len, ds_write_result *res) {
-    if (type == REC_DELETE) return apply_delete(c, p, len, res);
+/* A log record made ready to install: an upsert's documents and its built
+** segment (built without locks). */
+typedef struct prepared {
+    uint8_t        type;
+    const uint8_t *p;
+    size_t         len;
+    ds_doc        *docs;
+    size_t         n;
+    ds__seg       *seg;
+} prepared;
+
+static ds_status prepare_record(ds_collection *c, uint8_t type, const uint8_t *p, size_t len, prepared *pr) {
+    memset(pr, 0, sizeof *pr);
+    pr->type = type;
+    pr->p = p;
+    pr->len = len;
+    if (type == REC_DELETE) return DS_OK;
     if (type != REC_UPSERT) return ds__fail(DS_ERR_CORRUPT, "log: unknown record type %u", type);
-    ds_doc *docs = NULL;
-    size_t n = 0, dim = 0;
+    size_t dim = 0;
     const float *emb = NULL;
     float *copy = NULL;
-    ds_status rc = parse_upsert(p, len, &docs, &n, &emb, &dim);
+    ds_status rc = parse_upsert(p, len, &pr->docs, &pr->n, &emb, &dim);
     if (rc == DS_OK && dim != (c->precomputed ? c->dim : 0))
         rc = ds__fail(DS_ERR_CORRUPT, "log: upsert record with %zu-dimensional embeddings, the collection takes %zu", dim,
                       c->precomputed ? c->dim : (size_t)0);
     if (rc == DS_OK && emb != NULL) {   /* the payload need not be aligned for floats */
-        if ((copy = malloc(n * dim * sizeof *copy)) == NULL) rc = ds__fail(DS_ERR_NOMEM, "out of memory");
-        else memcpy(copy, emb, n * dim * sizeof *copy);
+        if ((copy = malloc(pr->n * dim * sizeof *copy)) == NULL) rc = ds__fail(DS_ERR_NOMEM, "out of memory");
+        else memcpy(copy, emb, pr->n * dim * sizeof *copy);
     }
-    if (rc == DS_OK) rc = apply_upsert(c, docs, n, copy, res);
+    if (rc == DS_OK && pr->n > 0) rc = build_batch(c, pr->docs, pr->n, copy, &pr->seg);
     free(copy);
-    free(docs);
+    return rc;
+}
+
+static void prepared_release(ds_collection *c, prepared *pr) {
+    drop_segment(c, pr->seg);   /* not installed */
+    free(pr->docs);
+    memset(pr, 0, sizeof *pr);
+}
+
+/* Installs a prepared record; caller holds apply_mu. */
+static ds_status install_record(ds_collection *c, prepared *pr, ds_write_result *res) {
+    if (pr->type == REC_DELETE) return apply_delete(c, pr->p, pr->len, res);
+    if (pr->seg == NULL) return DS_OK;   /* an empty batch */
+    ds_status rc = install_upsert(c, pr->docs, pr->n, pr->seg, res);
+    if (rc == DS_OK) pr->seg = NULL;     /* the list owns it */
     return rc;
 }
 
@@ -356,16 +394,20 @@ static ds_status write_record(ds_collection *c, uint8_t type, const ds__buf *pay
         return rc;
     }
     if (DS_OPT(opts, wait, 1)) rc = ds__wal_sync(l->wal, lsn);
+    prepared pr;
+    memset(&pr, 0, sizeof pr);
+    if (rc == DS_OK) rc = prepare_record(c, type, payload->p, payload->len, &pr);   /* in parallel with other writers */
     pthread_mutex_lock(&l->apply_mu);
     while (l->applied + 1 < lsn) pthread_cond_wait(&l->applied_cv, &l->apply_mu);
     if (rc == DS_OK && l->broken != DS_OK)
         rc = ds__fail(l->broken, "%s: an earlier write failed (%s); reopen the collection", c->dir, l->broken_msg);
-    else if (rc == DS_OK) rc = apply_record(c, type, payload->p, payload->len, res);
+    else if (rc == DS_OK) rc = install_record(c, &pr, res);
     if (rc != DS_OK) set_broken(l, rc);
     l->applied = lsn;
     int full = l->unpublished_docs >= l->flush_docs;
     pthread_cond_broadcast(&l->applied_cv);
     pthread_mutex_unlock(&l->apply_mu);
+    prepared_release(c, &pr);
     if (res) res->lsn = lsn;
     if (full) {   /* wake the merger: it publishes */
         pthread_mutex_lock(&l->sleep_mu);
@@ -681,7 +723,7 @@ static ds_status merge_some(ds_collection *c, int all) {
             go = pick_merge(c, &from, &to);
         }
         pthread_mutex_unlock(&l->apply_mu);
-        if (!go || l->stop) break;
+        if (!go || __atomic_load_n(&l->stop, __ATOMIC_ACQUIRE)) break;
         if ((rc = merge_range(c, from, to)) != DS_OK || all) break;
     }
     pthread_mutex_unlock(&l->merge_mu);
@@ -704,14 +746,14 @@ static void *merger_main(void *arg) {
     int failed = 0;
     for (;;) {
         pthread_mutex_lock(&l->sleep_mu);
-        if (!l->stop) {
+        if (!__atomic_load_n(&l->stop, __ATOMIC_ACQUIRE)) {
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
             ts.tv_nsec += (long)MERGE_IDLE_MS * 1000000L;
             if (ts.tv_nsec >= 1000000000L) { ts.tv_sec++; ts.tv_nsec -= 1000000000L; }
             pthread_cond_timedwait(&l->sleep_cv, &l->sleep_mu, &ts);
         }
-        int stop = l->stop;
+        int stop = __atomic_load_n(&l->stop, __ATOMIC_ACQUIRE);
         pthread_mutex_unlock(&l->sleep_mu);
         if (stop) break;
         if (failed) continue;
@@ -738,7 +780,10 @@ static void *merger_main(void *arg) {
 
 static ds_status replay_one(void *ud, uint64_t lsn, uint8_t type, const uint8_t *p, size_t len) {
     ds_collection *c = ud;
-    ds_status rc = apply_record(c, type, p, len, NULL);
+    prepared pr;
+    ds_status rc = prepare_record(c, type, p, len, &pr);
+    if (rc == DS_OK) rc = install_record(c, &pr, NULL);
+    prepared_release(c, &pr);
     if (rc != DS_OK) return ds__fail_prefix(rc, "replaying log record %llu: ", (unsigned long long)lsn);
     c->live->applied = lsn;
     return DS_OK;
@@ -802,7 +847,7 @@ void ds__live_close(ds_collection *c) {
     ds__live *l = c->live;
     if (l == NULL) return;
     pthread_mutex_lock(&l->sleep_mu);
-    l->stop = 1;
+    __atomic_store_n(&l->stop, 1, __ATOMIC_RELEASE);
     pthread_cond_signal(&l->sleep_cv);
     pthread_mutex_unlock(&l->sleep_mu);
     if (l->have_thread) pthread_join(l->thread, NULL);
