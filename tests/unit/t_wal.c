@@ -624,3 +624,43 @@ TEST(wal_bad_arguments) {
     ASSERT(strstr(ds_errmsg(), "wal-00000000000000000002.log") != NULL);
     ds__wal_close(NULL);
 }
+
+/* Every allocation of open and replay failing in turn: DS_ERR_NOMEM each
+** time (no leak under ASan), then the same records as without faults. */
+TEST(wal_oom_sweep) {
+    const char *dir = wdir("log");
+    ds__wal *w;
+    got g = { 0 };
+    ASSERT_OK(ds__wal_open(NULL, dir, 0, &w));
+    for (int f = 0; f < 9; f++) {                 /* 10 files: the file list grows */
+        append_n(w, 2, 0);
+        ASSERT_OK(ds__wal_rotate(w));
+    }
+    append_n(w, 2, 0);
+    ds__wal_close(w);
+    char path[1100];
+    snprintf(path, sizeof path, "%s", fpath(dir, "wal-00000000000000000019.log"));
+    append_bytes(path, (const uint8_t *)"DSWR\x05", 5);           /* a torn tail */
+    ds_env *env;
+    ASSERT_OK(ds_env_create(NULL, &env));
+    uint64_t publ[] = { 3, 100 };                 /* 100: open creates a new file */
+    for (size_t k = 0; k < DS_ARRAY_LEN(publ); k++) {
+        for (uint64_t n = 1;; n++) {
+            env->n_allocs = 0;
+            env->fail_at = n;
+            got_free(&g);
+            ds_status rc = ds__wal_open(env, dir, publ[k], &w);
+            if (rc == DS_OK) {
+                rc = ds__wal_replay(w, collect, &g);
+                ds__wal_close(w);
+            }
+            if (rc == DS_OK) break;
+            ASSERT_RC(rc, DS_ERR_NOMEM);
+            ASSERT(n < 1000);
+        }
+        env->fail_at = 0;
+        ASSERT_EQ_U64(g.n, publ[k] < 20 ? 20 - publ[k] : 0);
+    }
+    ds_env_destroy(env);
+    got_free(&g);
+}
