@@ -664,6 +664,12 @@ typedef struct ds_encoder_opts {
     int            int8;            /* default 0. 1: encoder-layer weights quantized to int8
                                        per output channel, activations per token at run time
                                        (faster, approximate: see docs/benchmarks.md)   */
+    int            bf16;            /* default 0. 1: encoder-layer weights and their input rows
+                                       rounded to bfloat16, products accumulated in float32;
+                                       AVX512-BF16 where the CPU has it, else the same
+                                       arithmetic widened to float32 (never unsupported).
+                                       Not with int8 (DS_ERR_INVALID). Accuracy and speed:
+                                       docs/benchmarks.md                                */
 } ds_encoder_opts;
 
 /* One SPLADE vector: nnz (token id, weight) entries, ids ascending, weights > 0.

@@ -188,14 +188,15 @@ static void release_mapped(ds_encoder *enc, const void *p, size_t bytes) {
 
 /* Packs one linear layer (gemm.h) into an owned block. */
 static ds_status pack_weight(ds_encoder *enc, const float *W, const float *b, size_t n, size_t K, ds__pack *p) {
-    size_t bytes = ds__pack_bytes(n, K, enc->int8), floats = bytes / sizeof(float);
+    int mode = enc->int8 ? DS_PACK_INT8 : enc->bf16 ? DS_PACK_BF16 : DS_PACK_F32;
+    size_t bytes = ds__pack_bytes(n, K, mode), floats = bytes / sizeof(float);
     float *blk = ds__alloc(enc->env, floats * sizeof(float) + 1, 64);
     if (blk == NULL) return DS_ERR_NOMEM;
     if (own_push(enc, blk, floats) != DS_OK) {
         ds__free(enc->env, blk, floats * sizeof(float) + 1);
         return DS_ERR_NOMEM;
     }
-    ds__pack_init(p, blk, W, b, n, K, enc->int8);
+    ds__pack_init(p, blk, W, b, n, K, mode);
     release_mapped(enc, W, n * K * sizeof *W);
     return DS_OK;
 }
@@ -320,6 +321,11 @@ ds_status ds_encoder_open(ds_env *env, const char *model_dir, const ds_encoder_o
     enc->batch_size = DS_OPT(opts, batch_size, (size_t)32);
     if (enc->batch_size == 0) enc->batch_size = 32;
     enc->int8 = DS_OPT(opts, int8, 0) != 0;
+    enc->bf16 = DS_OPT(opts, bf16, 0) != 0;
+    if (enc->int8 && enc->bf16) {
+        rc = ds__fail(DS_ERR_INVALID, "ds_encoder_opts: int8 and bf16 are exclusive (pick one precision)");
+        goto done;
+    }
     if ((rc = pack_all(enc)) != DS_OK) goto done;
     if ((enc->ws = ds__calloc(env, 1, sizeof *enc->ws)) == NULL) { rc = DS_ERR_NOMEM; goto done; }
     enc->progress = DS_OPT(opts, progress, (ds_progress_fn)NULL);

@@ -60,10 +60,12 @@ typedef struct fwd {
     float  *scratch;             /* per thread: attention scores / splade logits */
     size_t  scratch_per;         /* floats per thread */
     float  *out;
-    uint8_t *xq;                 /* int8: quantized rows (gemm.h), see lin_input */
+    uint8_t *xq;                 /* int8: quantized rows (gemm.h), see lin_input;
+                                 ** bf16: the rows rounded to bf16 */
     float   *xs;                 /* their scales */
     int32_t *xz;                 /* their zero points */
-    size_t   kq;                 /* bytes per quantized row: max(H, F) rounded to 4 */
+    size_t   kq;                 /* bytes per quantized row: max(H, F) rounded to 4
+                                 ** (int8), twice that (bf16) */
     unsigned nt;
     size_t  chunk;               /* rows mode: rows per work item */
     atomic_size_t *next;         /* rows mode: per-phase work counters (see run) */
@@ -140,6 +142,7 @@ typedef struct lin_in {
     const uint8_t *q;
     const float   *s;
     const int32_t *z;
+    const uint16_t *h;         /* bf16: the rows rounded */
     size_t r0, m;              /* the rows this thread multiplies */
 } lin_in;
 
@@ -148,14 +151,22 @@ typedef struct lin_in {
 ** row, quantized into this thread's private buffer (a few rows: cheaper
 ** than a barrier). */
 static lin_in lin_input(const fwd *f, unsigned t, const float *x, size_t K, size_t r0, size_t r1) {
-    lin_in in = { x, NULL, NULL, NULL, 0, f->T };
+    lin_in in = { x, NULL, NULL, NULL, NULL, 0, f->T };
     if (!f->cols) {
         in.r0 = r0;
         in.m = r1 - r0;
     }
-    if (!f->enc->int8 || in.m == 0) return in;
+    if (!(f->enc->int8 || f->enc->bf16) || in.m == 0) return in;
     size_t base = f->cols ? (size_t)t * f->T : in.r0, Kp = (size_t)ds__align_up(K, 4);
     uint8_t *q = f->xq + base * f->kq;
+    if (f->enc->bf16) {
+        /* once per input, not per tile: the three Q, K, V projections
+        ** share it */
+        uint16_t *h = (uint16_t *)(void *)q;
+        f->g->to_bf16(x, in.m, K, (size_t)ds__align_up(K, 2), h);
+        in.h = h;
+        return in;
+    }
     f->g->quant(x, in.m, K, Kp, q, f->xs + base, f->xz + base);
     in.q = q;
     in.s = f->xs + base;
@@ -178,6 +189,7 @@ static void layer_linear(const fwd *f, unsigned t, const lin_in *in, const ds__p
     int fused = !act ? DS_GEMM_ACT_NONE : a == DS_ACT_GELU ? DS_GEMM_ACT_GELU : a == DS_ACT_RELU ? DS_GEMM_ACT_RELU
                                                                                                : DS_GEMM_ACT_NONE;
     if (f->enc->int8) f->g->i8(in->q, in->s, in->z, in->m, W, p0, p1, fused, yr);
+    else if (f->enc->bf16) f->g->bf16(in->h, in->m, W, p0, p1, fused, yr);
     else f->g->f32(in->x, in->m, W, p0, p1, fused, yr);
     if (!act || fused != DS_GEMM_ACT_NONE) return;
     size_t j0 = p0 * DS_GEMM_NR, j1 = DS_MIN(p1 * DS_GEMM_NR, n);
@@ -520,17 +532,17 @@ ds_status ds__forward(const ds_encoder *enc, ds__head head, const int32_t *const
     f.off = ds__alloc(env, (n + 1) * sizeof *f.off, 64);
     size_t n_phases = 2 * c->n_layers + 1;
     f.next = ds__calloc(env, n_phases, sizeof *f.next);
-    if (enc->int8) {
+    if (enc->int8 || enc->bf16) {
         /* cannot overflow: tot (6H + F floats per row) bounded T, and in
         ** columns mode T <= COLS_MAX_ROWS */
         size_t rows = f.cols ? (size_t)want * T : T;
-        f.kq = (size_t)ds__align_up(DS_MAX(H, F), 4);
+        f.kq = (size_t)ds__align_up(DS_MAX(H, F), 4) * (enc->bf16 ? sizeof(uint16_t) : 1);
         size_t qa = (size_t)ds__align_up(rows * f.kq, 16);
         f.xq = ws_take(env, &ws->q, &ws->q_bytes, qa + rows * (sizeof(float) + sizeof(int32_t)));
         f.xs = f.xq ? (float *)(void *)(f.xq + qa) : NULL;
         f.xz = f.xq ? (int32_t *)(void *)(f.xs + rows) : NULL;
     }
-    if (f.off == NULL || f.next == NULL || (enc->int8 && f.xq == NULL)) {
+    if (f.off == NULL || f.next == NULL || ((enc->int8 || enc->bf16) && f.xq == NULL)) {
         ds__free(env, f.next, n_phases * sizeof *f.next);
         ds__free(env, f.off, (n + 1) * sizeof *f.off);
         end_ws(env, enc, ws);

@@ -12,14 +12,34 @@
 
 #include <math.h>
 
-size_t ds__pack_bytes(size_t n, size_t K, int int8) {
+size_t ds__pack_bytes(size_t n, size_t K, int mode) {
     size_t panels = (n + DS_GEMM_NR - 1) / DS_GEMM_NR, cols = panels * DS_GEMM_NR;
     size_t meta = (size_t)ds__align_up(3 * cols * sizeof(float), 64);     /* ws, qsum, bias */
-    size_t body = int8 ? cols * (size_t)ds__align_up(K, 4) : cols * K * sizeof(float);
+    size_t body = mode == DS_PACK_INT8   ? cols * (size_t)ds__align_up(K, 4)
+                  : mode == DS_PACK_BF16 ? cols * (size_t)ds__align_up(K, 2) * sizeof(uint16_t)
+                                         : cols * K * sizeof(float);
     return meta + (size_t)ds__align_up(body, 64);
 }
 
-void ds__pack_init(ds__pack *p, void *mem, const float *W, const float *b, size_t n, size_t K, int int8) {
+uint16_t ds__f32_to_bf16(float f) {
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u);   /* quiet NaN */
+    if ((u & 0x7f800000u) == 0) return (uint16_t)((u >> 16) & 0x8000u);         /* zero, denormal */
+    /* ties to even: add 0x7fff plus the lowest kept bit; a carry into the
+    ** exponent is the correct rounding up (to infinity at the top) */
+    return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+static inline float bf16f(uint16_t h) {
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+void ds__pack_init(ds__pack *p, void *mem, const float *W, const float *b, size_t n, size_t K, int mode) {
+    int int8 = mode == DS_PACK_INT8;
     size_t panels = (n + DS_GEMM_NR - 1) / DS_GEMM_NR, cols = panels * DS_GEMM_NR;
     size_t Kp = (size_t)ds__align_up(K, 4);
     float *ws = mem, *bias = ws + 2 * cols;
@@ -30,6 +50,7 @@ void ds__pack_init(ds__pack *p, void *mem, const float *W, const float *b, size_
     p->K = K;
     p->Kp = Kp;
     p->panels = panels;
+    p->Kh = (size_t)ds__align_up(K, 2);
     p->ws = ws;
     p->qsum = qsum;
     p->bias = bias;
@@ -37,6 +58,19 @@ void ds__pack_init(ds__pack *p, void *mem, const float *W, const float *b, size_
         ws[j] = 0.0f;
         qsum[j] = 0;
         bias[j] = j < n ? b[j] : 0.0f;
+    }
+    if (mode == DS_PACK_BF16) {
+        size_t Kh = p->Kh;
+        uint16_t *h = (uint16_t *)(void *)body;
+        for (size_t pn = 0; pn < panels; pn++)
+            for (size_t k = 0; k < Kh; k++)
+                for (size_t c = 0; c < DS_GEMM_NR; c++) {
+                    size_t j = pn * DS_GEMM_NR + c;
+                    h[((pn * (Kh / 2) + k / 2) * DS_GEMM_NR + c) * 2 + k % 2] =
+                        j < n && k < K ? ds__f32_to_bf16(W[j * K + k]) : 0;
+                }
+        p->h = h;
+        return;
     }
     if (!int8) {
         float *f = (float *)(void *)body;
@@ -138,7 +172,33 @@ static void quant_scalar(const float *x, size_t m, size_t K, size_t Kp, uint8_t 
     }
 }
 
-static const ds__gemm_kernels g_scalar = { "scalar", f32_scalar, i8_scalar, quant_scalar };
+/* The bf16 scheme's definition (gemm.h): products of bf16 values are
+** exact in f32, summed pair by pair, high element first. */
+static void bf16_scalar(const uint16_t *xh, size_t m, const ds__pack *W, size_t p0, size_t p1, int act, float *y) {
+    size_t Kh = W->Kh, n = W->n;
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = p0 * DS_GEMM_NR; j < n && j < p1 * DS_GEMM_NR; j++) {
+            const uint16_t *col = W->h + (j / DS_GEMM_NR) * Kh * DS_GEMM_NR + (j % DS_GEMM_NR) * 2;
+            const uint16_t *xr = xh + i * Kh;
+            float acc = 0.0f;
+            for (size_t k = 0; k < Kh; k += 2) {
+                const uint16_t *w = col + k * DS_GEMM_NR;
+                acc += bf16f(xr[k + 1]) * bf16f(w[1]);
+                acc += bf16f(xr[k]) * bf16f(w[0]);
+            }
+            y[i * n + j] = act1(acc + W->bias[j], act);
+        }
+}
+
+static void to_bf16_scalar(const float *x, size_t m, size_t K, size_t Kh, uint16_t *h) {
+    for (size_t i = 0; i < m; i++) {
+        for (size_t k = 0; k < K; k++) h[i * Kh + k] = ds__f32_to_bf16(x[i * K + k]);
+        for (size_t k = K; k < Kh; k++) h[i * Kh + k] = 0;
+    }
+}
+
+static const ds__gemm_kernels g_scalar = { "scalar", f32_scalar, i8_scalar, quant_scalar, bf16_scalar,
+                                           to_bf16_scalar, "scalar" };
 const ds__gemm_kernels *ds__gemm_kernels_scalar(void) { return &g_scalar; }
 
 /* ---- AVX2 + FMA ------------------------------------------------------------
@@ -392,7 +452,133 @@ static TAVX void quant_avx2(const float *x, size_t m, size_t K, size_t Kp, uint8
     }
 }
 
-static const ds__gemm_kernels g_avx2 = { "avx2", f32_avx2, i8_avx2, quant_avx2 };
+/* ---- bf16, AVX2 + FMA (CPUs without AVX512-BF16) ---------------------------
+** The pairs are widened to f32: the high element of a 32-bit lane by
+** masking its low half, the low one by a 16-bit shift, and each product
+** is one FMA, high element first (gemm.h); a product of two bf16 values is
+** exact in f32, so the FMA rounds exactly where the scalar twin's add does.
+** Tiles of R <= 4 rows x 16 columns: 8 accumulators, 4 widened weight
+** vectors and the row's pair fit the 16 ymm registers. The weights are
+** half the bytes of f32, but every product costs the same FMA as in
+** f32_avx2, so this is a fallback, not a speed-up. Blocks of BH_KC values
+** of k carry the partial sums through y, so the order of the sum does not
+** depend on the blocking. */
+#define BH_KC 512      /* even */
+#define BH_TILE(R)                                                                                        \
+    static TAVX void bh_tile##R(const uint16_t *A, size_t lda, const uint16_t *P, size_t kp, float *C,    \
+                                size_t ldc, size_t nr, int first, int last, const float *bias, int act) { \
+        __m256 c0[R], c1[R];                                                                              \
+        const uint16_t *a[R];                                                                             \
+        const __m256i hi = _mm256_set1_epi32((int)0xffff0000u);                                           \
+        _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {                                             \
+            a[r] = A + (size_t)r * lda;                                                                   \
+            float *cr = C + (size_t)r * ldc, t[DS_GEMM_NR] = { 0 };                                       \
+            if (first) {                                                                                  \
+                c0[r] = c1[r] = _mm256_setzero_ps();                                                      \
+            } else if (nr == DS_GEMM_NR) {                                                                \
+                c0[r] = _mm256_loadu_ps(cr);                                                              \
+                c1[r] = _mm256_loadu_ps(cr + 8);                                                          \
+            } else {                                                                                      \
+                memcpy(t, cr, nr * sizeof *t);                                                            \
+                c0[r] = _mm256_loadu_ps(t);                                                               \
+                c1[r] = _mm256_loadu_ps(t + 8);                                                           \
+            }                                                                                             \
+        }                                                                                                 \
+        for (size_t k = 0; k < kp; k++) {                                                                 \
+            __m256i w0 = _mm256_load_si256((const __m256i *)(const void *)(P + k * 2 * DS_GEMM_NR));      \
+            __m256i w1 = _mm256_load_si256((const __m256i *)(const void *)(P + k * 2 * DS_GEMM_NR + 16)); \
+            __m256 wo0 = _mm256_castsi256_ps(_mm256_and_si256(w0, hi));                                   \
+            __m256 we0 = _mm256_castsi256_ps(_mm256_slli_epi32(w0, 16));                                  \
+            __m256 wo1 = _mm256_castsi256_ps(_mm256_and_si256(w1, hi));                                   \
+            __m256 we1 = _mm256_castsi256_ps(_mm256_slli_epi32(w1, 16));                                  \
+            _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {                                         \
+                int32_t pr;                                                                               \
+                memcpy(&pr, a[r] + 2 * k, sizeof pr);                                                     \
+                __m256i xv = _mm256_set1_epi32(pr);                                                       \
+                __m256 xo = _mm256_castsi256_ps(_mm256_and_si256(xv, hi));                                \
+                __m256 xe = _mm256_castsi256_ps(_mm256_slli_epi32(xv, 16));                               \
+                c0[r] = _mm256_fmadd_ps(xe, we0, _mm256_fmadd_ps(xo, wo0, c0[r]));                        \
+                c1[r] = _mm256_fmadd_ps(xe, we1, _mm256_fmadd_ps(xo, wo1, c1[r]));                        \
+            }                                                                                             \
+        }                                                                                                 \
+        _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {                                             \
+            float *cr = C + (size_t)r * ldc;                                                              \
+            __m256 v0 = c0[r], v1 = c1[r];                                                                \
+            if (last) {                                                                                   \
+                v0 = act256(_mm256_add_ps(v0, _mm256_loadu_ps(bias)), act);                               \
+                v1 = act256(_mm256_add_ps(v1, _mm256_loadu_ps(bias + 8)), act);                           \
+            }                                                                                             \
+            if (nr == DS_GEMM_NR) {                                                                       \
+                _mm256_storeu_ps(cr, v0);                                                                 \
+                _mm256_storeu_ps(cr + 8, v1);                                                             \
+            } else {                                                                                      \
+                float t[DS_GEMM_NR];                                                                      \
+                _mm256_storeu_ps(t, v0);                                                                  \
+                _mm256_storeu_ps(t + 8, v1);                                                              \
+                memcpy(cr, t, nr * sizeof *t);                                                            \
+            }                                                                                             \
+        }                                                                                                 \
+    }
+BH_TILE(1)
+BH_TILE(2)
+BH_TILE(3)
+BH_TILE(4)
+
+typedef void (*bh_tile_fn)(const uint16_t *, size_t, const uint16_t *, size_t, float *, size_t, size_t, int, int,
+                           const float *, int);
+static const bh_tile_fn bh_tiles[5] = { NULL, bh_tile1, bh_tile2, bh_tile3, bh_tile4 };
+
+static TAVX void bf16_avx2(const uint16_t *xh, size_t m, const ds__pack *W, size_t p0, size_t p1, int act, float *y) {
+    size_t Kh = W->Kh, n = W->n;
+    p1 = DS_MIN(p1, W->panels);
+    for (size_t i0 = 0; i0 < m; i0 += F32_MC) {
+        size_t i1 = DS_MIN(m, i0 + F32_MC);
+        for (size_t k0 = 0; k0 < Kh; k0 += BH_KC) {
+            size_t kc = DS_MIN((size_t)BH_KC, Kh - k0);
+            int first = k0 == 0, last = k0 + kc == Kh;
+            for (size_t p = p0; p < p1; p++) {
+                size_t c = p * DS_GEMM_NR, nr = DS_MIN((size_t)DS_GEMM_NR, n - c);
+                const uint16_t *P = W->h + (p * Kh + k0) * DS_GEMM_NR;
+                for (size_t i = i0; i < i1;) {
+                    size_t r = DS_MIN((size_t)4, i1 - i);
+                    bh_tiles[r](xh + i * Kh + k0, Kh, P, kc / 2, y + i * n + c, n, nr, first, last, W->bias + c, act);
+                    i += r;
+                }
+            }
+        }
+    }
+}
+
+/* 8 floats to bf16 with ds__f32_to_bf16's rules, in the low 16 bits of
+** each lane. */
+static inline TAVX __m256i bf16x8_avx2(__m256 v) {
+    __m256i u = _mm256_castps_si256(v), top = _mm256_srli_epi32(u, 16);
+    __m256i r = _mm256_add_epi32(_mm256_add_epi32(u, _mm256_set1_epi32(0x7fff)),
+                                 _mm256_and_si256(top, _mm256_set1_epi32(1)));
+    r = _mm256_srli_epi32(r, 16);
+    __m256i den = _mm256_cmpeq_epi32(_mm256_and_si256(u, _mm256_set1_epi32(0x7f800000)), _mm256_setzero_si256());
+    r = _mm256_blendv_epi8(r, _mm256_and_si256(top, _mm256_set1_epi32(0x8000)), den);
+    __m256 nan = _mm256_cmp_ps(v, v, _CMP_UNORD_Q);
+    return _mm256_blendv_epi8(r, _mm256_or_si256(top, _mm256_set1_epi32(0x40)), _mm256_castps_si256(nan));
+}
+
+static TAVX void to_bf16_avx2(const float *x, size_t m, size_t K, size_t Kh, uint16_t *h) {
+    for (size_t i = 0; i < m; i++) {
+        const float *r = x + i * K;
+        uint16_t *hr = h + i * Kh;
+        size_t k = 0;
+        for (; k + 16 <= K; k += 16) {
+            /* values fit 16 bits, so the saturating pack is exact; it works
+            ** within 128-bit lanes, hence the final permute */
+            __m256i v = _mm256_packus_epi32(bf16x8_avx2(_mm256_loadu_ps(r + k)), bf16x8_avx2(_mm256_loadu_ps(r + k + 8)));
+            _mm256_storeu_si256((__m256i *)(void *)(hr + k), _mm256_permute4x64_epi64(v, 0xd8));
+        }
+        for (; k < K; k++) hr[k] = ds__f32_to_bf16(r[k]);
+        for (; k < Kh; k++) hr[k] = 0;
+    }
+}
+
+static const ds__gemm_kernels g_avx2 = { "avx2", f32_avx2, i8_avx2, quant_avx2, bf16_avx2, to_bf16_avx2, "avx2" };
 const ds__gemm_kernels *ds__gemm_kernels_avx2(void) {
     unsigned f = ds__cpu_features();
     return (f & DS_CPU_AVX2) && (f & DS_CPU_FMA) ? &g_avx2 : NULL;
@@ -412,7 +598,7 @@ I8_TILE(vnni_tile5, TVNNI, MADD_VNNI, 5, 0)
 I8_TILE(vnni_tile6, TVNNI, MADD_VNNI, 6, 0)
 I8_DRIVER(i8_vnni, TVNNI, vnni_tile)
 
-static const ds__gemm_kernels g_vnni = { "avx512vnni", f32_avx2, i8_vnni, quant_avx2 };
+static const ds__gemm_kernels g_vnni = { "avx512vnni", f32_avx2, i8_vnni, quant_avx2, bf16_avx2, to_bf16_avx2, "avx2" };
 const ds__gemm_kernels *ds__gemm_kernels_vnni(void) {
     unsigned f = ds__cpu_features(), need = DS_CPU_AVX2 | DS_CPU_FMA | DS_CPU_AVX512F | DS_CPU_AVX512VL |
                                             DS_CPU_AVX512VNNI;
@@ -519,12 +705,117 @@ static TZ void f32_avx512(const float *x, size_t m, const ds__pack *W, size_t p0
     }
 }
 
-static const ds__gemm_kernels g_avx512 = { "avx512", f32_avx512, i8_vnni, quant_avx2 };
-static const ds__gemm_kernels g_avx512_novnni = { "avx512", f32_avx512, i8_avx2, quant_avx2 };
+/* ---- bf16, AVX512-BF16 -----------------------------------------------------
+** vdpbf16ps: per 32-bit lane, acc += x[k+1] w[k+1] + x[k] w[k] for one
+** column, x's pair broadcast from memory. Tiles as z_tile: R <= 12 rows x
+** 2 panels, 24 accumulators; per pair of k, 2 panel loads (64 bytes each)
+** serve 24 instructions, each 32 products. Partial sums over blocks of
+** BH_KC values of k go through y, as in bf16_avx2, so all variants add in
+** the same order. (The AMX-BF16 tile kernel is not written: no host here
+** has AMX to run it; see docs/benchmarks.md.) */
+#define TBF DS_TARGET("avx2,fma,avx512f,avx512bf16")
+
+static inline TBF void zb_store(__m512 acc, float *cr, const float *bias, __mmask16 mk, int last, int act) {
+    if (last) acc = act512(_mm512_add_ps(acc, _mm512_loadu_ps(bias)), act);
+    _mm512_mask_storeu_ps(cr, mk, acc);
+}
+
+#define ZB_TILE(R, NP)                                                                                    \
+    static TBF void zb_tile##R##_##NP(const uint16_t *A, size_t lda, const uint16_t *P, size_t pstride,   \
+                                      size_t kp, float *C, size_t ldc, size_t nr, int first, int last,    \
+                                      const float *bias, int act) {                                       \
+        __m512 c0[R], c1[R];                                                                              \
+        const uint16_t *a[R];                                                                             \
+        const uint16_t *P1 = P + pstride;                                                                 \
+        __mmask16 mlast = (__mmask16)((1u << nr) - 1), m0 = NP == 2 ? (__mmask16)0xffff : mlast;          \
+        _Pragma("GCC unroll 12") for (int r = 0; r < R; r++) {                                            \
+            a[r] = A + (size_t)r * lda;                                                                   \
+            c0[r] = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m0, C + (size_t)r * ldc);         \
+            c1[r] = first || NP == 1 ? _mm512_setzero_ps()                                                \
+                                     : _mm512_maskz_loadu_ps(mlast, C + (size_t)r * ldc + DS_GEMM_NR);    \
+        }                                                                                                 \
+        for (size_t k = 0; k < kp; k++) {                                                                 \
+            __m512bh b0 = (__m512bh)_mm512_load_si512((const void *)(P + k * 2 * DS_GEMM_NR));            \
+            __m512bh b1 = NP == 2 ? (__m512bh)_mm512_load_si512((const void *)(P1 + k * 2 * DS_GEMM_NR)) : b0; \
+            _Pragma("GCC unroll 12") for (int r = 0; r < R; r++) {                                        \
+                int32_t pr;                                                                               \
+                memcpy(&pr, a[r] + 2 * k, sizeof pr);                                                     \
+                __m512bh av = (__m512bh)_mm512_set1_epi32(pr);                                            \
+                c0[r] = _mm512_dpbf16_ps(c0[r], av, b0);                                                  \
+                if (NP == 2) c1[r] = _mm512_dpbf16_ps(c1[r], av, b1);                                     \
+            }                                                                                             \
+        }                                                                                                 \
+        _Pragma("GCC unroll 12") for (int r = 0; r < R; r++) {                                            \
+            float *cr = C + (size_t)r * ldc;                                                              \
+            zb_store(c0[r], cr, bias, m0, last, act);                                                     \
+            if (NP == 2) zb_store(c1[r], cr + DS_GEMM_NR, bias + DS_GEMM_NR, mlast, last, act);           \
+        }                                                                                                 \
+    }
+#define ZB_TILES(NP)                                                                                      \
+    ZB_TILE(1, NP) ZB_TILE(2, NP) ZB_TILE(3, NP) ZB_TILE(4, NP) ZB_TILE(5, NP) ZB_TILE(6, NP)             \
+    ZB_TILE(7, NP) ZB_TILE(8, NP) ZB_TILE(9, NP) ZB_TILE(10, NP) ZB_TILE(11, NP) ZB_TILE(12, NP)
+ZB_TILES(1)
+ZB_TILES(2)
+
+typedef void (*zb_tile_fn)(const uint16_t *, size_t, const uint16_t *, size_t, size_t, float *, size_t, size_t, int,
+                           int, const float *, int);
+static const zb_tile_fn zb_tiles[2][Z_MR + 1] = {
+    { NULL, zb_tile1_1, zb_tile2_1, zb_tile3_1, zb_tile4_1, zb_tile5_1, zb_tile6_1, zb_tile7_1, zb_tile8_1,
+      zb_tile9_1, zb_tile10_1, zb_tile11_1, zb_tile12_1 },
+    { NULL, zb_tile1_2, zb_tile2_2, zb_tile3_2, zb_tile4_2, zb_tile5_2, zb_tile6_2, zb_tile7_2, zb_tile8_2,
+      zb_tile9_2, zb_tile10_2, zb_tile11_2, zb_tile12_2 },
+};
+
+static TBF void bf16_avx512(const uint16_t *xh, size_t m, const ds__pack *W, size_t p0, size_t p1, int act, float *y) {
+    size_t Kh = W->Kh, n = W->n;
+    p1 = DS_MIN(p1, W->panels);
+    for (size_t i0 = 0; i0 < m; i0 += Z_MC) {
+        size_t i1 = DS_MIN(m, i0 + Z_MC);
+        for (size_t k0 = 0; k0 < Kh; k0 += BH_KC) {
+            size_t kc = DS_MIN((size_t)BH_KC, Kh - k0);
+            int first = k0 == 0, last = k0 + kc == Kh;
+            for (size_t p = p0; p < p1;) {
+                size_t np = p + 1 < p1 ? 2 : 1, c = p * DS_GEMM_NR;
+                size_t nr = DS_MIN((size_t)DS_GEMM_NR, n - (c + (np - 1) * DS_GEMM_NR));
+                const uint16_t *P = W->h + (p * Kh + k0) * DS_GEMM_NR;
+                for (size_t i = i0; i < i1;) {
+                    size_t r = DS_MIN((size_t)Z_MR, i1 - i);
+                    zb_tiles[np - 1][r](xh + i * Kh + k0, Kh, P, Kh * DS_GEMM_NR, kc / 2, y + i * n + c, n, nr,
+                                        first, last, W->bias + c, act);
+                    i += r;
+                }
+                p += np;
+            }
+        }
+    }
+}
+
+/* vcvtneps2bf16 rounds as ds__f32_to_bf16 (checked bit for bit in t_model) */
+static TBF void to_bf16_avx512(const float *x, size_t m, size_t K, size_t Kh, uint16_t *h) {
+    for (size_t i = 0; i < m; i++) {
+        const float *r = x + i * K;
+        uint16_t *hr = h + i * Kh;
+        size_t k = 0;
+        for (; k + 16 <= K; k += 16)
+            _mm256_storeu_si256((__m256i *)(void *)(hr + k), (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(r + k)));
+        for (; k < K; k++) hr[k] = ds__f32_to_bf16(r[k]);
+        for (; k < Kh; k++) hr[k] = 0;
+    }
+}
+
+/* every combination of the int8 (VNNI or not) and bf16 (AVX512-BF16 or
+** not) kernels next to the AVX-512F f32 one */
+static const ds__gemm_kernels g_avx512[2][2] = {
+    { { "avx512", f32_avx512, i8_avx2, quant_avx2, bf16_avx2, to_bf16_avx2, "avx2" },
+      { "avx512", f32_avx512, i8_avx2, quant_avx2, bf16_avx512, to_bf16_avx512, "avx512bf16" } },
+    { { "avx512", f32_avx512, i8_vnni, quant_avx2, bf16_avx2, to_bf16_avx2, "avx2" },
+      { "avx512", f32_avx512, i8_vnni, quant_avx2, bf16_avx512, to_bf16_avx512, "avx512bf16" } },
+};
 const ds__gemm_kernels *ds__gemm_kernels_avx512(void) {
     unsigned f = ds__cpu_features(), need = DS_CPU_AVX2 | DS_CPU_FMA | DS_CPU_AVX512F;
     if ((f & need) != need) return NULL;
-    return (f & DS_CPU_AVX512VL) && (f & DS_CPU_AVX512VNNI) ? &g_avx512 : &g_avx512_novnni;
+    int vnni = (f & DS_CPU_AVX512VL) && (f & DS_CPU_AVX512VNNI), bf = (f & DS_CPU_AVX512BF16) != 0;
+    return &g_avx512[vnni][bf];
 }
 #else
 const ds__gemm_kernels *ds__gemm_kernels_avx2(void) { return NULL; }

@@ -15,6 +15,11 @@
 **         This is the order in which u8 x s8 multiply-add instructions
 **         (AVX2 vpmaddubsw + vpmaddwd, AVX-512 VNNI vpdpbusd) consume 4 k
 **         of one column per 32-bit lane, with x broadcast 4 bytes at a time.
+**   bf16: K padded to Kh (a multiple of 2); panel p holds Kh/2 pairs of
+**         16 columns x 2 consecutive k: H[p][k/2][c][k%2] = bf16(W[16p + c][k]).
+**         One 32-bit lane holds the pair of one column that AVX512-BF16
+**         vdpbf16ps multiplies with a broadcast pair of x; without that
+**         instruction the halves are widened to f32 by a shift or a mask.
 **
 ** Int8 scheme (per output channel weights, per row activations):
 **   weights: symmetric, 7 bits, Wq in [-64, 64], W ~= ws[j] * Wq.
@@ -30,6 +35,15 @@
 ** (t_model model_int8_quality_minilm_shape). Speed and cosine figures, with
 ** their commands: docs/benchmarks.md, "Transformer encoder (model)", the
 ** 7-bit rows item.
+**
+** Bfloat16 scheme (ds_encoder_opts.bf16): weights and the rows of x are
+** rounded to bf16 (round to nearest even of the f32 bits, ds__f32_to_bf16),
+** products are exact in f32 and are accumulated in f32 in this order, per
+** column: for each pair (k, k+1), acc += x[k+1]w[k+1], then acc += x[k]w[k]
+** (the order vdpbf16ps documents), then + bias. Every ISA follows it, so
+** the kernels are bit-identical to the scalar twin (before the activation)
+** unless a partial sum falls below 2^-126, which vdpbf16ps flushes to zero
+** and the others keep (not seen on real activations).
 **
 ** Thread: packing is done once; the GEMMs are pure functions of their
 ** arguments and may run concurrently on disjoint outputs.
@@ -51,12 +65,22 @@ typedef struct ds__pack {
     const float   *ws;      /* [panels * 16] weight scales (0 in padding)  */
     const int32_t *qsum;    /* [panels * 16] sum over k of Wq              */
     const float   *bias;    /* [panels * 16] (0 in padding)                */
+    size_t         Kh;      /* K rounded up to 2 (bf16 row stride)        */
+    const uint16_t *h;      /* bf16 panels, or NULL                        */
 } ds__pack;
 
-/* Bytes of one owned block holding the packed weights (int8 or f32). */
-size_t ds__pack_bytes(size_t n, size_t K, int int8);
+/* How the weights are packed (0 and 1 keep the old int8 flag's meaning). */
+enum { DS_PACK_F32 = 0, DS_PACK_INT8 = 1, DS_PACK_BF16 = 2 };
+
+/* Bytes of one owned block holding the packed weights of a DS_PACK_ mode. */
+size_t ds__pack_bytes(size_t n, size_t K, int mode);
 /* Packs W[n, K] and b[n] into mem (ds__pack_bytes, 64-byte aligned). */
-void ds__pack_init(ds__pack *p, void *mem, const float *W, const float *b, size_t n, size_t K, int int8);
+void ds__pack_init(ds__pack *p, void *mem, const float *W, const float *b, size_t n, size_t K, int mode);
+
+/* f32 -> bf16, round to nearest even; NaN stays a (quiet) NaN; zeros and
+** denormals become a signed zero, as vcvtneps2bf16 does on the hosts
+** tested (t_model model_bf16_convert_matches_hw). */
+uint16_t ds__f32_to_bf16(float f);
 
 /* Activation applied to the outputs in the GEMM's epilogue, while they are
 ** still in registers (saves a pass over the FFN's widest matrix). */
@@ -73,6 +97,12 @@ typedef struct ds__gemm_kernels {
     /* rows x[m, K] to 7-bit rows of Kp bytes (padding 0), scales and zero
     ** points; every variant gives identical bytes */
     void (*quant)(const float *x, size_t m, size_t K, size_t Kp, uint8_t *q, float *s, int32_t *z);
+    /* act of the bf16 product (scheme above): xh rows of W->Kh bf16 */
+    void (*bf16)(const uint16_t *xh, size_t m, const ds__pack *W, size_t p0, size_t p1, int act, float *y);
+    /* rows x[m, K] to bf16 rows of Kh values (padding 0); every variant
+    ** gives identical bits */
+    void (*to_bf16)(const float *x, size_t m, size_t K, size_t Kh, uint16_t *h);
+    const char *bf16_name;  /* "avx512bf16", "avx2" (widened) or "scalar" */
 } ds__gemm_kernels;
 
 const ds__gemm_kernels *ds__gemm_kernels_for(const ds_env *env);
@@ -80,8 +110,9 @@ const ds__gemm_kernels *ds__gemm_kernels_scalar(void);
 const ds__gemm_kernels *ds__gemm_kernels_avx2(void);    /* NULL without AVX2 + FMA */
 const ds__gemm_kernels *ds__gemm_kernels_vnni(void);    /* NULL without AVX-512 VL + VNNI */
 /* AVX-512F f32 kernel, with the VNNI int8 kernel where present (else the
-** AVX2 one); NULL without AVX-512F. What DS_SIMD=avx512 (the default on
-** such CPUs) runs. */
+** AVX2 one) and the AVX512-BF16 bf16 kernel where present (else the AVX2
+** one); NULL without AVX-512F. What DS_SIMD=avx512 (the default on such
+** CPUs) runs. */
 const ds__gemm_kernels *ds__gemm_kernels_avx512(void);
 
 #endif

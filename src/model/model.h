@@ -100,8 +100,8 @@ typedef struct ds__layer_w {
     const float *ao_w, *ao_b, *ln1_g, *ln1_b;         /* attention output   */
     const float *i_w, *i_b;                           /* [F,H], [F]         */
     const float *o_w, *o_b, *ln2_g, *ln2_b;           /* [H,F], [H]         */
-    /* the six linears packed at load (gemm.h): f32, or int8 when
-    ** ds_encoder_opts.int8 is set */
+    /* the six linears packed at load (gemm.h): f32, or int8 / bf16 when
+    ** ds_encoder_opts.int8 / bf16 is set */
     ds__pack pq, pk, pv, pao, pi, po;
 } ds__layer_w;
 
@@ -144,6 +144,7 @@ struct ds_encoder {
     ds_pooling        pooling;
     int               normalize;
     int               int8;
+    int               bf16;            /* ds_encoder_opts.bf16: linears packed as bf16 */
     size_t            max_seq;
     size_t            batch_size;
     ds_progress_fn    progress;

@@ -25,6 +25,13 @@ cmp -s "$tmp/a" "$tmp/b" || { echo "npy and fvecs differ"; exit 1; }
 $D embed --model "$S/models/tiny-bert-mean-f32" --input "$tmp/ids.jsonl" --output "$tmp/e.jsonl" --ids 2>/dev/null || exit 1
 $D embed --model "$S/models/tiny-bert-mean-f32" --input "$tmp/ids.jsonl" --output "$tmp/q.npy" --ids --int8 2>/dev/null || exit 1
 [ "$(wc -c < "$tmp/q.npy")" -eq $((128 + 3 * 64 * 4)) ] || { echo "bad int8 npy size"; exit 1; }
+$D embed --model "$S/models/tiny-bert-mean-f32" --input "$tmp/ids.jsonl" --output "$tmp/h.npy" --ids --bf16 2>/dev/null || exit 1
+[ "$(wc -c < "$tmp/h.npy")" -eq $((128 + 3 * 64 * 4)) ] || { echo "bad bf16 npy size"; exit 1; }
+$D embed --model "$S/models/tiny-bert-mean-f32" --input "$tmp/ids.jsonl" --output "$tmp/x.npy" --ids --bf16 --int8 2>"$tmp/err" \
+  && { echo "--bf16 --int8 accepted"; exit 1; }
+grep -q "exclusive" "$tmp/err" || { cat "$tmp/err"; exit 1; }
+$D rerank --model "$S/models/tiny-cross-encoder" --pairs /dev/null --ids --bf16 >/dev/null 2>&1 || { echo "rerank --bf16"; exit 1; }
+$D sparse --model "$S/models/tiny-splade" --input "$tmp/ids.jsonl" --ids --bf16 >/dev/null 2>&1 || { echo "sparse --bf16"; exit 1; }
 [ "$(wc -l < "$tmp/e.jsonl")" -eq 3 ] || exit 1
 # reference: first value of fixture text 0 ("Hello, world!") is known to 1e-3 from the unit test; here just sanity
 head -n 1 "$tmp/e.jsonl" | grep -q '^\[' || exit 1

@@ -338,18 +338,28 @@ TEST(model_batch_and_thread_invariance) {
     /* int8: rows are quantized one by one, so a text alone on 2 threads
     ** (linears split by columns) equals the same text in a 1-thread batch
     ** (split by rows) bit for bit */
-    ds_encoder *a8, *b8;
-    o.int8 = 1;
-    o.batch_size = 7;
-    ASSERT_OK(ds_encoder_open(e1, dir, &o, &a8));
-    ASSERT_OK(ds_encoder_open(e2, dir, &o, &b8));
-    ASSERT_OK(ds_encoder_encode_ids(a8, (const int32_t *const *)s.ids, s.lens, s.n, x));
-    for (size_t i = 0; i < s.n; i++) {
-        ASSERT_OK(ds_encoder_encode_ids(b8, (const int32_t *const *)&s.ids[i], &s.lens[i], 1, one));
-        ASSERT(memcmp(one, x + i * dim, dim * sizeof *one) == 0);
+    /* bf16 likewise: rows are rounded one by one, and every kernel adds in
+    ** the same order */
+    for (int bf = 0; bf <= 1; bf++) {
+        ds_encoder *a8, *b8;
+        o.int8 = !bf;
+        o.bf16 = bf;
+        o.batch_size = 7;
+        ASSERT_OK(ds_encoder_open(e1, dir, &o, &a8));
+        ASSERT_OK(ds_encoder_open(e2, dir, &o, &b8));
+        ASSERT_OK(ds_encoder_encode_ids(a8, (const int32_t *const *)s.ids, s.lens, s.n, x));
+        for (size_t i = 0; i < s.n; i++) {
+            ASSERT_OK(ds_encoder_encode_ids(b8, (const int32_t *const *)&s.ids[i], &s.lens[i], 1, one));
+            ASSERT(memcmp(one, x + i * dim, dim * sizeof *one) == 0);
+        }
+        ds_encoder_close(a8);
+        ds_encoder_close(b8);
     }
-    ds_encoder_close(a8);
-    ds_encoder_close(b8);
+    /* one precision at a time */
+    ds_encoder *both = (ds_encoder *)1;
+    o.int8 = o.bf16 = 1;
+    ASSERT_RC(ds_encoder_open(e1, dir, &o, &both), DS_ERR_INVALID);
+    ASSERT(both == NULL);
     free(x); free(y); free(one);
     id_set_free(&s);
     ds_encoder_close(a);
@@ -516,6 +526,7 @@ TEST(model_gemm_kernels_match_scalar) {
     if (vs[0] == NULL) SKIP("no AVX2+FMA on this CPU");
     if (vs[1] == NULL) printf("    (no AVX-512 VNNI here: its int8 kernel is not run)\n");
     if (vs[2] == NULL) printf("    (no AVX-512F here: its f32 kernel is not run)\n");
+    else if (strcmp(vs[2]->bf16_name, "avx512bf16") != 0) printf("    (no AVX512-BF16 here: its bf16 kernel is not run)\n");
     uint64_t seed = 11;
     /* 12 rows x 2 panels is the AVX-512 tile: 13, 25 and 50 leave row
     ** tails, 40 and 70 columns an odd last panel in one of the two ranges */
@@ -536,21 +547,26 @@ TEST(model_gemm_kernels_match_scalar) {
                 if (m > 2) for (size_t k = 0; k < K; k++) x[2 * K + k] = 3.0f;
                 for (size_t k = 0; k < K; k++) W[k] = 1.0f;
                 if (n > 1) for (size_t k = 0; k < K; k++) W[K + k] = -1.0f;
-                for (int mode = 0; mode < 6; mode++) {
-                    int int8 = mode & 1, act = mode >> 1;   /* none, GELU, ReLU */
-                    void *mem = aligned_alloc(64, ds__pack_bytes(n, K, int8));
+                for (int mode = 0; mode < 9; mode++) {
+                    int prec = mode % 3, act = mode / 3;   /* DS_PACK_; none, GELU, ReLU */
+                    int int8 = prec == DS_PACK_INT8, bf = prec == DS_PACK_BF16;
+                    void *mem = aligned_alloc(64, ds__pack_bytes(n, K, prec));
                     ds__pack P;
-                    ds__pack_init(&P, mem, W, b, n, K, int8);
+                    ds__pack_init(&P, mem, W, b, n, K, prec);
+                    size_t Kh = P.Kh;
+                    uint16_t *h1 = malloc(m * Kh * sizeof *h1), *h2 = malloc(m * Kh * sizeof *h2);
                     size_t Kp = P.Kp, pm = P.panels / 2;
                     uint8_t *q1 = malloc(m * Kp), *q2 = malloc(m * Kp);
                     float *s1 = malloc(m * sizeof *s1), *s2 = malloc(m * sizeof *s2);
                     int32_t *z1 = malloc(m * sizeof *z1), *z2 = malloc(m * sizeof *z2);
                     float *y1 = malloc(m * n * sizeof *y1), *y2 = malloc(m * n * sizeof *y2);
                     if (int8) sc->quant(x, m, K, Kp, q1, s1, z1);
+                    if (bf) sc->to_bf16(x, m, K, Kh, h1);
                     /* two panel ranges, as two threads would split them */
                     for (int half = 0; half < 2; half++) {
                         size_t p0 = half ? pm : 0, p1 = half ? P.panels : pm;
                         if (int8) sc->i8(q1, s1, z1, m, &P, p0, p1, act, y1);
+                        else if (bf) sc->bf16(h1, m, &P, p0, p1, act, y1);
                         else sc->f32(x, m, &P, p0, p1, act, y1);
                     }
                     for (size_t v = 0; v < DS_ARRAY_LEN(vs); v++) {
@@ -562,14 +578,21 @@ TEST(model_gemm_kernels_match_scalar) {
                             ASSERT(memcmp(s1, s2, m * sizeof *s1) == 0);
                             ASSERT(memcmp(z1, z2, m * sizeof *z1) == 0);
                         }
+                        if (bf) {
+                            vs[v]->to_bf16(x, m, K, Kh, h2);
+                            ASSERT(memcmp(h1, h2, m * Kh * sizeof *h1) == 0);
+                        }
                         for (int half = 0; half < 2; half++) {
                             size_t p0 = half ? pm : 0, p1 = half ? P.panels : pm;
                             if (int8) vs[v]->i8(q1, s1, z1, m, &P, p0, p1, act, y2);
+                            else if (bf) vs[v]->bf16(h1, m, &P, p0, p1, act, y2);
                             else vs[v]->f32(x, m, &P, p0, p1, act, y2);
                         }
-                        if (int8 && act == DS_GEMM_ACT_NONE) {
+                        /* int8 and bf16 add in one defined order (gemm.h):
+                        ** bit-identical but for the vector activation */
+                        if ((int8 || bf) && act != DS_GEMM_ACT_GELU) {
                             ASSERT(memcmp(y1, y2, m * n * sizeof *y1) == 0);
-                        } else if (int8) {
+                        } else if (int8 || bf) {
                             for (size_t i = 0; i < m * n; i++)
                                 ASSERT(fabsf(y1[i] - y2[i]) <= 1e-6f * fmaxf(1.0f, fabsf(y1[i])));
                         } else {
@@ -592,9 +615,69 @@ TEST(model_gemm_kernels_match_scalar) {
                             }
                     }
                     free(mem); free(q1); free(q2); free(s1); free(s2); free(z1); free(z2); free(y1); free(y2);
+                    free(h1); free(h2);
                 }
                 free(x); free(W); free(b);
             }
+}
+
+/* f32 -> bf16 rounding: the scalar definition against the bit patterns
+** it must give, and every variant (AVX2 emulation, vcvtneps2bf16) against
+** it on edge values and random ones, at every tail length. */
+TEST(model_bf16_convert_matches_scalar) {
+    static const struct { uint32_t f; uint16_t h; } cases[] = {
+        { 0x3f800000u, 0x3f80 },   /* 1.0 */
+        { 0x3f808000u, 0x3f80 },   /* tie, even below: down */
+        { 0x3f818000u, 0x3f82 },   /* tie, odd below: up */
+        { 0x3f808001u, 0x3f81 },   /* above the tie */
+        { 0xbf807fffu, 0xbf80 },   /* below the tie, negative */
+        { 0x7f7fffffu, 0x7f80 },   /* FLT_MAX rounds to infinity */
+        { 0x7f800000u, 0x7f80 }, { 0xff800000u, 0xff80 },   /* infinities */
+        { 0x7fc00001u, 0x7fc0 }, { 0x7f800001u, 0x7fc0 },   /* NaNs stay NaN (quiet) */
+        { 0x00000000u, 0x0000 }, { 0x80000000u, 0x8000 },   /* zeros */
+        { 0x00400000u, 0x0000 }, { 0x807fffffu, 0x8000 },   /* denormals flush */
+        { 0x00800000u, 0x0080 },   /* FLT_MIN */
+    };
+    enum { N = DS_ARRAY_LEN(cases) };
+    for (size_t i = 0; i < N; i++) {
+        float f;
+        memcpy(&f, &cases[i].f, sizeof f);
+        uint16_t h = ds__f32_to_bf16(f);
+        if (h != cases[i].h) FAIL("bf16(0x%08x) = 0x%04x, want 0x%04x", (unsigned)cases[i].f, h, cases[i].h);
+    }
+    const ds__gemm_kernels *vs[2] = { ds__gemm_kernels_avx2(), ds__gemm_kernels_avx512() };
+    uint64_t seed = 3;
+    size_t K = 67, m = 40, Kh = 68;
+    float *x = malloc(m * K * sizeof *x);
+    uint16_t *h1 = malloc(m * Kh * sizeof *h1), *h2 = malloc(m * Kh * sizeof *h2);
+    for (size_t i = 0; i < m * K; i++) {
+        uint64_t r = seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+        uint32_t u = (uint32_t)(r >> 32);
+        float f;
+        if (i % 3 == 0) {
+            memcpy(&f, &u, sizeof f);                       /* any bit pattern */
+        } else if (i % 3 == 1) {
+            memcpy(&f, &cases[(r >> 8) % N].f, sizeof f);   /* an edge */
+        } else {
+            u = (u & 0xffff0000u) | 0x8000u | ((r >> 20) & 1u);   /* ties */
+            memcpy(&f, &u, sizeof f);
+        }
+        x[i] = f;
+    }
+    for (size_t v = 0; v < 2; v++) {
+        if (vs[v] == NULL) continue;
+        for (size_t k = 1; k <= K; k += k < 20 ? 1 : 23) {     /* tails of every length */
+            size_t kh = (size_t)ds__align_up(k, 2);
+            ds__gemm_kernels_scalar()->to_bf16(x, m, k, kh, h1);
+            memset(h2, 0xee, m * kh * sizeof *h2);
+            vs[v]->to_bf16(x, m, k, kh, h2);
+            for (size_t i = 0; i < m * kh; i++)
+                if (h1[i] != h2[i])
+                    FAIL("%s to_bf16, K %zu, value %zu: 0x%04x, scalar 0x%04x", vs[v]->bf16_name, k, i, h2[i], h1[i]);
+        }
+        printf("    %s bf16 conversion = scalar\n", vs[v]->bf16_name);
+    }
+    free(x); free(h1); free(h2);
 }
 
 /* The int8 GEMM equals the float formula it documents, and stays close to
@@ -634,8 +717,9 @@ TEST(model_gemm_int8_formula) {
     free(x); free(W); free(b); free(mem); free(q); free(s); free(y); free(z);
 }
 
-/* Quality of the int8 path against float32 on the fixture texts: cosine >= 0.99. */
-static void check_int8_quality(const char *dir, size_t limit, const char *label) {
+/* Quality of the int8 (bf16) path against float32 on the fixture texts:
+** cosine >= 0.99 (0.999). */
+static void check_quality(const char *dir, size_t limit, const char *label, int bf16) {
     cJSON *fx = load_fixtures();
     id_set s = id_set_of(jget(fx, "wordpiece_uncased"), limit);
     ds_encoder_opts o;
@@ -643,20 +727,25 @@ static void check_int8_quality(const char *dir, size_t limit, const char *label)
     o.load_tokenizer = 0;
     ds_encoder *f32, *i8;
     ASSERT_OK(ds_encoder_open(NULL, dir, &o, &f32));
-    o.int8 = 1;
+    if (bf16) o.bf16 = 1;
+    else o.int8 = 1;
     ASSERT_OK(ds_encoder_open(NULL, dir, &o, &i8));
     size_t dim = ds_encoder_dim(f32);
     float *a = malloc(s.n * dim * sizeof *a), *b = malloc(s.n * dim * sizeof *b);
     ASSERT_OK(ds_encoder_encode_ids(f32, (const int32_t *const *)s.ids, s.lens, s.n, a));
     ASSERT_OK(ds_encoder_encode_ids(i8, (const int32_t *const *)s.ids, s.lens, s.n, b));
-    double worst = 1, sum = 0;
+    double worst = 1, sum = 0, maxd = 0;
+    for (size_t i = 0; i < s.n * dim; i++) maxd = fmax(maxd, fabs((double)a[i] - b[i]));
     for (size_t i = 0; i < s.n; i++) {
         double c = cosine(a + i * dim, b + i * dim, dim);
         worst = fmin(worst, c);
         sum += c;
     }
-    printf("    int8 vs f32 %s: mean cosine %.5f, worst %.5f over %zu texts\n", label, sum / (double)s.n, worst, s.n);
-    if (worst < 0.99) FAIL("int8 %s: worst cosine %.5f < 0.99", label, worst);
+    const char *what = bf16 ? "bf16" : "int8";
+    double need = bf16 ? 0.999 : 0.99;
+    printf("    %s vs f32 %s: mean cosine %.7f, worst %.7f, max abs diff %.2g over %zu texts\n", what, label,
+           sum / (double)s.n, worst, maxd, s.n);
+    if (worst < need) FAIL("%s %s: worst cosine %.6f < %g", what, label, worst, need);
     free(a); free(b);
     id_set_free(&s);
     ds_encoder_close(f32);
@@ -665,8 +754,8 @@ static void check_int8_quality(const char *dir, size_t limit, const char *label)
 }
 
 TEST(model_int8_quality_tiny) {
-    check_int8_quality(ds_test_shared_or_skip("models/tiny-bert-mean-f32"), SIZE_MAX, "tiny-bert-mean-f32");
-    check_int8_quality(ds_test_shared_or_skip("models/tiny-bert-cls-f16"), SIZE_MAX, "tiny-bert-cls-f16");
+    check_quality(ds_test_shared_or_skip("models/tiny-bert-mean-f32"), SIZE_MAX, "tiny-bert-mean-f32", 0);
+    check_quality(ds_test_shared_or_skip("models/tiny-bert-cls-f16"), SIZE_MAX, "tiny-bert-cls-f16", 0);
 }
 
 TEST(model_int8_quality_minilm_shape) {
@@ -675,7 +764,73 @@ TEST(model_int8_quality_minilm_shape) {
     snprintf(cmd, sizeof cmd, "tar -xJf '%s' -C '%s'", tar, ds_test_tmpdir());
     ASSERT(system(cmd) == 0);
     snprintf(dir, sizeof dir, "%s/minilm-l6-shape", ds_test_tmpdir());
-    check_int8_quality(dir, 64, "minilm-l6-shape");
+    check_quality(dir, 64, "minilm-l6-shape", 0);
+}
+
+TEST(model_bf16_quality_tiny) {
+    check_quality(ds_test_shared_or_skip("models/tiny-bert-mean-f32"), SIZE_MAX, "tiny-bert-mean-f32", 1);
+    check_quality(ds_test_shared_or_skip("models/tiny-bert-cls-f16"), SIZE_MAX, "tiny-bert-cls-f16", 1);
+}
+
+/* The other heads in bf16: cross-encoder scores and SPLADE vectors (as
+** dense vocab-size vectors) against float32. */
+TEST(model_bf16_quality_cross_splade) {
+    cJSON *fx = load_fixtures();
+    ds_encoder_opts o;
+    ds_encoder_opts_init(&o);
+    o.load_tokenizer = 0;
+    ds_encoder *f32, *bf;
+    ASSERT_OK(ds_encoder_open(NULL, ds_test_shared_or_skip("models/tiny-cross-encoder"), &o, &f32));
+    o.bf16 = 1;
+    ASSERT_OK(ds_encoder_open(NULL, ds_test_shared_or_skip("models/tiny-cross-encoder"), &o, &bf));
+    id_set s = id_set_of(jget(fx, "pair_ids"), SIZE_MAX);
+    id_set ty = id_set_of(jget(fx, "pair_type_ids"), SIZE_MAX);
+    float *a = malloc(s.n * sizeof *a), *b = malloc(s.n * sizeof *b);
+    ASSERT_OK(ds_encoder_rerank_ids(f32, (const int32_t *const *)s.ids, (const int32_t *const *)ty.ids, s.lens, s.n, a));
+    ASSERT_OK(ds_encoder_rerank_ids(bf, (const int32_t *const *)s.ids, (const int32_t *const *)ty.ids, s.lens, s.n, b));
+    double maxd = 0;
+    for (size_t i = 0; i < s.n; i++) maxd = fmax(maxd, fabs((double)a[i] - b[i]));
+    printf("    bf16 vs f32 cross-encoder: max abs score diff %.2g over %zu pairs\n", maxd, s.n);
+    ASSERT(maxd <= 1e-2);
+    free(a); free(b);
+    id_set_free(&s); id_set_free(&ty);
+    ds_encoder_close(f32); ds_encoder_close(bf);
+
+    o.bf16 = 0;
+    ASSERT_OK(ds_encoder_open(NULL, ds_test_shared_or_skip("models/tiny-splade"), &o, &f32));
+    o.bf16 = 1;
+    ASSERT_OK(ds_encoder_open(NULL, ds_test_shared_or_skip("models/tiny-splade"), &o, &bf));
+    s = id_set_of(jget(fx, "wordpiece_uncased"), 64);
+    size_t V = ds_encoder_dim(f32);
+    ds_sparse_vec *va = calloc(s.n, sizeof *va), *vb = calloc(s.n, sizeof *vb);
+    ASSERT_OK(ds_encoder_sparse_ids(f32, (const int32_t *const *)s.ids, s.lens, s.n, va));
+    ASSERT_OK(ds_encoder_sparse_ids(bf, (const int32_t *const *)s.ids, s.lens, s.n, vb));
+    float *da = calloc(V, sizeof *da), *db = calloc(V, sizeof *db);
+    double worst = 1;
+    for (size_t i = 0; i < s.n; i++) {
+        memset(da, 0, V * sizeof *da);
+        memset(db, 0, V * sizeof *db);
+        for (size_t j = 0; j < va[i].nnz; j++) da[va[i].indices[j]] = va[i].values[j];
+        for (size_t j = 0; j < vb[i].nnz; j++) db[vb[i].indices[j]] = vb[i].values[j];
+        worst = fmin(worst, cosine(da, db, V));
+    }
+    printf("    bf16 vs f32 splade: worst cosine %.7f over %zu texts\n", worst, s.n);
+    ASSERT(worst >= 0.999);
+    free(da); free(db);
+    ds_sparse_vec_free(va, s.n); ds_sparse_vec_free(vb, s.n);
+    free(va); free(vb);
+    id_set_free(&s);
+    ds_encoder_close(f32); ds_encoder_close(bf);
+    cJSON_Delete(fx);
+}
+
+TEST(model_bf16_quality_minilm_shape) {
+    const char *tar = ds_test_shared_or_skip("models/minilm-l6-shape.tar.xz");
+    char cmd[2048], dir[1024];
+    snprintf(cmd, sizeof cmd, "tar -xJf '%s' -C '%s'", tar, ds_test_tmpdir());
+    ASSERT(system(cmd) == 0);
+    snprintf(dir, sizeof dir, "%s/minilm-l6-shape", ds_test_tmpdir());
+    check_quality(dir, 64, "minilm-l6-shape", 1);
 }
 
 /* ---- the text path (tokenizer + encoder) ------------------------------------

@@ -90,7 +90,9 @@ int cli_run_queries(const ds_collection *coll, const query_set *qs, const ds_col
 int cli_collection_info(const char *path);
 /* Search options shared by search, beir and tune (see cmd_collection.c). */
 int cli_search_option(const char *a, const char *v, ds_collection_search_opts *so);
-int cli_open_collection(const char *path, const char *model, int int8, int need_encoder, ds_collection **out);
+/* prec: the query encoder's precision, CLI_PREC_* (--int8, --bf16) */
+enum { CLI_PREC_F32 = 0, CLI_PREC_INT8 = 1, CLI_PREC_BF16 = 2 };
+int cli_open_collection(const char *path, const char *model, int prec, int need_encoder, ds_collection **out);
 int cmd_train(int argc, char **argv);
 
 #endif /* DS_CLI_H */

@@ -85,6 +85,7 @@ static void index_usage(FILE *f) {
         "                       (self-supervised lexdense, see `densearch train`; kept in\n"
         "                       COLL/model) and index with it\n"
         "  --int8               encode with int8 encoder layers (faster, approximate)\n"
+        "  --bf16               encode with bfloat16 encoder layers (float32 sums)\n"
         "  --max-seq N          tokens per passage incl. [CLS]/[SEP] (default: the model's)\n"
         "  --batch N            passages per forward pass (default 32)\n"
         "  --embeddings FILE    precomputed document embeddings (.npy float32 or .fvecs),\n"
@@ -131,6 +132,7 @@ int cmd_index(int argc, char **argv) {
         if (strcmp(a, "--no-store") == 0) { lo.store_text = 0; continue; }
         if (strcmp(a, "--quiet") == 0) { quiet = 1; continue; }
         if (strcmp(a, "--int8") == 0) { eo.int8 = 1; continue; }
+        if (strcmp(a, "--bf16") == 0) { eo.bf16 = 1; continue; }
         if (strncmp(a, "--", 2) != 0) return cli_usage_error("index: unexpected argument '%s' (see --help)", a);
         int used = cli_index_option(a, i + 1 < argc ? argv[i + 1] : NULL, &io);
         if (used < 0) return CLI_USAGE;
@@ -204,6 +206,8 @@ int cmd_index(int argc, char **argv) {
         return cli_usage_error("index: --chunk-overlap (%zu) must be smaller than --chunk-tokens (%zu)", cc.chunk_overlap,
                                cc.chunk_tokens);
     if (eo.int8 && !cc.model_dir) return cli_usage_error("index: --int8 needs --model");
+    if (eo.bf16 && !cc.model_dir) return cli_usage_error("index: --bf16 needs --model");
+    if (eo.int8 && eo.bf16) return cli_usage_error("index: --int8 and --bf16 are exclusive");
     ds_env *env = cli_env();
     char auto_dir[4096];
     if (cc.model_dir && strcmp(cc.model_dir, "auto") == 0) {
@@ -388,7 +392,7 @@ static void search_usage(FILE *f) {
         "                       firstp (by its first)\n"
         "  --filter FILE        only documents whose ids are listed in FILE (one per line)\n"
         "  --model DIR          query encoder (default: the model the collection recorded)\n"
-        "  --int8               int8 query encoder\n"
+        "  --int8 | --bf16      int8 / bfloat16 query encoder\n"
         "  --query-embeddings F query vectors (.npy/.fvecs), one row per query (for\n"
         "                       collections built with --embeddings)\n"
         "  --ef N --nprobe N    vector search effort (HNSW beam, IVF lists)\n"
@@ -659,12 +663,13 @@ int cli_search_option(const char *a, const char *v, ds_collection_search_opts *s
 }
 
 /* A collection opened for search with the CLI's model flags. */
-int cli_open_collection(const char *path, const char *model, int int8, int need_encoder, ds_collection **out) {
+int cli_open_collection(const char *path, const char *model, int prec, int need_encoder, ds_collection **out) {
     ds_collection_open_opts oo;
     ds_collection_open_opts_init(&oo);
     ds_encoder_opts eo;
     ds_encoder_opts_init(&eo);
-    eo.int8 = int8;
+    eo.int8 = prec == CLI_PREC_INT8;
+    eo.bf16 = prec == CLI_PREC_BF16;
     oo.model_dir = model;
     oo.encoder = &eo;
     oo.no_encoder = !need_encoder;
@@ -678,7 +683,7 @@ int cmd_search(int argc, char **argv) {
     const char *model = NULL, *rerank_dir = NULL, *filter_path = NULL, *qemb_path = NULL;
     uint64_t k = 0, snippet = 240;
     unsigned threads = 0;
-    int explain = 0, int8 = 0;
+    int explain = 0, int8 = 0, bf16 = 0;
     ds_collection_search_opts so;
     ds_collection_search_opts_init(&so);
     char query[8192];
@@ -690,6 +695,7 @@ int cmd_search(int argc, char **argv) {
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) { search_usage(stdout); return CLI_OK; }
         if (strcmp(a, "--explain") == 0) { explain = 1; continue; }
         if (strcmp(a, "--int8") == 0) { int8 = 1; continue; }
+        if (strcmp(a, "--bf16") == 0) { bf16 = 1; continue; }
         if (strncmp(a, "--", 2) != 0) {   /* query words */
             size_t l = strlen(a);
             saw_query = 1;
@@ -753,7 +759,9 @@ int cmd_search(int argc, char **argv) {
     uint8_t *filter = NULL;
     float *qemb = NULL;
     size_t n_qemb = 0, qemb_dim = 0;
-    int ret = cli_open_collection(index, model, int8, so.mode != DS_SEARCH_LEXICAL && qemb_path == NULL, &coll);
+    if (int8 && bf16) return cli_usage_error("search: --int8 and --bf16 are exclusive");
+    int ret = cli_open_collection(index, model, int8 ? CLI_PREC_INT8 : bf16 ? CLI_PREC_BF16 : CLI_PREC_F32,
+                                  so.mode != DS_SEARCH_LEXICAL && qemb_path == NULL, &coll);
     if (ret != CLI_OK) return ret;
     if (rerank_dir) {
         ds_encoder_opts eo;
@@ -1007,7 +1015,7 @@ static void tune_usage(FILE *f) {
         "  --metric M          what to maximise (default ndcg@10)\n"
         "  --k N               results per query (default 100)\n"
         "  --depth N           candidates per side (default 100)\n"
-        "  --model DIR --int8  query encoder (default: the collection's)\n"
+        "  --model DIR --int8|--bf16  query encoder (default: the collection's)\n"
         "  --threads N\n");
 }
 
@@ -1015,11 +1023,12 @@ int cmd_tune(int argc, char **argv) {
     const char *index = NULL, *queries = NULL, *qrels_path = NULL, *metric = "ndcg@10", *model = NULL;
     uint64_t k = 100, depth = 100;
     unsigned threads = 0;
-    int int8 = 0;
+    int int8 = 0, bf16 = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) { tune_usage(stdout); return CLI_OK; }
         if (strcmp(a, "--int8") == 0) { int8 = 1; continue; }
+        if (strcmp(a, "--bf16") == 0) { bf16 = 1; continue; }
         if ((v = arg_value(argc, argv, &i)) == NULL) return cli_usage_error("tune: %s needs a value", a);
         uint64_t u;
         if (strcmp(a, "--index") == 0) index = v;
@@ -1039,13 +1048,14 @@ int cmd_tune(int argc, char **argv) {
         tune_usage(stderr);
         return cli_usage_error("tune: --index, --queries and --qrels are required");
     }
+    if (int8 && bf16) return cli_usage_error("tune: --int8 and --bf16 are exclusive");
     ds_env *env = cli_env();
     ds_qrels *qr = NULL;
     ds_status rc = ds_qrels_load(env, qrels_path, &qr);
     if (rc != DS_OK) return cli_fail_rc(rc, "cannot read qrels");
     ds_collection *coll = NULL;
     query_set qs = { 0 };
-    int ret = cli_open_collection(index, model, int8, 1, &coll);
+    int ret = cli_open_collection(index, model, int8 ? CLI_PREC_INT8 : bf16 ? CLI_PREC_BF16 : CLI_PREC_F32, 1, &coll);
     if (ret == CLI_OK && ds_collection_dim(coll) == 0) {
         fprintf(stderr, "densearch: tune: %s is BM25 only; fusion needs vectors\n", index);
         ret = CLI_FAIL;

@@ -197,7 +197,7 @@ static void beir_usage(FILE *f) {
             "  --keep DIR    build the collection in DIR and keep it (default: a temporary folder)\n"
             "  --run-out F   keep the TREC run in F (with several runs: F.<run name>)\n"
             "  --strict      stop on a bad document (default: index --skip-bad, which skips and counts)\n"
-            "Index options passed through: --int8 --chunk-tokens --chunk-overlap --vectors --m\n"
+            "Index options passed through: --int8 --bf16 --chunk-tokens --chunk-overlap --vectors --m\n"
             "--ef-construction --metric --nlist --pq-m --pq-bits --opq --itq --max-seq --batch.\n"
             "Search options passed through: --fusion --rrf-k --alpha --norm --depth --fb-docs\n"
             "--fb-terms --fb-orig-weight --rocchio-docs --rocchio-alpha --rocchio-beta --rerank-depth\n"
@@ -235,7 +235,7 @@ int cmd_beir(int argc, char **argv) {
             i += used - 1;
             continue;
         }
-        static const char *flags[] = { "--int8", "--opq", "--itq" };
+        static const char *flags[] = { "--int8", "--bf16", "--opq", "--itq" };
         static const char *valued[] = { "--chunk-tokens", "--chunk-overlap", "--vectors", "--m", "--ef-construction",
                                         "--metric", "--nlist", "--pq-m", "--pq-bits", "--max-seq", "--batch",
                                         "--storage", "--seed" };

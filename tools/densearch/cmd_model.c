@@ -28,7 +28,7 @@
 typedef struct model_args {
     const char *model, *input, *output;
     uint64_t    batch, threads, max_seq;
-    int         ids, int8;
+    int         ids, int8, bf16;
 } model_args;
 
 static int parse_args(int argc, char **argv, const char *input_flag, model_args *a, const char *usage) {
@@ -46,12 +46,14 @@ static int parse_args(int argc, char **argv, const char *input_flag, model_args 
         else if (strcmp(o, "--max-seq") == 0 && has) { if (!cli_parse_u64(o, argv[++i], 2, 65536, &a->max_seq)) return CLI_USAGE; }
         else if (strcmp(o, "--ids") == 0) a->ids = 1;
         else if (strcmp(o, "--int8") == 0) a->int8 = 1;
+        else if (strcmp(o, "--bf16") == 0) a->bf16 = 1;
         else { fprintf(stderr, "%s", usage); return cli_usage_error("unknown or incomplete option '%s'", o); }
     }
     if (a->model == NULL || a->input == NULL) {
         fprintf(stderr, "%s", usage);
         return cli_usage_error("--model and %s are required", input_flag);
     }
+    if (a->int8 && a->bf16) return cli_usage_error("--int8 and --bf16 are exclusive");
     if (a->threads) cli_set_threads((unsigned)a->threads);
     return CLI_OK;
 }
@@ -156,6 +158,7 @@ static ds_encoder *open_encoder(const model_args *a, prog *pg, ds_encoder_kind w
     o.max_seq_length = (size_t)a->max_seq;
     o.load_tokenizer = !a->ids;
     o.int8 = a->int8;
+    o.bf16 = a->bf16;
     o.progress = prog_cb;
     o.progress_ud = pg;
     ds_encoder *enc = NULL;
@@ -426,9 +429,11 @@ static int job_end(job *j, int rc) {
 
 static const char embed_usage[] =
     "usage: densearch embed --model MODEL_DIR --input texts.jsonl --output out.{npy,fvecs,jsonl}\n"
-    "                       [--batch 32] [--threads N] [--max-seq N] [--ids] [--int8]\n"
+    "                       [--batch 32] [--threads N] [--max-seq N] [--ids] [--int8 | --bf16]\n"
     "  --int8: int8 encoder layers (7-bit weights and token rows; faster than float32, cosine\n"
     "          close to it; figures in docs/benchmarks.md)\n"
+    "  --bf16: bfloat16 encoder layers, float32 sums (AVX512-BF16 where the CPU has it, else\n"
+    "          emulated; cosine to float32 and speed in docs/benchmarks.md)\n"
     "  input lines: {\"text\": ...}, BEIR corpus lines ({\"title\", \"text\"}: encoded as\n"
     "  title + \" \" + text, stripped), or with --ids {\"ids\": [token ids]}\n";
 
@@ -468,7 +473,7 @@ done:
 
 static const char rerank_usage[] =
     "usage: densearch rerank --model MODEL_DIR --pairs pairs.jsonl [--output scores.txt]\n"
-    "                        [--batch 32] [--threads N] [--max-seq N] [--ids]\n"
+    "                        [--batch 32] [--threads N] [--max-seq N] [--ids] [--int8 | --bf16]\n"
     "  lines {\"query\": ..., \"passage\": ...} (or with --ids {\"ids\": [..], \"type_ids\": [..]});\n"
     "  prints one score (raw logit) per line\n";
 
@@ -511,7 +516,7 @@ done:
 
 static const char sparse_usage[] =
     "usage: densearch sparse --model MODEL_DIR --input texts.jsonl [--output out.jsonl]\n"
-    "                        [--batch 32] [--threads N] [--max-seq N] [--ids]\n"
+    "                        [--batch 32] [--threads N] [--max-seq N] [--ids] [--int8 | --bf16]\n"
     "  one {\"indices\": [token ids], \"values\": [weights]} per input line (ids ascending)\n";
 
 int cmd_sparse(int argc, char **argv) {

@@ -248,6 +248,7 @@ static void usage(FILE *f) {
         "                         query encoder of collections whose recorded model moved\n"
         "  --rerank DIR           cross-encoder for search requests with \"rerank\": true\n"
         "  --int8                 int8 encoder layers for --model and query encoders\n"
+        "  --bf16                 bfloat16 encoder layers (float32 sums) instead\n"
         "  --host ADDR            address to bind (default 127.0.0.1; 0.0.0.0 or :: for all)\n"
         "  --port N               TCP port (default 8080; 0: any free port, printed)\n"
         "  --api-key KEY          require 'Authorization: Bearer KEY' on every endpoint\n"
@@ -351,7 +352,7 @@ int cmd_serve(int argc, char **argv) {
     size_t n_colls = 0;
     const char *model = NULL, *rerank = NULL, *host = "127.0.0.1", *api_key = getenv("DENSEARCH_API_KEY");
     unsigned long long port = 8080, threads = 0, u;
-    int int8 = 0, truncate = 0;
+    int int8 = 0, bf16 = 0, truncate = 0;
     srv_limits lim = { .max_body = 16u << 20, .max_depth = 32, .max_batch = 2048, .max_k = 1000, .max_connections = 256,
                        .timeout = 30, .request_timeout = 60, .shutdown_timeout = 30, .batch_tokens = 16384 };
     memset(colls, 0, sizeof colls);
@@ -359,6 +360,7 @@ int cmd_serve(int argc, char **argv) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) { usage(stdout); return 0; }
         if (strcmp(a, "--int8") == 0) { int8 = 1; continue; }
+        if (strcmp(a, "--bf16") == 0) { bf16 = 1; continue; }
         if (strcmp(a, "--truncate") == 0) { truncate = 1; continue; }
         if (strncmp(a, "--", 2) != 0) return usage_error("unexpected argument '%s' (see --help)", a);
         if (v == NULL) return usage_error("%s needs a value", a);
@@ -422,6 +424,7 @@ int cmd_serve(int argc, char **argv) {
     char model_name[256];
     struct MHD_Daemon *d = NULL;
     ds_env_opts envo;
+    if (int8 && bf16) return usage_error("%s and --bf16 are exclusive", "--int8");
     ds_env_opts_init(&envo);
     envo.n_threads = (unsigned)threads;
     ds_status rc = ds_env_create(&envo, &s.env);
@@ -433,6 +436,7 @@ int cmd_serve(int argc, char **argv) {
     ds_encoder_opts eo;
     ds_encoder_opts_init(&eo);
     eo.int8 = int8;
+    eo.bf16 = bf16;
     s.colls = colls;
     for (size_t i = 0; i < n_colls; i++) {
         if (!open_collection(&s, &colls[i], model, &eo)) goto done;
