@@ -42,6 +42,13 @@ int main(int argc, char **argv) {
     o.load_tokenizer = 0;
     o.max_seq_length = 512;
     o.int8 = getenv("DS_BENCH_INT8") != NULL && atoi(getenv("DS_BENCH_INT8")) != 0;
+    o.bf16 = getenv("DS_BENCH_BF16") != NULL && atoi(getenv("DS_BENCH_BF16")) != 0;
+    /* engine tag: precision, and the forced DS_SIMD level if any, so runs
+    ** of several variants in one results file stay apart */
+    char engine[64];
+    const char *lvl = getenv("DS_SIMD");
+    snprintf(engine, sizeof engine, "densearch%s%s%s", o.int8 ? "-int8" : o.bf16 ? "-bf16" : "",
+             lvl && *lvl ? "@" : "", lvl && *lvl ? lvl : "");
     int fixed = strcmp(argv[2], "fixed") == 0;
     o.batch_size = (size_t)atoi(fixed ? argv[3] : argv[4]);
     ds_encoder *enc;
@@ -70,8 +77,8 @@ int main(int argc, char **argv) {
             n++;
             el = now() - t0;
         }
-        printf("{\"engine\":\"densearch%s\",\"shape\":\"%zux%zu\",\"runs\":%d,\"seconds\":%.3f,\"seq_per_s\":%.3f,\"ms_per_batch\":%.3f}\n",
-               o.int8 ? "-int8" : "", B, L, n, el, n * (double)B / el, 1000 * el / n);
+        printf("{\"engine\":\"%s\",\"shape\":\"%zux%zu\",\"runs\":%d,\"seconds\":%.3f,\"seq_per_s\":%.3f,\"ms_per_batch\":%.3f}\n",
+               engine, B, L, n, el, n * (double)B / el, 1000 * el / n);
         free(out); free(lens); free(pp); free(ids);
     } else {
         FILE *f = fopen(argv[3], "r");
@@ -105,8 +112,8 @@ int main(int argc, char **argv) {
         double el = now() - t0;
         struct rusage ru;
         getrusage(RUSAGE_SELF, &ru);
-        printf("{\"engine\":\"densearch%s\",\"docs\":%zu,\"tokens\":%zu,\"seconds\":%.3f,\"docs_per_s\":%.3f,\"peak_rss_mb\":%.1f}\n",
-               o.int8 ? "-int8" : "", n, tokens, el, n / el, ru.ru_maxrss / 1024.0);
+        printf("{\"engine\":\"%s\",\"docs\":%zu,\"tokens\":%zu,\"seconds\":%.3f,\"docs_per_s\":%.3f,\"peak_rss_mb\":%.1f}\n",
+               engine, n, tokens, el, n / el, ru.ru_maxrss / 1024.0);
         for (size_t i = 0; i < n; i++) free(seqs[i]);
         free(seqs); free(lens); free(out);
     }

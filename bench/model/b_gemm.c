@@ -54,14 +54,17 @@ int main(int argc, char **argv) {
         for (size_t i = 0; i < M * K; i++) x[i] = frand(&seed);
         for (size_t i = 0; i < n * K; i++) W[i] = frand(&seed);
         void *pf = aligned_alloc(64, ds__pack_bytes(n, K, 0)), *pq = aligned_alloc(64, ds__pack_bytes(n, K, 1));
-        ds__pack Pf, Pq;
+        void *ph = aligned_alloc(64, ds__pack_bytes(n, K, DS_PACK_BF16));
+        ds__pack Pf, Pq, Ph;
         ds__pack_init(&Pf, pf, W, b, n, K, 0);
         ds__pack_init(&Pq, pq, W, b, n, K, 1);
+        ds__pack_init(&Ph, ph, W, b, n, K, DS_PACK_BF16);
+        uint16_t *xh = malloc(M * Ph.Kh * sizeof *xh);
         size_t Kp = Pq.Kp;
         uint8_t *xq = malloc(M * Kp);
         float *xs = malloc(M * sizeof *xs);
         int32_t *xz = malloc(M * sizeof *xz);
-        double best[4] = { 1e9, 1e9, 1e9, 1e9 }, *ratio = malloc((size_t)reps * sizeof *ratio);
+        double best[6] = { 1e9, 1e9, 1e9, 1e9, 1e9, 1e9 }, *ratio = malloc((size_t)reps * sizeof *ratio);
         for (int r = 0; r < reps; r++) {
             double t0 = cpu_now();
             for (size_t i = 0; i < M; i++) memcpy(y + i * n, b, n * sizeof *y);
@@ -74,22 +77,28 @@ int main(int argc, char **argv) {
             double t3 = cpu_now();
             g->i8(xq, xs, xz, M, &Pq, 0, Pq.panels, DS_GEMM_ACT_NONE, y);
             double t4 = cpu_now();
-            double d[4] = { t1 - t0, t2 - t1, t3 - t2, t4 - t3 };
-            for (int k = 0; k < 4; k++) best[k] = d[k] < best[k] ? d[k] : best[k];
+            g->to_bf16(x, M, K, Ph.Kh, xh);
+            double t5 = cpu_now();
+            g->bf16(xh, M, &Ph, 0, Ph.panels, DS_GEMM_ACT_NONE, y);
+            double t6 = cpu_now();
+            double d[6] = { t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5 };
+            for (int k = 0; k < 6; k++) best[k] = d[k] < best[k] ? d[k] : best[k];
             ratio[r] = d[0] / d[1];
         }
         qsort(ratio, (size_t)reps, sizeof *ratio, cmp_double);
         double gmac = (double)M * (double)K * (double)n * 1e-9;
         printf("{\"M\":%zu,\"K\":%zu,\"n\":%zu,\"openblas_gmac_s\":%.2f,\"packed_f32_gmac_s\":%.2f,"
-               "\"int8_gmac_s\":%.2f,\"int8_with_quant_gmac_s\":%.2f,\"packed_over_openblas_median\":%.3f,"
-               "\"kernels\":\"%s\"}\n",
-               M, K, n, gmac / best[0], gmac / best[1], gmac / best[3], gmac / (best[2] + best[3]), ratio[reps / 2],
-               g->name);
+               "\"int8_gmac_s\":%.2f,\"int8_with_quant_gmac_s\":%.2f,\"bf16_gmac_s\":%.2f,"
+               "\"bf16_with_convert_gmac_s\":%.2f,\"packed_over_openblas_median\":%.3f,\"kernels\":\"%s\","
+               "\"bf16_kernel\":\"%s\"}\n",
+               M, K, n, gmac / best[0], gmac / best[1], gmac / best[3], gmac / (best[2] + best[3]), gmac / best[5],
+               gmac / (best[4] + best[5]), ratio[reps / 2], g->name, g->bf16_name);
         free(ratio);
-        free(x); free(W); free(b); free(y); free(pf); free(pq); free(xq); free(xs); free(xz);
+        free(x); free(W); free(b); free(y); free(pf); free(pq); free(ph); free(xh); free(xq); free(xs); free(xz);
     }
     /* attention: QK^T and PV are 2 * L * L * d multiply-adds */
-    const model_kernels *mk = ds__model_kernels_avx2();
+    const model_kernels *mk = want && strcmp(want, "avx2") == 0 ? NULL : ds__model_kernels_avx512();
+    if (mk == NULL) mk = ds__model_kernels_avx2();
     if (mk == NULL) return 0;
     static const size_t Ls[] = { 128, 256 };
     for (size_t a = 0; a < 2; a++) {
@@ -105,8 +114,8 @@ int main(int argc, char **argv) {
             double t = (cpu_now() - t0) / 8;
             best = t < best ? t : best;
         }
-        printf("{\"attention_L\":%zu,\"d\":%zu,\"heads\":%zu,\"gmac_s\":%.2f,\"us_per_head\":%.1f}\n", L, d, heads,
-               2.0 * (double)(L * L * d * heads) * 1e-9 / best, best * 1e6 / (double)heads);
+        printf("{\"attention_L\":%zu,\"d\":%zu,\"heads\":%zu,\"gmac_s\":%.2f,\"us_per_head\":%.1f,\"kernels\":\"%s\"}\n", L, d,
+               heads, 2.0 * (double)(L * L * d * heads) * 1e-9 / best, best * 1e6 / (double)heads, mk->name);
         free(q); free(k); free(v); free(o); free(sc);
     }
     return 0;

@@ -618,12 +618,8 @@ const ds__gemm_kernels *ds__gemm_kernels_vnni(void) {
 #define Z_MC 264       /* a multiple of 12 */
 
 static inline TZ __m512 act512(__m512 v, int act) {
-    if (act == DS_GEMM_ACT_GELU) {
-        /* the AVX2 GELU on each half keeps one definition of its accuracy */
-        __m256 lo = ds__gelu256(_mm512_castps512_ps256(v));
-        __m256 hi = ds__gelu256(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
-        return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(lo)), _mm256_castps_pd(hi), 1));
-    }
+    /* lane for lane the AVX2 GELU's bits (vmath.h), in one pass */
+    if (act == DS_GEMM_ACT_GELU) return ds__gelu512(v);
     if (act == DS_GEMM_ACT_RELU) return _mm512_max_ps(v, _mm512_setzero_ps());
     return v;
 }

@@ -1,4 +1,5 @@
-/* kernels.c -- element-wise encoder kernels: scalar reference and AVX2+FMA.
+/* kernels.c -- element-wise encoder kernels: scalar reference, AVX2+FMA
+** and AVX-512F.
 **
 ** The scalar twins are the definition (libm erff/expf, two-pass LayerNorm in
 ** double); the AVX2 versions are tested against them (t_model.c):
@@ -61,11 +62,13 @@ static void linear_nt_scalar(const float *x, size_t m, size_t K, const float *W,
         }
 }
 
-/* Tiles of ATT_R query rows; K^T is packed with rows padded to 16. */
+/* Tiles of ATT_R (AVX2) or ATT_RZ (AVX-512) query rows; K^T is packed
+** with rows padded to 16. */
 #define ATT_R 6
+#define ATT_RZ 12
 size_t ds__attention_scratch(size_t L, size_t d) {
     size_t Lp = (size_t)ds__align_up(L, 16);
-    return (2 * d + ATT_R) * Lp + 16;   /* K^T, V, scores; + 16 to align to 64 bytes */
+    return (2 * d + ATT_RZ) * Lp + 16;   /* K^T, V, scores; + 16 to align to 64 bytes */
 }
 
 static void attention_scalar(const float *Q, const float *K, const float *V, size_t L, size_t d, size_t ld,
@@ -302,14 +305,126 @@ const model_kernels *ds__model_kernels_avx2(void) {
     unsigned f = ds__cpu_features();
     return (f & DS_CPU_AVX2) && (f & DS_CPU_FMA) ? &k_avx2 : NULL;
 }
+
+/* ---- AVX-512F ----------------------------------------------------------------
+** 16 lanes; tails are masked loads and stores instead of scalar code. GELU
+** gives the AVX2 version's bits (vmath.h); LayerNorm and attention differ
+** from it (and the twin) only in summation order. */
+#define TZ DS_TARGET("avx2,fma,avx512f")
+
+static inline TZ __mmask16 zmask(size_t left) {
+    return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+}
+
+static TZ void gelu_avx512(float *x, size_t n) {
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 m = zmask(n - i);
+        _mm512_mask_storeu_ps(x + i, m, ds__gelu512(_mm512_maskz_loadu_ps(m, x + i)));
+    }
+}
+
+static TZ void layernorm_avx512(float *x, size_t n, const float *g, const float *b, float eps) {
+    __m512 s = _mm512_setzero_ps();
+    for (size_t i = 0; i < n; i += 16) s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(zmask(n - i), x + i));
+    float mean = _mm512_reduce_add_ps(s) / (float)n;
+    __m512 vm = _mm512_set1_ps(mean), v = _mm512_setzero_ps();
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 m = zmask(n - i);
+        __m512 d = _mm512_maskz_sub_ps(m, _mm512_maskz_loadu_ps(m, x + i), vm);
+        v = _mm512_fmadd_ps(d, d, v);
+    }
+    float var = _mm512_reduce_add_ps(v) / (float)n;
+    __m512 vi = _mm512_set1_ps((float)(1.0 / sqrt((double)var + (double)eps)));
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 m = zmask(n - i);
+        __m512 d = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), vm), vi);
+        _mm512_mask_storeu_ps(x + i, m, _mm512_fmadd_ps(d, _mm512_maskz_loadu_ps(m, g + i), _mm512_maskz_loadu_ps(m, b + i)));
+    }
+}
+
+/* dst[r][0..nc) = mul[r] * sum_k a[r][k] B[k][0..nc) for r < rows, nc <= 32:
+** 12 rows x 2 zmm = 24 accumulators, each k one broadcast per row against
+** two loads of B (masked at the column tail: the padding is never read). */
+static TZ void attz_tile(const float *const a[ATT_RZ], const float *B, size_t ldb, size_t kn, size_t nc,
+                         const float mul[ATT_RZ], float *dst, size_t ldd, size_t rows) {
+    __m512 c0[ATT_RZ], c1[ATT_RZ];
+    __mmask16 m0 = zmask(nc), m1 = nc > 16 ? zmask(nc - 16) : 0;
+    _Pragma("GCC unroll 12") for (int r = 0; r < ATT_RZ; r++) c0[r] = c1[r] = _mm512_setzero_ps();
+    for (size_t k = 0; k < kn; k++) {
+        __m512 b0 = _mm512_maskz_loadu_ps(m0, B + k * ldb), b1 = _mm512_maskz_loadu_ps(m1, B + k * ldb + 16);
+        _Pragma("GCC unroll 12") for (int r = 0; r < ATT_RZ; r++) {
+            __m512 av = _mm512_set1_ps(a[r][k]);
+            c0[r] = _mm512_fmadd_ps(av, b0, c0[r]);
+            c1[r] = _mm512_fmadd_ps(av, b1, c1[r]);
+        }
+    }
+    _Pragma("GCC unroll 12") for (int r = 0; r < ATT_RZ; r++) {
+        if ((size_t)r >= rows) break;
+        __m512 vm = _mm512_set1_ps(mul[r]);
+        float *d = dst + (size_t)r * ldd;
+        _mm512_mask_storeu_ps(d, m0, _mm512_mul_ps(c0[r], vm));
+        _mm512_mask_storeu_ps(d + 16, m1, _mm512_mul_ps(c1[r], vm));
+    }
+}
+
+/* attention_avx2's scheme with tiles of 12 query rows x 32 keys (scores)
+** or x 32 head columns (output) */
+static TZ void attention_avx512(const float *Q, const float *K, const float *V, size_t L, size_t d, size_t ld,
+                                float scale, float *out, float *scratch) {
+    size_t Lp = (size_t)ds__align_up(L, 16);
+    float *Kt = (float *)(uintptr_t)ds__align_up((uintptr_t)scratch, 64), *Vc = Kt + d * Lp, *S = Vc + d * Lp;
+    for (size_t j = 0; j < L; j++) {
+        const float *kr = K + j * ld;
+        for (size_t c = 0; c < d; c++) Kt[c * Lp + j] = kr[c];
+        memcpy(Vc + j * d, V + j * ld, d * sizeof *V);
+    }
+    for (size_t i0 = 0; i0 < L; i0 += ATT_RZ) {
+        const float *a[ATT_RZ];
+        float inv[ATT_RZ], sc[ATT_RZ];
+        size_t rows = DS_MIN((size_t)ATT_RZ, L - i0);
+        for (int r = 0; r < ATT_RZ; r++) {
+            a[r] = Q + DS_MIN(i0 + (size_t)r, L - 1) * ld;
+            sc[r] = scale;
+        }
+        for (size_t j0 = 0; j0 < L; j0 += 32) attz_tile(a, Kt + j0, Lp, d, DS_MIN((size_t)32, L - j0), sc, S + j0, Lp, rows);
+        for (size_t r = 0; r < rows; r++) {
+            float *row = S + r * Lp;
+            __m512 vmax = _mm512_set1_ps(-INFINITY);
+            for (size_t j = 0; j < L; j += 16)
+                vmax = _mm512_max_ps(vmax, _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), zmask(L - j), row + j));
+            __m512 mx = _mm512_set1_ps(_mm512_reduce_max_ps(vmax)), sum = _mm512_setzero_ps();
+            for (size_t j = 0; j < L; j += 16) {
+                __mmask16 m = zmask(L - j);
+                __m512 e = ds__exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, row + j), mx));
+                _mm512_mask_storeu_ps(row + j, m, e);
+                sum = _mm512_mask_add_ps(sum, m, sum, e);
+            }
+            inv[r] = 1.0f / _mm512_reduce_add_ps(sum);
+        }
+        const float *srow[ATT_RZ];
+        for (size_t r = 0; r < ATT_RZ; r++) srow[r] = S + DS_MIN(r, rows - 1) * Lp;
+        for (size_t c = 0; c < d; c += 32)
+            attz_tile(srow, Vc + c, d, L, DS_MIN((size_t)32, d - c), inv, out + i0 * ld + c, ld, rows);
+    }
+}
+
+static const model_kernels k_avx512 = { "avx512", gelu_avx512, gelu_tanh_scalar, softmax_avx2, layernorm_avx512,
+                                        linear_nt_avx2, attention_avx512 };
+const model_kernels *ds__model_kernels_avx512(void) {
+    unsigned f = ds__cpu_features(), need = DS_CPU_AVX2 | DS_CPU_FMA | DS_CPU_AVX512F;
+    return (f & need) == need ? &k_avx512 : NULL;
+}
 #else
 const model_kernels *ds__model_kernels_avx2(void) { return NULL; }
+const model_kernels *ds__model_kernels_avx512(void) { return NULL; }
 #endif
 
 const model_kernels *ds__model_kernels(const ds_env *env) {
-    /* Follow the env's choice: a scalar-forced env (DS_SIMD=scalar) gets the twins. */
+    /* Follow the env's choice: a scalar-forced env (DS_SIMD=scalar) gets the
+    ** twins, DS_SIMD=avx2 the AVX2 kernels. */
     const ds__kernels *k = env ? env->kernels : NULL;
     if (k != NULL && k->level < 1) return &k_scalar;
-    const model_kernels *a = ds__model_kernels_avx2();
+    const model_kernels *a = k == NULL || k->level >= 2 ? ds__model_kernels_avx512() : NULL;
+    if (a == NULL) a = ds__model_kernels_avx2();
     return a ? a : &k_scalar;
 }

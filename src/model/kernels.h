@@ -1,7 +1,7 @@
 /* kernels.h -- element-wise kernels of the encoder (GELU, LayerNorm,
-** softmax), each with a scalar twin. The table is chosen per env: AVX2+FMA
-** when the CPU has it and the env's kernels are not forced to scalar
-** (DS_SIMD=scalar / ds_env_opts.simd = "scalar"). Kept in src/model/ so the
+** softmax), each with a scalar twin. The table is chosen per env: AVX-512F
+** when the CPU has it, else AVX2+FMA, following the env's level (DS_SIMD=
+** scalar / avx2 / ds_env_opts.simd force the twins / the AVX2 table). Kept in src/model/ so the
 ** shared src/simd table stays another helper's.
 */
 #ifndef DS_MODEL_KERNELS_H
@@ -34,5 +34,6 @@ size_t ds__attention_scratch(size_t L, size_t d);
 const model_kernels *ds__model_kernels(const ds_env *env);
 const model_kernels *ds__model_kernels_scalar(void);
 const model_kernels *ds__model_kernels_avx2(void);     /* NULL if the CPU lacks AVX2+FMA */
+const model_kernels *ds__model_kernels_avx512(void);   /* NULL if the CPU lacks AVX-512F (+ AVX2, FMA) */
 
 #endif
