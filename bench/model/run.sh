@@ -13,7 +13,10 @@
 #    densearch process is reported.
 # Needs: make; npm (installs bench/model/node_modules); ../shared/models.
 # ORT: onnxruntime-node, graphOptimizationLevel "all", 2 intra-op threads.
-# densearch: 2 threads, float32. Results go to bench/work/model-results.txt.
+# densearch: 2 threads, float32, int8 and bf16 (DS_BENCH_INT8 / DS_BENCH_BF16),
+# and on AVX-512 hosts float32 with DS_SIMD=avx2 too ("densearch@avx2").
+# DS_BENCH_THREADS=1 runs both engines on one thread. Results go to
+# bench/work/model-results.txt (or $DS_BENCH_OUT).
 set -eu
 N=${1:-400}
 S=${DS_SHARED:-../shared}
@@ -30,19 +33,26 @@ cc -std=c11 -D_GNU_SOURCE -O2 -Iinclude -Isrc bench/model/b_gemm.c build/libdens
 [ -f "$W/scifact_ids.jsonl" ] || node bench/model/tokenize_corpus.js "$W/minilm-l6-shape/tokenizer.json" \
    "$S/data/scifact/corpus.jsonl" 256 > "$W/scifact_ids.jsonl"
 if [ "$N" = all ]; then cp "$W/scifact_ids.jsonl" "$W/docs.jsonl"; else head -n "$N" "$W/scifact_ids.jsonl" > "$W/docs.jsonl"; fi
-OUT="$W/model-results.txt"
+OUT=${DS_BENCH_OUT:-$W/model-results.txt}
+# the AVX2 float32 kernels as a second row where AVX-512 is the default
+AVX2=
+grep -q avx512f /proc/cpuinfo 2>/dev/null && AVX2=avx2
 {
-  echo "# $(date -u) $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2) load: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "# $(date -u) $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2) load: $(cut -d' ' -f1-3 /proc/loadavg) threads: ${DS_BENCH_THREADS:-2} git: $(git rev-parse --short HEAD 2>/dev/null)"
   for r in 1 2; do
     nice "$W/b_encoder" "$W/minilm-l6-shape" fixed 32 128 15
+    [ -z "$AVX2" ] || DS_SIMD=avx2 nice "$W/b_encoder" "$W/minilm-l6-shape" fixed 32 128 15
     DS_BENCH_INT8=1 nice "$W/b_encoder" "$W/minilm-l6-shape" fixed 32 128 15
+    DS_BENCH_BF16=1 nice "$W/b_encoder" "$W/minilm-l6-shape" fixed 32 128 15
     nice node bench/model/ort_bench.js "$W/minilm-l6-shape.onnx" fixed 32 128 15
     nice "$W/b_encoder" "$W/minilm-l6-shape" fixed 1 16 5
     DS_BENCH_INT8=1 nice "$W/b_encoder" "$W/minilm-l6-shape" fixed 1 16 5
+    DS_BENCH_BF16=1 nice "$W/b_encoder" "$W/minilm-l6-shape" fixed 1 16 5
     nice node bench/model/ort_bench.js "$W/minilm-l6-shape.onnx" fixed 1 16 5
   done
   nice "$W/b_encoder" "$W/minilm-l6-shape" ids "$W/docs.jsonl" 32
   DS_BENCH_INT8=1 nice "$W/b_encoder" "$W/minilm-l6-shape" ids "$W/docs.jsonl" 32
+  DS_BENCH_BF16=1 nice "$W/b_encoder" "$W/minilm-l6-shape" ids "$W/docs.jsonl" 32
   nice node bench/model/ort_bench.js "$W/minilm-l6-shape.onnx" ids "$W/docs.jsonl" 32
   nice "$W/b_gemm" 2048 8
   nice "$W/b_gemm" 16 200

@@ -48,13 +48,13 @@ static void encoder_dealloc(PyObject *o) {
 static int encoder_init(PyObject *o, PyObject *args, PyObject *kw) {
     encoder_obj *self = (encoder_obj *)o;
     static char *kwlist[] = { "model_dir", "int8", "batch_size", "max_seq_length", "pooling", "normalize", "threads",
-                              NULL };
+                              "bf16", NULL };
     PyObject *dir_o, *pool_o = NULL, *norm_o = NULL;
-    int int8 = 0;
+    int int8 = 0, bf16 = 0;
     Py_ssize_t batch = 32, max_seq = 0;
     unsigned threads = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|pnnOOI:Encoder", kwlist, &dir_o, &int8, &batch, &max_seq, &pool_o,
-                                     &norm_o, &threads))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|pnnOOIp:Encoder", kwlist, &dir_o, &int8, &batch, &max_seq, &pool_o,
+                                     &norm_o, &threads, &bf16))
         return -1;
     if (self->enc != NULL) { dsp_raise_msg(DS_ERR_INVALID, "Encoder.__init__ called twice"); return -1; }
     if (batch <= 0) { dsp_raise_msg(DS_ERR_INVALID, "batch_size must be positive, got %zd", batch); return -1; }
@@ -62,6 +62,7 @@ static int encoder_init(PyObject *o, PyObject *args, PyObject *kw) {
     ds_encoder_opts eo;
     ds_encoder_opts_init(&eo);
     eo.int8 = int8;
+    eo.bf16 = bf16;
     eo.batch_size = (size_t)batch;
     eo.max_seq_length = (size_t)max_seq;
     if (pool_o != NULL && pool_o != Py_None) {
@@ -382,11 +383,12 @@ static PyTypeObject encoder_type = {
     .tp_basicsize = sizeof(encoder_obj),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
     .tp_doc = "Encoder(model_dir, int8=False, batch_size=32, max_seq_length=0, pooling=None,\n"
-              "        normalize=None, threads=0)\n\n"
+              "        normalize=None, threads=0, bf16=False)\n\n"
               "A BERT-family model from a Hugging Face directory (config.json, model.safetensors,\n"
               "tokenizer.json, sentence-transformers modules). What it computes follows config.json:\n"
               "BertModel -> encode(), BertForSequenceClassification -> rerank(), BertForMaskedLM ->\n"
-              "sparse(). int8=True quantizes the encoder layers (faster, approximate). pooling:\n"
+              "sparse(). int8=True quantizes the encoder layers (faster, approximate); bf16=True\n"
+              "runs them in bfloat16 with float32 sums (AVX512-BF16 where present). pooling:\n"
               "'auto', 'mean', 'cls', 'max', 'mean_sqrt_len'; normalize: None (as the model says),\n"
               "True or False; max_seq_length 0: the model's; threads 0: all cores.",
     .tp_new = encoder_new,

@@ -26,6 +26,8 @@ def test_encode_matches_sentence_transformers(fixtures):
     assert enc.encode([]).shape == (0, 64)
     q8 = np.asarray(densearch.Encoder(shared("models", "tiny-bert-mean-f32"), int8=True).encode(texts))
     assert cos(q8, want).min() >= 0.99
+    h = np.asarray(densearch.Encoder(shared("models", "tiny-bert-mean-f32"), bf16=True).encode(texts))
+    assert cos(h, got).min() >= 0.999
 
 
 def test_rerank_and_sparse(fixtures):
